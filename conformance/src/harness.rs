@@ -1,0 +1,80 @@
+//! How the battery opens the backend under test.
+
+use std::sync::Arc;
+
+use backend_api::{Capabilities, Partition, Result, StorageBackend, async_trait};
+
+/// Opens fresh, isolated stores of the backend under test.
+///
+/// `create` makes a new empty store nobody else sees (a temporary directory, a fresh
+/// namespace on a server); `open` opens a handle on it. For persistent backends the
+/// battery closes a handle and calls `open` again on the same store to check what
+/// survived; for backends with `cross_process_watch` it also opens a second handle while
+/// the first is still open.
+#[async_trait]
+pub trait Harness: Send + Sync + 'static {
+    /// One isolated store (a temp dir, a namespace). Dropping it may clean up.
+    type Store: Send + Sync + 'static;
+
+    /// Makes a new, empty, isolated store.
+    async fn create(&self) -> Self::Store;
+
+    /// Opens a handle on `store`.
+    async fn open(&self, store: &Self::Store) -> Result<Arc<dyn StorageBackend>>;
+}
+
+/// Why a case did not run.
+#[derive(Debug)]
+pub struct Skip(pub String);
+
+/// What a case returns: `Ok` when it ran and every assertion held (a failed assertion
+/// panics), `Err(Skip)` when the backend's capabilities rule it out.
+pub type Outcome = std::result::Result<(), Skip>;
+
+/// Skips the case unless `cond` holds, naming the missing capability.
+#[macro_export]
+macro_rules! require {
+    ($cond:expr, $why:expr) => {
+        if !$cond {
+            return Err($crate::Skip(::std::string::String::from($why)));
+        }
+    };
+}
+
+/// A case's view of one store: the harness, the store, an open handle on it.
+pub struct Ctx<H: Harness> {
+    harness: H,
+    store: H::Store,
+    /// The open handle.
+    pub backend: Arc<dyn StorageBackend>,
+    /// `backend.capabilities()`, read once.
+    pub caps: Capabilities,
+}
+
+impl<H: Harness> Ctx<H> {
+    /// Creates a fresh store and opens it.
+    pub async fn new(harness: H) -> Self {
+        let store = harness.create().await;
+        let backend = harness.open(&store).await.expect("harness failed to open a fresh store");
+        let caps = backend.capabilities();
+        Ctx { harness, store, backend, caps }
+    }
+
+    /// Creates partition `name` and returns it.
+    pub async fn partition(&self, name: &str) -> Partition {
+        let p = Partition::new(name).expect("case uses a valid partition name");
+        self.backend.create_partition(&p).await.expect("create_partition");
+        p
+    }
+
+    /// Closes the handle and opens the same store again (persistent backends).
+    pub async fn reopen(&mut self) {
+        self.backend.close().await.expect("close before reopen");
+        self.backend = self.harness.open(&self.store).await.expect("reopen");
+    }
+
+    /// Opens a second handle on the same store while the first stays open.
+    pub async fn second_handle(&self) -> Result<Arc<dyn StorageBackend>> {
+        self.harness.open(&self.store).await
+    }
+}

@@ -1,0 +1,217 @@
+//! The `StorageBackend` trait.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_core::stream::BoxStream;
+
+use crate::{
+    CasOutcome, Capabilities, Error, Operation, Partition, PutOptions, Result, ScanRange,
+    WatchEvent,
+};
+
+/// The items of a scan: `(key, value)` pairs in range order (values empty for
+/// `keys_only`). Owns its data, so it outlives the call that made it.
+pub type KvStream = BoxStream<'static, Result<(Bytes, Bytes)>>;
+
+/// The items of a watch.
+pub type WatchStream = BoxStream<'static, Result<WatchEvent>>;
+
+/// Backend-specific figures from [`StorageBackend::status`], by name.
+pub type Status = BTreeMap<String, String>;
+
+/// An async key-value store of named, isolated, ordered partitions.
+///
+/// The full contract (limits, order, errors, durability) is in `docs/contract.md`;
+/// each method states its part. Every method on a missing partition answers
+/// [`Error::PartitionNotFound`]; every call after [`close`](Self::close) answers
+/// [`Error::Closed`]. Keys are 1 to `max_key_len` bytes ([`Error::InvalidKey`]
+/// otherwise), values 0 to `max_value_len` bytes ([`Error::InvalidValue`]); a rejected
+/// write writes nothing.
+///
+/// Optional operations default to [`Error::Unsupported`]; derivable ones have default
+/// bodies that a backend may replace with a faster native one.
+#[async_trait]
+pub trait StorageBackend: Send + Sync {
+    /// A short stable name for errors and reports, e.g. `"mem"`.
+    fn name(&self) -> &'static str;
+
+    /// What this backend offers. Constant for the life of the handle.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Creates `partition`; Ok if it already exists.
+    async fn create_partition(&self, partition: &Partition) -> Result<()>;
+
+    /// Removes `partition` and all its data. Missing: [`Error::PartitionNotFound`].
+    async fn drop_partition(&self, partition: &Partition) -> Result<()>;
+
+    /// True if `partition` exists.
+    async fn partition_exists(&self, partition: &Partition) -> Result<bool>;
+
+    /// Every partition, in name order.
+    async fn list_partitions(&self) -> Result<Vec<Partition>>;
+
+    /// The current value of `key`, or `None`.
+    async fn get(&self, partition: &Partition, key: &[u8]) -> Result<Option<Bytes>>;
+
+    /// The values of `keys`, in order, as if by one `get` each; one round trip where
+    /// the engine allows.
+    async fn get_many(&self, partition: &Partition, keys: &[Bytes]) -> Result<Vec<Option<Bytes>>> {
+        let mut values = Vec::with_capacity(keys.len());
+        for key in keys {
+            values.push(self.get(partition, key).await?);
+        }
+        Ok(values)
+    }
+
+    /// True if `key` has a value.
+    async fn exists(&self, partition: &Partition, key: &[u8]) -> Result<bool> {
+        Ok(self.get(partition, key).await?.is_some())
+    }
+
+    /// Sets `key` to `value`. Once it returns, every later read on this handle sees it.
+    async fn put(&self, partition: &Partition, key: &[u8], value: &[u8]) -> Result<()>;
+
+    /// [`put`](Self::put) with options. A TTL needs the `ttl` capability; without it the
+    /// answer is [`Error::Unsupported`] and nothing is written.
+    async fn put_with(
+        &self,
+        partition: &Partition,
+        key: &[u8],
+        value: &[u8],
+        options: PutOptions,
+    ) -> Result<()> {
+        if options.ttl.is_some() {
+            return Err(Error::unsupported(self.name(), "ttl"));
+        }
+        self.put(partition, key, value).await
+    }
+
+    /// Removes `key`; a missing key is a no-op.
+    async fn delete(&self, partition: &Partition, key: &[u8]) -> Result<()>;
+
+    /// Streams the pairs in `range`, each key once, in order, in bounded memory.
+    ///
+    /// Keys not written during the scan always appear; keys written during it may show
+    /// either value (none do under `snapshot_scan`). Dropping the stream stops the work.
+    /// Errors that can be seen up front (missing partition) come from the call; later
+    /// ones arrive as stream items, after which the stream ends.
+    async fn scan(&self, partition: &Partition, range: ScanRange) -> Result<KvStream>;
+
+    /// Applies `operations` in order, atomically under `atomic_batch`: all or none, and
+    /// no reader sees part of it. Any invalid operation (bad key, missing partition)
+    /// rejects the whole batch before anything is written.
+    async fn batch(&self, operations: Vec<Operation>) -> Result<()> {
+        let _ = operations;
+        Err(Error::unsupported(self.name(), "batch"))
+    }
+
+    /// Atomically replaces the value of `key` if it currently equals `expected`
+    /// (`None`: the key must be absent), with `new` (`None`: delete it). On mismatch
+    /// nothing is written and the current value is returned. Needs `compare_and_swap`.
+    async fn compare_and_swap(
+        &self,
+        partition: &Partition,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<CasOutcome> {
+        let _ = (partition, key, expected, new);
+        Err(Error::unsupported(self.name(), "compare_and_swap"))
+    }
+
+    /// Streams every put and delete of a key starting with `prefix` committed after
+    /// this call returns, in commit order per key. A watcher that falls behind gets
+    /// [`WatchEvent::Lagged`]; writers never wait for it. TTL expiry is not reported.
+    /// Needs `watch`.
+    async fn watch(&self, partition: &Partition, prefix: &[u8]) -> Result<WatchStream> {
+        let _ = (partition, prefix);
+        Err(Error::unsupported(self.name(), "watch"))
+    }
+
+    /// Approximate live bytes (keys plus values) in `partition`.
+    async fn partition_size(&self, partition: &Partition) -> Result<u64>;
+
+    /// Number of live keys: exact under `exact_len`, else an estimate. The default
+    /// counts with a keys-only scan.
+    async fn len(&self, partition: &Partition) -> Result<u64> {
+        let mut stream = self.scan(partition, ScanRange::all().keys_only()).await?;
+        let mut count = 0;
+        while let Some(item) = next(&mut stream).await {
+            item?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    /// True if `partition` holds no live key.
+    async fn is_empty(&self, partition: &Partition) -> Result<bool> {
+        let mut stream = self
+            .scan(partition, ScanRange::all().keys_only().limit(1))
+            .await?;
+        match next(&mut stream).await {
+            None => Ok(true),
+            Some(item) => item.map(|_| false),
+        }
+    }
+
+    /// Reclaims space (merge, compaction) without changing the contents. Needs
+    /// `compact`.
+    async fn compact(&self, partition: &Partition) -> Result<()> {
+        let _ = partition;
+        Err(Error::unsupported(self.name(), "compact"))
+    }
+
+    /// Returns once every acknowledged write is durable (a no-op when not
+    /// `persistent`).
+    async fn flush(&self) -> Result<()>;
+
+    /// Backend-specific figures (counts, bytes, engine statistics) by name.
+    async fn status(&self) -> Result<Status>;
+
+    /// Flushes, releases files and locks; every later call answers [`Error::Closed`].
+    /// Closing twice is Ok.
+    async fn close(&self) -> Result<()>;
+}
+
+/// `StreamExt::next` without depending on futures-util.
+async fn next<S: futures_core::Stream + Unpin + ?Sized>(stream: &mut S) -> Option<S::Item> {
+    std::future::poll_fn(|cx| std::pin::Pin::new(&mut *stream).poll_next(cx)).await
+}
+
+/// Forwards every method, so `Arc<dyn StorageBackend>` and `Box<dyn StorageBackend>`
+/// are backends too.
+macro_rules! forward {
+    ($($ptr:ident),*) => {$(
+        #[async_trait]
+        impl<T: StorageBackend + ?Sized> StorageBackend for $ptr<T> {
+            fn name(&self) -> &'static str { (**self).name() }
+            fn capabilities(&self) -> Capabilities { (**self).capabilities() }
+            async fn create_partition(&self, p: &Partition) -> Result<()> { (**self).create_partition(p).await }
+            async fn drop_partition(&self, p: &Partition) -> Result<()> { (**self).drop_partition(p).await }
+            async fn partition_exists(&self, p: &Partition) -> Result<bool> { (**self).partition_exists(p).await }
+            async fn list_partitions(&self) -> Result<Vec<Partition>> { (**self).list_partitions().await }
+            async fn get(&self, p: &Partition, k: &[u8]) -> Result<Option<Bytes>> { (**self).get(p, k).await }
+            async fn get_many(&self, p: &Partition, ks: &[Bytes]) -> Result<Vec<Option<Bytes>>> { (**self).get_many(p, ks).await }
+            async fn exists(&self, p: &Partition, k: &[u8]) -> Result<bool> { (**self).exists(p, k).await }
+            async fn put(&self, p: &Partition, k: &[u8], v: &[u8]) -> Result<()> { (**self).put(p, k, v).await }
+            async fn put_with(&self, p: &Partition, k: &[u8], v: &[u8], o: PutOptions) -> Result<()> { (**self).put_with(p, k, v, o).await }
+            async fn delete(&self, p: &Partition, k: &[u8]) -> Result<()> { (**self).delete(p, k).await }
+            async fn scan(&self, p: &Partition, r: ScanRange) -> Result<KvStream> { (**self).scan(p, r).await }
+            async fn batch(&self, ops: Vec<Operation>) -> Result<()> { (**self).batch(ops).await }
+            async fn compare_and_swap(&self, p: &Partition, k: &[u8], e: Option<&[u8]>, n: Option<&[u8]>) -> Result<CasOutcome> { (**self).compare_and_swap(p, k, e, n).await }
+            async fn watch(&self, p: &Partition, prefix: &[u8]) -> Result<WatchStream> { (**self).watch(p, prefix).await }
+            async fn partition_size(&self, p: &Partition) -> Result<u64> { (**self).partition_size(p).await }
+            async fn len(&self, p: &Partition) -> Result<u64> { (**self).len(p).await }
+            async fn is_empty(&self, p: &Partition) -> Result<bool> { (**self).is_empty(p).await }
+            async fn compact(&self, p: &Partition) -> Result<()> { (**self).compact(p).await }
+            async fn flush(&self) -> Result<()> { (**self).flush().await }
+            async fn status(&self) -> Result<Status> { (**self).status().await }
+            async fn close(&self) -> Result<()> { (**self).close().await }
+        }
+    )*};
+}
+
+use std::sync::Arc;
+forward!(Arc, Box);

@@ -1,0 +1,125 @@
+//! The one error type every backend returns.
+
+use std::time::Duration;
+
+/// Shorthand for results carrying [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every failure a [`StorageBackend`](crate::StorageBackend) can report.
+///
+/// Backends map their engine's errors onto these variants precisely (a missing
+/// partition stays [`Error::PartitionNotFound`], a dead server is
+/// [`Error::Unavailable`]); whatever has no better home goes into [`Error::Backend`]
+/// with its source kept.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A partition name broke the naming rule. Nothing was done.
+    #[error("invalid partition name {name:?}: {reason}; use 1 to 64 characters of [A-Za-z0-9_]")]
+    InvalidPartitionName {
+        /// The rejected name.
+        name: String,
+        /// Which rule it broke.
+        reason: &'static str,
+    },
+    /// The partition does not exist; create it with `create_partition` first.
+    #[error("partition {0:?} does not exist; create it with create_partition first")]
+    PartitionNotFound(String),
+    /// A key was empty or longer than `capabilities().max_key_len`. Nothing was written.
+    #[error("invalid key: {reason}")]
+    InvalidKey {
+        /// Why the key was rejected.
+        reason: String,
+    },
+    /// A value was longer than `capabilities().max_value_len`. Nothing was written.
+    #[error("invalid value: {reason}")]
+    InvalidValue {
+        /// Why the value was rejected.
+        reason: String,
+    },
+    /// The backend does not offer this operation; check `capabilities()` before calling.
+    #[error("{backend} backend does not support {operation}; check capabilities() first")]
+    Unsupported {
+        /// The backend's name.
+        backend: &'static str,
+        /// The operation that was called.
+        operation: &'static str,
+    },
+    /// An I/O error from the operating system.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// Stored data failed a check (checksum, framing, version). Nothing wrong was returned.
+    #[error("data corruption: {detail}; restore from a backup or open in repair mode")]
+    Corruption {
+        /// What was found where (file, offset, check that failed).
+        detail: String,
+    },
+    /// The engine cannot be reached (server down, connection refused). Retry later.
+    #[error("backend unavailable: {detail}; check the server and retry")]
+    Unavailable {
+        /// What failed.
+        detail: String,
+    },
+    /// An operation did not finish within its deadline. Its effect is unknown.
+    #[error("{operation} timed out after {after:?}; its effect is unknown, retry if idempotent")]
+    Timeout {
+        /// The operation that timed out.
+        operation: &'static str,
+        /// How long it was given.
+        after: Duration,
+    },
+    /// The backend was closed with `close()`; open a new one.
+    #[error("the backend is closed; open it again")]
+    Closed,
+    /// Another handle or process holds the store's exclusive lock.
+    #[error("store is locked by another handle or process: {detail}; close that one first")]
+    Locked {
+        /// Which store and lock.
+        detail: String,
+    },
+    /// The configuration given when opening the backend is invalid or was refused.
+    #[error("invalid configuration: {detail}")]
+    InvalidConfig {
+        /// What is wrong and what to change.
+        detail: String,
+    },
+    /// Any other engine error, with its source kept.
+    #[error("{backend} backend error: {source}")]
+    Backend {
+        /// The backend's name.
+        backend: &'static str,
+        /// The engine's own error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+}
+
+impl Error {
+    /// Wraps an engine error that has no more precise variant.
+    pub fn backend(
+        backend: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        Error::Backend {
+            backend,
+            source: source.into(),
+        }
+    }
+
+    /// The answer of an operation the backend does not offer.
+    pub fn unsupported(backend: &'static str, operation: &'static str) -> Self {
+        Error::Unsupported { backend, operation }
+    }
+
+    /// A corruption report.
+    pub fn corruption(detail: impl Into<String>) -> Self {
+        Error::Corruption {
+            detail: detail.into(),
+        }
+    }
+
+    /// True for [`Error::Unsupported`].
+    pub fn is_unsupported(&self) -> bool {
+        matches!(self, Error::Unsupported { .. })
+    }
+}
