@@ -1,0 +1,97 @@
+//! A value header carrying an optional expiry deadline, for engines without native TTL.
+//!
+//! Layout: one tag byte, then for tag `1` an 8-byte big-endian deadline in milliseconds
+//! since the Unix epoch, then the user's value. Tag `0` has no deadline.
+//!
+//! | tag | bytes | meaning |
+//! |---|---|---|
+//! | `0x00` | `00 value…` | never expires |
+//! | `0x01` | `01 deadline_ms[8] value…` | invisible once `now_ms >= deadline_ms` |
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use backend_api::{Error, Result};
+
+const NO_EXPIRY: u8 = 0;
+const EXPIRES: u8 = 1;
+/// Largest header size, in bytes.
+pub const MAX_HEADER_LEN: usize = 9;
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The deadline of a write made now with `ttl`.
+pub fn deadline_ms(ttl: Duration) -> u64 {
+    now_ms().saturating_add(ttl.as_millis().min(u64::MAX as u128) as u64)
+}
+
+/// True once `deadline` has passed.
+pub fn is_expired(deadline: Option<u64>, now: u64) -> bool {
+    deadline.is_some_and(|d| now >= d)
+}
+
+/// `value` with a header for `deadline`.
+pub fn encode(value: &[u8], deadline: Option<u64>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(MAX_HEADER_LEN + value.len());
+    match deadline {
+        None => out.push(NO_EXPIRY),
+        Some(d) => {
+            out.push(EXPIRES);
+            out.extend_from_slice(&d.to_be_bytes());
+        }
+    }
+    out.extend_from_slice(value);
+    out
+}
+
+/// Splits a stored value into its deadline and the user's value.
+pub fn decode(stored: &[u8]) -> Result<(Option<u64>, &[u8])> {
+    match stored.split_first() {
+        Some((&NO_EXPIRY, rest)) => Ok((None, rest)),
+        Some((&EXPIRES, rest)) if rest.len() >= 8 => {
+            let (deadline, value) = rest.split_at(8);
+            let deadline = u64::from_be_bytes(deadline.try_into().expect("8 bytes"));
+            Ok((Some(deadline), value))
+        }
+        Some((tag, _)) => Err(Error::corruption(format!(
+            "value header: unknown tag {tag:#04x} or short deadline ({} bytes stored)",
+            stored.len()
+        ))),
+        None => Err(Error::corruption("value header: stored value is empty")),
+    }
+}
+
+/// The user's value if it has not expired at `now`.
+pub fn live_value(stored: &[u8], now: u64) -> Result<Option<&[u8]>> {
+    let (deadline, value) = decode(stored)?;
+    Ok((!is_expired(deadline, now)).then_some(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_expires() {
+        for deadline in [None, Some(0), Some(u64::MAX)] {
+            for value in [&b""[..], b"v", &[0xFF; 40]] {
+                let stored = encode(value, deadline);
+                assert_eq!(decode(&stored).unwrap(), (deadline, value));
+            }
+        }
+        assert_eq!(live_value(&encode(b"v", Some(10)), 9).unwrap(), Some(&b"v"[..]));
+        assert_eq!(live_value(&encode(b"v", Some(10)), 10).unwrap(), None);
+        assert!(deadline_ms(Duration::ZERO) <= now_ms());
+    }
+
+    #[test]
+    fn rejects_malformed_headers() {
+        assert!(decode(b"").is_err());
+        assert!(decode(b"\x01short").is_err());
+        assert!(decode(b"\x07x").is_err());
+    }
+}
