@@ -1,0 +1,22 @@
+//! The whole conformance battery against `SortedVecBackend`: one `#[test]` per case.
+
+use std::sync::Arc;
+
+use backend_api::{Result, StorageBackend, async_trait};
+use third_party_backend::SortedVecBackend;
+
+/// Opens a new, empty backend for every store; not persistent, so never reopened.
+struct SortedVecHarness;
+
+#[async_trait]
+impl conformance::Harness for SortedVecHarness {
+    type Store = ();
+
+    async fn create(&self) {}
+
+    async fn open(&self, _store: &()) -> Result<Arc<dyn StorageBackend>> {
+        Ok(Arc::new(SortedVecBackend::new()))
+    }
+}
+
+conformance::battery!(SortedVecHarness);

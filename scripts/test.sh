@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every test: formatting, lints, all five backends with the conformance battery,
+# the mutant check, the benches once each in criterion's test mode, the doc tests, and
+# the third-party backend example. Installs missing system packages first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+log=$(mktemp -t kv-test.XXXXXX)
+trap 'rm -f "$log"' EXIT
+step() { printf '\n==> %s\n' "$*"; }
+
+step "format"
+cargo fmt --all -- --check
+
+step "lints"
+cargo clippy --locked --workspace --all-targets -- -D warnings
+
+step "tests (every crate, benches in test mode)"
+cargo test --locked --workspace --all-targets 2>&1 | tee "$log"
+
+step "doc tests"
+cargo test --locked --workspace --doc 2>&1 | tee -a "$log"
+
+step "third-party backend example (public API only)"
+(
+    cd examples/third-party-backend
+    cargo fmt -- --check
+    cargo clippy --locked --all-targets -- -D warnings
+    cargo test --locked 2>&1
+) | tee -a "$log"
+
+step "conformance skips (case: reason)"
+grep -h 'conformance: SKIP' "$log" | sort | uniq -c || echo "none"
+
+passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
+echo
+echo "total: $passed passed, $failed failed"
