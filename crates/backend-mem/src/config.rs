@@ -1,0 +1,116 @@
+//! Configuration of a [`MemBackend`](crate::MemBackend).
+
+use std::time::Duration;
+
+use backend_api::{Error, Result};
+use backend_support::DEFAULT_WATCH_CAPACITY;
+
+use crate::store::ENTRY_OVERHEAD;
+
+/// How a [`MemBackend`](crate::MemBackend) is opened.
+///
+/// `MemConfig::default()` (same as [`MemConfig::new`]) has no memory cap, sweeps expired
+/// keys every 100 ms (at most 10 000 per tick), streams scans 256 pairs per chunk and
+/// lets a watcher fall 4096 events behind before it gets `Lagged`.
+///
+/// ```
+/// use backend_mem::MemConfig;
+/// let config = MemConfig::new().with_max_memory(64 << 20);
+/// assert_eq!(config.max_memory, Some(64 << 20));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MemConfig {
+    /// Cap on the accounted bytes of the whole store (every partition): each entry
+    /// counts `key.len() + value.len() + ENTRY_OVERHEAD` bytes (see
+    /// [`ENTRY_OVERHEAD`](crate::ENTRY_OVERHEAD)). After a write that takes the store
+    /// over the cap, the oldest-written entries of the whole store are evicted until it
+    /// fits again, before the write returns (Riak's memory backend `max_memory`). A
+    /// single entry larger than the cap is refused with `Error::InvalidValue`. `None`:
+    /// no cap, no eviction.
+    pub max_memory: Option<u64>,
+    /// How often the background sweeper reclaims expired keys. Must be non-zero.
+    pub sweep_interval: Duration,
+    /// The most expired keys the sweeper removes per tick (it takes each partition's
+    /// write lock for at most [`SWEEP_LOCK_BATCH`](crate::SWEEP_LOCK_BATCH) removals at a
+    /// time). Must be non-zero.
+    pub sweep_budget: usize,
+    /// Pairs a scan reads per lock acquisition. Must be non-zero.
+    pub scan_chunk: usize,
+    /// Events a watcher may fall behind before it receives `WatchEvent::Lagged`.
+    pub watch_capacity: usize,
+}
+
+impl MemConfig {
+    /// The defaults: no memory cap.
+    pub fn new() -> Self {
+        MemConfig {
+            max_memory: None,
+            sweep_interval: Duration::from_millis(100),
+            sweep_budget: 10_000,
+            scan_chunk: 256,
+            watch_capacity: DEFAULT_WATCH_CAPACITY,
+        }
+    }
+
+    /// Caps the store at `bytes` accounted bytes (see [`MemConfig::max_memory`]).
+    pub fn with_max_memory(mut self, bytes: u64) -> Self {
+        self.max_memory = Some(bytes);
+        self
+    }
+
+    /// Sets [`MemConfig::sweep_interval`].
+    pub fn with_sweep_interval(mut self, interval: Duration) -> Self {
+        self.sweep_interval = interval;
+        self
+    }
+
+    /// Sets [`MemConfig::sweep_budget`].
+    pub fn with_sweep_budget(mut self, entries: usize) -> Self {
+        self.sweep_budget = entries;
+        self
+    }
+
+    /// Sets [`MemConfig::scan_chunk`].
+    pub fn with_scan_chunk(mut self, pairs: usize) -> Self {
+        self.scan_chunk = pairs;
+        self
+    }
+
+    /// Sets [`MemConfig::watch_capacity`].
+    pub fn with_watch_capacity(mut self, events: usize) -> Self {
+        self.watch_capacity = events;
+        self
+    }
+
+    /// `Error::InvalidConfig` for a zero interval, budget or chunk, or a cap that
+    /// cannot hold even one entry.
+    pub(crate) fn validate(&self) -> Result<()> {
+        let bad = |detail: &str| {
+            Err(Error::InvalidConfig {
+                detail: format!("mem backend: {detail}"),
+            })
+        };
+        if self.sweep_interval.is_zero() {
+            return bad("sweep_interval must be greater than zero");
+        }
+        if self.sweep_budget == 0 {
+            return bad("sweep_budget must be at least 1");
+        }
+        if self.scan_chunk == 0 {
+            return bad("scan_chunk must be at least 1");
+        }
+        if self.max_memory.is_some_and(|cap| cap <= ENTRY_OVERHEAD) {
+            return bad(&format!(
+                "max_memory must exceed the per-entry overhead of {ENTRY_OVERHEAD} bytes"
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Default for MemConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
