@@ -1,1 +1,78 @@
-//! placeholder
+//! A [`StorageBackend`](backend_api::StorageBackend) on a real Redis server (7.0 or
+//! later), for stores shared by several processes or machines.
+//!
+//! ```no_run
+//! use backend_api::{Partition, StorageBackend};
+//! use backend_redis::{RedisBackend, RedisConfig};
+//!
+//! # async fn demo() -> backend_api::Result<()> {
+//! let store = RedisBackend::open(RedisConfig::new("redis://127.0.0.1:6379/0").namespace("app")).await?;
+//! let users = Partition::new("users")?;
+//! store.create_partition(&users).await?;
+//! store.put(&users, b"alice", b"1").await?;
+//! assert_eq!(store.get(&users, b"alice").await?.as_deref(), Some(&b"1"[..]));
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//!
+//! A namespace's data lives under keys starting `kvb:{<namespace>`; each partition's keys
+//! carry the hash tag `{<namespace>:<partition>}` (one cluster slot per partition):
+//! a value key per user key (`...:v:<key bytes>`, native TTL), a sorted set of the
+//! partition's keys at score 0 (`...:i`) that ordered, prefix and reverse scans page
+//! through with `ZRANGEBYLEX` / `ZREVRANGEBYLEX` (values fetched per page with one
+//! `MGET`), a marker (`...:m`), and a registry set of partition names. Full table in
+//! `docs/backend-redis.md`.
+//!
+//! Every write (put, delete, batch, CAS, create, drop) is one Lua script run by SHA,
+//! keeping value keys and the index consistent and publishing its change event in the
+//! same atomic step.
+//!
+//! # Capabilities
+//!
+//! ordered_scan, reverse_scan, atomic_batch (one script call; a missing partition or
+//! bad operation rejects it before anything is written), compare_and_swap, watch,
+//! cross_process_watch (pub/sub: a write by any handle on the same server and
+//! namespace is seen), ttl (native `PEXPIRE`; expired index entries are skipped by
+//! scans and reclaimed), exact_len (counted by a scan), persistent. Not:
+//! snapshot_scan (pages are read one after the other), compact (the server manages its
+//! own memory: `compact` answers `Unsupported`).
+//!
+//! # Durability
+//!
+//! | persistent | acknowledged write survives process kill | survives power loss |
+//! |---|---|---|
+//! | server's | yes (it is in the server) | per the server's AOF/RDB settings |
+//!
+//! "Reopen" means opening the same namespace on the same server: everything the server
+//! still holds is there. `flush` only checks the server is reachable.
+//!
+//! # Failure behaviour
+//!
+//! No server at open: `Error::Unavailable` within about `connect_timeout`. Server gone
+//! later: calls answer `Error::Unavailable` or `Error::Timeout` within
+//! `connect_timeout + response_timeout`; the handle reconnects by itself when the
+//! server returns. Credentials refused: `Error::InvalidConfig`. A watch whose
+//! connection ends (server gone, or the server dropped a slow subscriber) yields
+//! `Error::Unavailable` and ends.
+//!
+//! # TLS
+//!
+//! `rediss://` URLs need the `redis` crate's TLS features, which this workspace does not
+//! enable yet; such a URL is refused with `Error::InvalidConfig`.
+#![deny(unsafe_code)]
+
+mod backend;
+mod config;
+mod error;
+mod event;
+mod layout;
+mod scan;
+mod scripts;
+mod watch;
+
+pub use backend::{CAPABILITIES, RedisBackend};
+pub use config::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_NAMESPACE, DEFAULT_RESPONSE_TIMEOUT, DEFAULT_SCAN_PAGE,
+    DEFAULT_WATCH_CAPACITY, RedisConfig,
+};

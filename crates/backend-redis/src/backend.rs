@@ -1,0 +1,678 @@
+//! `RedisBackend` and its `StorageBackend` implementation.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use backend_api::{
+    Bytes, Capabilities, CasOutcome, Error, KvStream, Operation, Partition, PutOptions, Result,
+    ScanRange, Status, StorageBackend, WatchStream, async_trait,
+};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{RedisResult, Value};
+
+use crate::config::RedisConfig;
+use crate::error::{self, NAME};
+use crate::layout::{Layout, PartitionKeys};
+use crate::scripts::Scripts;
+use crate::{scan, watch};
+
+/// Longest TTL sent to the server, in ms (about 142,000 years): longer ones are clamped.
+const MAX_TTL_MS: u128 = 1 << 52;
+
+/// A [`StorageBackend`] on a Redis server (7.0 or later).
+///
+/// Cheap to share behind an `Arc`; every call goes through one multiplexed connection
+/// that reconnects by itself, and each `watch` opens its own pub/sub connection.
+/// See the crate docs for the layout, the capabilities and the failure behaviour.
+pub struct RedisBackend {
+    inner: Arc<Inner>,
+}
+
+/// State shared with scan streams.
+pub(crate) struct Inner {
+    pub client: redis::Client,
+    pub conn: ConnectionManager,
+    pub config: RedisConfig,
+    pub layout: Layout,
+    pub scripts: Scripts,
+    /// Longest a call may take: a reconnect plus a response.
+    pub deadline: Duration,
+    closed: AtomicBool,
+    shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+impl Inner {
+    /// `Error::Closed` after `close`.
+    pub fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            Err(Error::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Runs one server call under the deadline, mapping its error.
+    pub async fn run<T>(
+        &self,
+        operation: &'static str,
+        call: impl Future<Output = RedisResult<T>>,
+    ) -> Result<T> {
+        match tokio::time::timeout(self.deadline, call).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(error::map(err, operation, self.config.response_timeout)),
+            Err(_) => Err(error::timeout(operation, self.deadline)),
+        }
+    }
+}
+
+impl std::fmt::Debug for RedisBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBackend")
+            .field("namespace", &self.inner.config.namespace)
+            .field("closed", &self.inner.closed.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+/// What this backend offers (see the crate docs for each line).
+pub const CAPABILITIES: Capabilities = Capabilities {
+    ordered_scan: true,
+    reverse_scan: true,
+    snapshot_scan: false,
+    atomic_batch: true,
+    compare_and_swap: true,
+    watch: true,
+    cross_process_watch: true,
+    ttl: true,
+    persistent: true,
+    compact: false,
+    exact_len: true,
+    max_key_len: backend_api::DEFAULT_MAX_KEY_LEN,
+    max_value_len: backend_api::DEFAULT_MAX_VALUE_LEN,
+};
+
+impl RedisBackend {
+    /// Connects to the server in `config` and loads the scripts.
+    ///
+    /// No server: `Error::Unavailable` (after one quick retry, within
+    /// `connect_timeout`). Credentials refused: `Error::InvalidConfig`. A bad URL or
+    /// namespace: `Error::InvalidConfig`.
+    pub async fn open(config: RedisConfig) -> Result<RedisBackend> {
+        config.validate()?;
+        let client =
+            redis::Client::open(config.url.as_str()).map_err(|err| Error::InvalidConfig {
+                detail: format!("redis URL: {err}; use redis://[user][:password@]host[:port][/db]"),
+            })?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(config.connect_timeout))
+            .set_response_timeout(Some(config.response_timeout))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(500));
+        let deadline = config.connect_timeout * 2 + config.response_timeout;
+        let conn = match tokio::time::timeout(
+            deadline,
+            ConnectionManager::new_with_config(client.clone(), manager_config),
+        )
+        .await
+        {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(err)) => {
+                return Err(match error::map(err, "open", config.connect_timeout) {
+                    Error::Backend { source, .. } => Error::Unavailable {
+                        detail: format!("open: {source}"),
+                    },
+                    other => other,
+                });
+            }
+            Err(_) => {
+                return Err(Error::Unavailable {
+                    detail: format!("open: no answer from {} within {deadline:?}", config.url),
+                });
+            }
+        };
+        let (shutdown, _) = tokio::sync::watch::channel(false);
+        let inner = Inner {
+            client,
+            conn,
+            layout: Layout::new(&config.namespace),
+            scripts: Scripts::new(),
+            deadline: config.connect_timeout + config.response_timeout,
+            config,
+            closed: AtomicBool::new(false),
+            shutdown,
+        };
+        let mut conn = inner.conn.clone();
+        for script in inner.scripts.all() {
+            inner.run("open", script.load_async(&mut conn)).await?;
+        }
+        Ok(RedisBackend {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The configuration this handle was opened with.
+    pub fn config(&self) -> &RedisConfig {
+        &self.inner.config
+    }
+
+    fn keys(&self, partition: &Partition) -> PartitionKeys {
+        self.inner.layout.partition(partition)
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.inner.conn.clone()
+    }
+
+    /// `PartitionNotFound` unless the partition's marker exists.
+    async fn require_partition(&self, partition: &Partition, keys: &PartitionKeys) -> Result<()> {
+        let mut conn = self.conn();
+        let found: bool = self
+            .inner
+            .run(
+                "partition_exists",
+                redis::cmd("EXISTS")
+                    .arg(&keys.marker)
+                    .query_async(&mut conn),
+            )
+            .await?;
+        if found {
+            Ok(())
+        } else {
+            Err(not_found(partition))
+        }
+    }
+
+    async fn delete_inner(&self, partition: &Partition, key: &[u8]) -> Result<()> {
+        let keys = self.keys(partition);
+        let mut invocation = self.inner.scripts.delete.key(&keys.marker);
+        invocation
+            .key(keys.value(key))
+            .key(&keys.index)
+            .arg(key)
+            .arg(&keys.channel);
+        let mut conn = self.conn();
+        let done: i64 = self
+            .inner
+            .run("delete", invocation.invoke_async(&mut conn))
+            .await?;
+        if done == 0 {
+            Err(not_found(partition))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+fn not_found(partition: &Partition) -> Error {
+    Error::PartitionNotFound(partition.name().to_owned())
+}
+
+/// The TTL argument of the write scripts: `0` for none, else whole milliseconds
+/// (rounded up, so a short TTL never becomes "no TTL").
+fn ttl_arg(ttl: Option<Duration>) -> u64 {
+    match ttl {
+        None => 0,
+        Some(ttl) => ttl.as_nanos().div_ceil(1_000_000).clamp(1, MAX_TTL_MS) as u64,
+    }
+}
+
+#[async_trait]
+impl StorageBackend for RedisBackend {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        CAPABILITIES
+    }
+
+    async fn create_partition(&self, partition: &Partition) -> Result<()> {
+        self.inner.check_open()?;
+        let keys = self.keys(partition);
+        let mut invocation = self.inner.scripts.create.key(&keys.marker);
+        invocation
+            .key(self.inner.layout.registry())
+            .arg(partition.name());
+        let mut conn = self.conn();
+        self.inner
+            .run(
+                "create_partition",
+                invocation.invoke_async::<i64>(&mut conn),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn drop_partition(&self, partition: &Partition) -> Result<()> {
+        self.inner.check_open()?;
+        let keys = self.keys(partition);
+        let mut invocation = self.inner.scripts.drop.key(&keys.marker);
+        invocation
+            .key(&keys.index)
+            .key(self.inner.layout.registry())
+            .arg(partition.name())
+            .arg(&keys.value_prefix)
+            .arg(&keys.channel);
+        let mut conn = self.conn();
+        let done: i64 = self
+            .inner
+            .run("drop_partition", invocation.invoke_async(&mut conn))
+            .await?;
+        if done == 0 {
+            Err(not_found(partition))
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn partition_exists(&self, partition: &Partition) -> Result<bool> {
+        self.inner.check_open()?;
+        let keys = self.keys(partition);
+        let mut conn = self.conn();
+        self.inner
+            .run(
+                "partition_exists",
+                redis::cmd("EXISTS")
+                    .arg(&keys.marker)
+                    .query_async(&mut conn),
+            )
+            .await
+    }
+
+    async fn list_partitions(&self) -> Result<Vec<Partition>> {
+        self.inner.check_open()?;
+        let mut conn = self.conn();
+        let names: Vec<String> = self
+            .inner
+            .run(
+                "list_partitions",
+                redis::cmd("SMEMBERS")
+                    .arg(self.inner.layout.registry())
+                    .query_async(&mut conn),
+            )
+            .await?;
+        let mut partitions = names
+            .iter()
+            .map(|name| {
+                Partition::parse(name).map_err(|_| {
+                    Error::corruption(format!("partition registry holds a bad name {name:?}"))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        partitions.sort();
+        Ok(partitions)
+    }
+
+    async fn get(&self, partition: &Partition, key: &[u8]) -> Result<Option<Bytes>> {
+        self.inner.check_open()?;
+        CAPABILITIES.check_key(key)?;
+        let keys = self.keys(partition);
+        let mut pipe = redis::pipe();
+        pipe.exists(&keys.marker).get(keys.value(key));
+        let mut conn = self.conn();
+        let (found, value): (bool, Option<Bytes>) =
+            self.inner.run("get", pipe.query_async(&mut conn)).await?;
+        if found {
+            Ok(value)
+        } else {
+            Err(not_found(partition))
+        }
+    }
+
+    async fn get_many(&self, partition: &Partition, keys: &[Bytes]) -> Result<Vec<Option<Bytes>>> {
+        self.inner.check_open()?;
+        for key in keys {
+            CAPABILITIES.check_key(key)?;
+        }
+        let pkeys = self.keys(partition);
+        if keys.is_empty() {
+            self.require_partition(partition, &pkeys).await?;
+            return Ok(Vec::new());
+        }
+        let names: Vec<Vec<u8>> = keys.iter().map(|k| pkeys.value(k)).collect();
+        let mut pipe = redis::pipe();
+        pipe.exists(&pkeys.marker);
+        pipe.cmd("MGET").arg(&names);
+        let mut conn = self.conn();
+        let (found, values): (bool, Vec<Option<Bytes>>) = self
+            .inner
+            .run("get_many", pipe.query_async(&mut conn))
+            .await?;
+        if !found {
+            return Err(not_found(partition));
+        }
+        if values.len() != keys.len() {
+            return Err(Error::backend(
+                NAME,
+                format!(
+                    "MGET of {} keys answered {} values",
+                    keys.len(),
+                    values.len()
+                ),
+            ));
+        }
+        Ok(values)
+    }
+
+    async fn exists(&self, partition: &Partition, key: &[u8]) -> Result<bool> {
+        self.inner.check_open()?;
+        CAPABILITIES.check_key(key)?;
+        let keys = self.keys(partition);
+        let mut pipe = redis::pipe();
+        pipe.exists(&keys.marker).exists(keys.value(key));
+        let mut conn = self.conn();
+        let (found, exists): (bool, bool) = self
+            .inner
+            .run("exists", pipe.query_async(&mut conn))
+            .await?;
+        if found {
+            Ok(exists)
+        } else {
+            Err(not_found(partition))
+        }
+    }
+
+    async fn put(&self, partition: &Partition, key: &[u8], value: &[u8]) -> Result<()> {
+        self.put_with(partition, key, value, PutOptions::default())
+            .await
+    }
+
+    async fn put_with(
+        &self,
+        partition: &Partition,
+        key: &[u8],
+        value: &[u8],
+        options: PutOptions,
+    ) -> Result<()> {
+        self.inner.check_open()?;
+        CAPABILITIES.check_key(key)?;
+        CAPABILITIES.check_value(value)?;
+        if options.ttl == Some(Duration::ZERO) {
+            // A deadline already past: the put acts as a delete of any older value.
+            return self.delete_inner(partition, key).await;
+        }
+        let keys = self.keys(partition);
+        let mut invocation = self.inner.scripts.put.key(&keys.marker);
+        invocation
+            .key(keys.value(key))
+            .key(&keys.index)
+            .arg(key)
+            .arg(value)
+            .arg(ttl_arg(options.ttl))
+            .arg(&keys.channel);
+        let mut conn = self.conn();
+        let done: i64 = self
+            .inner
+            .run("put", invocation.invoke_async(&mut conn))
+            .await?;
+        if done == 0 {
+            Err(not_found(partition))
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn delete(&self, partition: &Partition, key: &[u8]) -> Result<()> {
+        self.inner.check_open()?;
+        CAPABILITIES.check_key(key)?;
+        self.delete_inner(partition, key).await
+    }
+
+    async fn scan(&self, partition: &Partition, range: ScanRange) -> Result<KvStream> {
+        self.inner.check_open()?;
+        let keys = self.keys(partition);
+        self.require_partition(partition, &keys).await?;
+        Ok(scan::scan(self.inner.clone(), keys, &range))
+    }
+
+    async fn batch(&self, operations: Vec<Operation>) -> Result<()> {
+        self.inner.check_open()?;
+        for op in &operations {
+            CAPABILITIES.check_operation(op, NAME)?;
+        }
+        if operations.is_empty() {
+            return Ok(());
+        }
+        let mut invocation = self.inner.scripts.batch.prepare_invoke();
+        for op in &operations {
+            let keys = self.keys(op.partition());
+            invocation
+                .key(&keys.marker)
+                .key(keys.value(op.key()))
+                .key(&keys.index);
+            match op {
+                Operation::Put { value, options, .. } if options.ttl != Some(Duration::ZERO) => {
+                    invocation
+                        .arg("P")
+                        .arg(&op.key()[..])
+                        .arg(&value[..])
+                        .arg(ttl_arg(options.ttl));
+                }
+                // A put whose deadline is already past acts as a delete.
+                _ => {
+                    invocation.arg("D").arg(&op.key()[..]).arg("").arg(0);
+                }
+            }
+            invocation.arg(&keys.channel);
+        }
+        let mut conn = self.conn();
+        let missing: usize = self
+            .inner
+            .run("batch", invocation.invoke_async(&mut conn))
+            .await?;
+        match missing.checked_sub(1).and_then(|i| operations.get(i)) {
+            None => Ok(()),
+            Some(op) => Err(not_found(op.partition())),
+        }
+    }
+
+    async fn compare_and_swap(
+        &self,
+        partition: &Partition,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<CasOutcome> {
+        self.inner.check_open()?;
+        CAPABILITIES.check_key(key)?;
+        if let Some(new) = new {
+            CAPABILITIES.check_value(new)?;
+        }
+        let keys = self.keys(partition);
+        let mut invocation = self.inner.scripts.cas.key(&keys.marker);
+        invocation
+            .key(keys.value(key))
+            .key(&keys.index)
+            .arg(key)
+            .arg(if expected.is_some() { "1" } else { "0" })
+            .arg(expected.unwrap_or_default())
+            .arg(if new.is_some() { "1" } else { "0" })
+            .arg(new.unwrap_or_default())
+            .arg(&keys.channel);
+        let mut conn = self.conn();
+        let reply: Vec<Value> = self
+            .inner
+            .run("compare_and_swap", invocation.invoke_async(&mut conn))
+            .await?;
+        match reply.first() {
+            Some(Value::Int(0)) => Err(not_found(partition)),
+            Some(Value::Int(1)) => Ok(CasOutcome::Swapped),
+            Some(Value::Int(2)) => {
+                let current = match reply.get(1) {
+                    Some(Value::BulkString(bytes)) => Some(Bytes::copy_from_slice(bytes)),
+                    None | Some(Value::Nil) => None,
+                    Some(other) => {
+                        return Err(Error::backend(
+                            NAME,
+                            format!("CAS script answered {other:?}"),
+                        ));
+                    }
+                };
+                Ok(CasOutcome::Mismatch { current })
+            }
+            other => Err(Error::backend(
+                NAME,
+                format!("CAS script answered {other:?}"),
+            )),
+        }
+    }
+
+    async fn watch(&self, partition: &Partition, prefix: &[u8]) -> Result<WatchStream> {
+        self.inner.check_open()?;
+        let keys = self.keys(partition);
+        self.require_partition(partition, &keys).await?;
+        let stream = watch::subscribe(
+            &self.inner.client,
+            keys.channel.clone(),
+            Bytes::copy_from_slice(prefix),
+            self.inner.config.watch_capacity,
+            self.inner.deadline,
+            self.inner.shutdown.subscribe(),
+        )
+        .await?;
+        // The partition may have been dropped between the check and the subscription.
+        self.require_partition(partition, &keys).await?;
+        Ok(stream)
+    }
+
+    async fn partition_size(&self, partition: &Partition) -> Result<u64> {
+        self.inner.check_open()?;
+        let keys = self.keys(partition);
+        self.require_partition(partition, &keys).await?;
+        let page = self.inner.config.scan_page;
+        let mut min = b"-".to_vec();
+        let mut total = 0u64;
+        let mut conn = self.conn();
+        loop {
+            let members: Vec<Bytes> = self
+                .inner
+                .run(
+                    "partition_size",
+                    redis::cmd("ZRANGEBYLEX")
+                        .arg(&keys.index)
+                        .arg(&min)
+                        .arg("+")
+                        .arg("LIMIT")
+                        .arg(0)
+                        .arg(page)
+                        .query_async(&mut conn),
+                )
+                .await?;
+            let mut pipe = redis::pipe();
+            for member in &members {
+                pipe.exists(keys.value(member)).strlen(keys.value(member));
+            }
+            let sizes: Vec<(bool, u64)> = if members.is_empty() {
+                Vec::new()
+            } else {
+                self.inner
+                    .run("partition_size", pipe.query_async(&mut conn))
+                    .await?
+            };
+            for (member, (live, len)) in members.iter().zip(sizes) {
+                if live {
+                    total += member.len() as u64 + len;
+                }
+            }
+            match members.last() {
+                Some(last) if members.len() == page => {
+                    min = vec![b'('];
+                    min.extend_from_slice(last);
+                }
+                _ => return Ok(total),
+            }
+        }
+    }
+
+    async fn flush(&self) -> Result<()> {
+        // Durability is the server's (AOF/RDB settings); this checks it is reachable.
+        self.inner.check_open()?;
+        let mut conn = self.conn();
+        self.inner
+            .run("flush", redis::cmd("PING").query_async::<String>(&mut conn))
+            .await?;
+        Ok(())
+    }
+
+    async fn status(&self) -> Result<Status> {
+        self.inner.check_open()?;
+        let mut conn = self.conn();
+        let info: String = self
+            .inner
+            .run(
+                "status",
+                redis::cmd("INFO")
+                    .arg("server")
+                    .arg("memory")
+                    .arg("keyspace")
+                    .query_async(&mut conn),
+            )
+            .await?;
+        let mut status = Status::new();
+        for line in info.lines() {
+            let Some((name, value)) = line.trim().split_once(':') else {
+                continue;
+            };
+            if matches!(
+                name,
+                "redis_version"
+                    | "redis_mode"
+                    | "uptime_in_seconds"
+                    | "used_memory"
+                    | "used_memory_human"
+                    | "used_memory_peak"
+                    | "maxmemory"
+                    | "maxmemory_policy"
+            ) || name.starts_with("db")
+            {
+                status.insert(format!("server.{name}"), value.to_owned());
+            }
+        }
+        status.insert("namespace".into(), self.inner.config.namespace.clone());
+        let partitions = self.list_partitions().await?;
+        status.insert("partitions".into(), partitions.len().to_string());
+        let mut total = 0u64;
+        for partition in &partitions {
+            let count: u64 = self
+                .inner
+                .run(
+                    "status",
+                    redis::cmd("ZCARD")
+                        .arg(self.keys(partition).index)
+                        .query_async(&mut conn),
+                )
+                .await?;
+            total += count;
+            status.insert(
+                format!("partition.{partition}.index_entries"),
+                count.to_string(),
+            );
+        }
+        status.insert("index_entries".into(), total.to_string());
+        Ok(status)
+    }
+
+    async fn close(&self) -> Result<()> {
+        if !self.inner.closed.swap(true, Ordering::AcqRel) {
+            let _ = self.inner.shutdown.send(true);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_rounds_up_and_clamps() {
+        assert_eq!(ttl_arg(None), 0);
+        assert_eq!(ttl_arg(Some(Duration::from_nanos(1))), 1);
+        assert_eq!(ttl_arg(Some(Duration::from_micros(1500))), 2);
+        assert_eq!(ttl_arg(Some(Duration::from_secs(3))), 3000);
+        assert_eq!(ttl_arg(Some(Duration::MAX)), MAX_TTL_MS as u64);
+    }
+}

@@ -1,0 +1,5 @@
+//! The conformance battery against a real redis-server (see `common`).
+
+mod common;
+
+conformance::battery!(common::RedisHarness);
