@@ -1,0 +1,26 @@
+//! The whole conformance battery against `SledBackend`, one store per case in a temp dir.
+
+use std::sync::Arc;
+
+use backend_api::{Result, StorageBackend, async_trait};
+use backend_sled::{SledBackend, SledConfig};
+use tempfile::TempDir;
+
+/// Every store is a fresh temporary directory; `open` opens a sled handle on it.
+struct SledHarness;
+
+#[async_trait]
+impl conformance::Harness for SledHarness {
+    type Store = TempDir;
+
+    async fn create(&self) -> TempDir {
+        tempfile::tempdir().expect("create a temp dir")
+    }
+
+    async fn open(&self, store: &TempDir) -> Result<Arc<dyn StorageBackend>> {
+        let config = SledConfig::new(store.path()).cache_capacity(16 << 20);
+        Ok(Arc::new(SledBackend::open(config).await?))
+    }
+}
+
+conformance::battery!(SledHarness);
