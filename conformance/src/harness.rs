@@ -55,15 +55,26 @@ impl<H: Harness> Ctx<H> {
     /// Creates a fresh store and opens it.
     pub async fn new(harness: H) -> Self {
         let store = harness.create().await;
-        let backend = harness.open(&store).await.expect("harness failed to open a fresh store");
+        let backend = harness
+            .open(&store)
+            .await
+            .expect("harness failed to open a fresh store");
         let caps = backend.capabilities();
-        Ctx { harness, store, backend, caps }
+        Ctx {
+            harness,
+            store,
+            backend,
+            caps,
+        }
     }
 
     /// Creates partition `name` and returns it.
     pub async fn partition(&self, name: &str) -> Partition {
         let p = Partition::new(name).expect("case uses a valid partition name");
-        self.backend.create_partition(&p).await.expect("create_partition");
+        self.backend
+            .create_partition(&p)
+            .await
+            .expect("create_partition");
         p
     }
 

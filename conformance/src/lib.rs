@@ -1,17 +1,56 @@
 //! The conformance battery: every promise of the `StorageBackend` contract as a test.
 //!
-//! A backend crate runs the whole battery with one line in a test file:
+//! # Using it from a backend crate
+//!
+//! 1. Add `conformance` as a dev-dependency (it brings its own tokio and proptest; your
+//!    crate needs neither).
+//! 2. Implement [`Harness`] for a small type in `tests/conformance.rs`: `create` makes a
+//!    fresh, empty, isolated store (a temp dir, a unique namespace on a server) and `open`
+//!    opens a handle on it. For a persistent backend `open` must reopen the SAME store,
+//!    since the persistence cases close a handle and open it again; a backend declaring
+//!    `cross_process_watch` must allow a second handle while the first is open.
+//! 3. Call the macro once:
 //!
 //! ```ignore
 //! // tests/conformance.rs
-//! conformance::battery!(my_backend::tests::MyHarness::default());
+//! use std::sync::Arc;
+//! use backend_api::{Result, StorageBackend, async_trait};
+//!
+//! struct MyHarness;
+//!
+//! #[async_trait]
+//! impl conformance::Harness for MyHarness {
+//!     type Store = tempfile::TempDir;
+//!     async fn create(&self) -> Self::Store { tempfile::tempdir().unwrap() }
+//!     async fn open(&self, dir: &Self::Store) -> Result<Arc<dyn StorageBackend>> {
+//!         Ok(Arc::new(my_backend::open(my_backend::Config::new(dir.path())).await?))
+//!     }
+//! }
+//!
+//! conformance::battery!(MyHarness);
 //! ```
 //!
-//! The macro expands to one `#[test]` per case, using only `$crate::` paths, so the
-//! calling crate needs no tokio or proptest of its own. The harness (see [`Harness`])
-//! opens fresh isolated stores. Cases a backend's [`Capabilities`] rule out are skipped,
-//! each skip written to stderr with its name and reason, and an operation whose
-//! capability is false is checked to answer `Error::Unsupported`.
+//! The macro expands to one `#[test]` per case (named after the case), using only
+//! `$crate::` paths. The harness expression is evaluated once per test. Each case runs on
+//! its own multi-threaded tokio runtime with a deadline ([`runner::CASE_TIMEOUT`]).
+//!
+//! # Capabilities and skips
+//!
+//! Cases a backend's [`Capabilities`] rule out are skipped, each skip written to stderr as
+//! `conformance: SKIP <case>: <reason>` so it shows in the test log. Before skipping, a
+//! case checks that the operation whose capability is false answers
+//! `Error::Unsupported` (a backend must never emulate an optional operation).
+//!
+//! # What is checked
+//!
+//! The cases live in [`cases`], one module per area of the contract (`docs/contract.md`);
+//! each case's docs name the contract row it checks. [`cases::model::model_based`] is a
+//! proptest state-machine test against a `BTreeMap` model; set `CONFORMANCE_MODEL_CASES`
+//! to change its number of cases (default 64). Failures print the shrunk minimal
+//! sequence of operations.
+//!
+//! The battery itself is tested: [`reference::ReferenceBackend`] passes every case, and
+//! each deliberately broken backend in [`mutants`] fails at least one.
 //!
 //! [`Capabilities`]: backend_api::Capabilities
 #![deny(unsafe_code)]
@@ -19,31 +58,124 @@
 pub mod cases;
 mod harness;
 #[doc(hidden)]
+pub mod mutants;
+pub mod reference;
+#[doc(hidden)]
 pub mod runner;
 
 pub use harness::{Ctx, Harness, Outcome, Skip};
+
+/// A case as a plain function pointer: takes the harness, returns its boxed future.
+pub type CaseFn<H> = fn(H) -> futures_util::future::BoxFuture<'static, Outcome>;
+
+/// Every case, as `("module::case", fn)`, in battery order. Built from the same list as
+/// [`battery!`], so the two never diverge.
+pub fn all_cases<H: Harness>() -> Vec<(&'static str, CaseFn<H>)> {
+    crate::__case_list!(list)
+}
 
 /// Expands to one `#[test]` per conformance case, run against `$harness` (an
 /// expression evaluated once per test, of a type implementing [`Harness`]).
 #[macro_export]
 macro_rules! battery {
     ($harness:expr) => {
-        $crate::__battery_tests! { $harness;
+        $crate::__case_list! { tests $harness }
+    };
+    ($harness:expr,) => {
+        $crate::__case_list! { tests $harness }
+    };
+}
+
+/// The single list of cases. `tests <harness>` expands to the `#[test]` functions,
+/// `list` to the `Vec` returned by [`all_cases`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __case_list {
+    ($($mode:tt)*) => {
+        $crate::__expand_cases! { [$($mode)*]
             partitions::create_partition_is_idempotent,
             partitions::bad_partition_names_are_rejected,
+            partitions::long_and_system_partition_names_work,
+            partitions::partition_names_are_case_sensitive,
+            partitions::partitions_are_isolated,
+            partitions::drop_partition_removes_data,
+            partitions::drop_missing_partition_is_not_found,
+            partitions::list_partitions_in_name_order,
+            partitions::data_ops_on_missing_partition_are_not_found,
+            keys_values::put_get_overwrite,
+            keys_values::binary_keys_round_trip,
+            keys_values::key_length_limits,
+            keys_values::value_length_limits,
+            keys_values::empty_value_is_allowed,
+            keys_values::get_many_keeps_order_and_missing,
+            keys_values::exists_follows_puts_and_deletes,
+            keys_values::delete_missing_key_is_ok,
+            scan::scan_all_in_byte_order,
+            scan::scan_start_inclusive_end_exclusive,
+            scan::scan_open_bounds,
+            scan::scan_empty_and_inverted_ranges_yield_nothing,
+            scan::scan_prefix_with_binary_bytes,
+            scan::scan_prefix_combined_with_bounds,
+            scan::scan_limit,
+            scan::scan_reverse_with_limit,
+            scan::scan_reverse_bounds_and_prefix,
+            scan::scan_keys_only,
+            scan::scan_dropped_early_then_backend_works,
+            scan::scan_thousands_of_keys_streams_in_order,
+            scan::scan_during_writes_sees_untouched_keys_once,
+            batch::batch_applies_in_order_across_partitions,
+            batch::empty_batch_is_ok,
+            batch::batch_with_one_invalid_op_writes_nothing,
+            batch::readers_never_see_half_a_batch,
+            cas::cas_create_only,
+            cas::cas_swap_and_mismatch_returns_current,
+            cas::cas_delete,
+            cas::cas_empty_value_is_not_absent,
+            cas::cas_validates_key_and_value,
+            cas::cas_concurrent_increments_are_exact,
+            watch::watch_sees_puts_and_deletes_in_order,
+            watch::watch_filters_by_prefix_and_partition,
+            watch::watch_starts_after_the_call,
+            watch::watch_reports_batch_writes,
+            watch::watch_lags_a_slow_watcher_and_writers_never_block,
+            ttl::ttl_expires,
+            ttl::ttl_zero_is_invisible_at_once,
+            ttl::plain_put_clears_ttl,
+            ttl::ttl_in_batch,
+            lifecycle::capabilities_are_stable_and_name_is_set,
+            lifecycle::flush_and_status_answer,
+            lifecycle::len_and_is_empty,
+            lifecycle::partition_size_counts_live_bytes,
+            lifecycle::compact_keeps_contents,
+            lifecycle::calls_after_close_are_closed,
+            persistence::reopen_keeps_writes,
+            persistence::reopen_keeps_partitions_and_drops,
+            persistence::flush_then_reopen,
+            persistence::reopen_keeps_ttl,
+            cross_handle::second_handle_sees_writes,
+            cross_handle::second_handle_watch_sees_writes,
+            model::model_based,
         }
     };
 }
 
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __battery_tests {
-    ($harness:expr; $($module:ident :: $case:ident),* $(,)?) => {
+macro_rules! __expand_cases {
+    ([tests $harness:expr] $($module:ident :: $case:ident),* $(,)?) => {
         $(
             #[test]
             fn $case() {
                 $crate::runner::run(stringify!($case), $harness, $crate::cases::$module::$case);
             }
         )*
+    };
+    ([list] $($module:ident :: $case:ident),* $(,)?) => {
+        ::std::vec![
+            $((
+                ::std::concat!(::std::stringify!($module), "::", ::std::stringify!($case)),
+                (|h| ::std::boxed::Box::pin($crate::cases::$module::$case(h))) as $crate::CaseFn<_>,
+            )),*
+        ]
     };
 }
