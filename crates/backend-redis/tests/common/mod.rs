@@ -156,6 +156,16 @@ impl Server {
         let _ = self.watchdog.wait();
     }
 
+    /// Sends `signal` (e.g. `STOP`, `CONT`) to the server.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid.to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} {}", self.pid);
+    }
+
     /// Starts a fresh server on the same port with the same arguments (retrying while
     /// the port is still being released, 10 s at most).
     pub fn restart(&mut self) {
