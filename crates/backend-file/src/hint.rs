@@ -1,0 +1,185 @@
+//! Hint files: a compact index of one data file, so open need not read the values.
+//!
+//! Layout: a file header (kind hint, the data file's id), then one entry per record,
+//! then a 24-byte trailer with the entry count, the data file length covered, and a
+//! CRC-32C over every byte before it. A hint that fails any check is ignored and the
+//! data file is scanned instead.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::Path;
+
+use crate::format::{
+    FILE_HEADER_LEN, FILE_KIND_HINT, FileHeader, Kind, Limits, RECORD_HEADER_LEN, u32_at, u64_at,
+};
+
+/// Bytes of a hint entry before its key.
+pub const HINT_ENTRY_LEN: usize = 40;
+/// Bytes of the trailer.
+pub const HINT_TRAILER_LEN: usize = 24;
+/// Trailer magic.
+pub const HINT_END: &[u8; 4] = b"HEND";
+
+/// One record as a hint file describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HintEntry {
+    /// The record's kind.
+    pub kind: Kind,
+    /// Partition id.
+    pub partition: u32,
+    /// Sequence number.
+    pub seq: u64,
+    /// Expiry (ms since the epoch, 0 = never).
+    pub expiry: u64,
+    /// Offset of the record in the data file.
+    pub offset: u64,
+    /// Length of the whole record.
+    pub len: u32,
+    /// The key.
+    pub key: Vec<u8>,
+}
+
+/// Streams a hint file out, checksumming as it goes.
+pub struct HintWriter {
+    out: BufWriter<File>,
+    crc: u32,
+    count: u64,
+}
+
+impl HintWriter {
+    /// Starts a hint for data file `data_id` in the (new, empty) `file`.
+    pub fn new(file: File, data_id: u64) -> io::Result<Self> {
+        let mut w = HintWriter { out: BufWriter::with_capacity(256 << 10, file), crc: 0, count: 0 };
+        let header = FileHeader { kind: FILE_KIND_HINT, flags: 0, file_id: data_id, seq_floor: 0 };
+        w.write(&header.encode())?;
+        Ok(w)
+    }
+
+    fn write(&mut self, b: &[u8]) -> io::Result<()> {
+        self.crc = crc32c::crc32c_append(self.crc, b);
+        self.out.write_all(b)
+    }
+
+    /// Adds one entry.
+    pub fn add(&mut self, e: &HintEntry) -> io::Result<()> {
+        let mut b = [0u8; HINT_ENTRY_LEN];
+        b[0] = e.kind as u8;
+        b[4..8].copy_from_slice(&e.partition.to_le_bytes());
+        b[8..16].copy_from_slice(&e.seq.to_le_bytes());
+        b[16..24].copy_from_slice(&e.expiry.to_le_bytes());
+        b[24..32].copy_from_slice(&e.offset.to_le_bytes());
+        b[32..36].copy_from_slice(&e.len.to_le_bytes());
+        b[36..40].copy_from_slice(&(e.key.len() as u32).to_le_bytes());
+        self.write(&b)?;
+        self.write(&e.key)?;
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Writes the trailer and fsyncs; `data_len` is the data file's final length.
+    pub fn finish(mut self, data_len: u64) -> io::Result<()> {
+        let mut t = [0u8; HINT_TRAILER_LEN];
+        t[0..8].copy_from_slice(&self.count.to_le_bytes());
+        t[8..16].copy_from_slice(&data_len.to_le_bytes());
+        let crc = crc32c::crc32c_append(self.crc, &t[0..16]);
+        t[16..20].copy_from_slice(&crc.to_le_bytes());
+        t[20..24].copy_from_slice(HINT_END);
+        self.out.write_all(&t)?;
+        let file = self.out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_data()
+    }
+}
+
+/// Reads and verifies the hint for data file `data_id` of length `data_len`.
+///
+/// `Ok(None)` means the hint is unusable (bad checksum, wrong file, out-of-range entry):
+/// the caller scans the data file instead. Memory is bounded by the entries themselves;
+/// no length read from the file is trusted before it is checked.
+pub fn read_hint(path: &Path, data_id: u64, data_len: u64, limits: &Limits) -> io::Result<Option<Vec<HintEntry>>> {
+    let file = File::open(path)?;
+    let len = file.metadata()?.len();
+    if len < (FILE_HEADER_LEN + HINT_TRAILER_LEN) as u64 {
+        return Ok(None);
+    }
+    let body_len = len - HINT_TRAILER_LEN as u64;
+    // Pass 1: checksum everything before the trailer's CRC, streaming.
+    let mut reader = BufReader::with_capacity(256 << 10, &file);
+    let mut crc = 0u32;
+    let mut remaining = body_len;
+    let mut buf = vec![0u8; 64 << 10];
+    while remaining > 0 {
+        let n = remaining.min(buf.len() as u64) as usize;
+        reader.read_exact(&mut buf[..n])?;
+        crc = crc32c::crc32c_append(crc, &buf[..n]);
+        remaining -= n as u64;
+    }
+    let mut t = [0u8; HINT_TRAILER_LEN];
+    reader.read_exact(&mut t)?;
+    if &t[20..24] != HINT_END || crc32c::crc32c_append(crc, &t[0..16]) != u32_at(&t, 16) {
+        return Ok(None);
+    }
+    let count = u64_at(&t, 0);
+    if u64_at(&t, 8) != data_len {
+        return Ok(None);
+    }
+    // Pass 2: parse, checking every field.
+    drop(reader);
+    let mut reader = BufReader::with_capacity(256 << 10, &file);
+    let mut h = [0u8; FILE_HEADER_LEN];
+    reader.read_exact(&mut h)?;
+    match FileHeader::decode(&h) {
+        Ok(fh) if fh.kind == FILE_KIND_HINT && fh.file_id == data_id => {}
+        _ => return Ok(None),
+    }
+    let mut pos = FILE_HEADER_LEN as u64;
+    // Each entry is at least HINT_ENTRY_LEN + 1 bytes: bound the count before reserving.
+    if count > (body_len - pos) / (HINT_ENTRY_LEN as u64 + 1) + 1 {
+        return Ok(None);
+    }
+    let mut entries = Vec::with_capacity(count.min(1 << 20) as usize);
+    let max_key = limits.max_key_len.max(crate::MAX_NAME_LEN);
+    for _ in 0..count {
+        if body_len - pos < HINT_ENTRY_LEN as u64 {
+            return Ok(None);
+        }
+        let mut e = [0u8; HINT_ENTRY_LEN];
+        reader.read_exact(&mut e)?;
+        pos += HINT_ENTRY_LEN as u64;
+        let kind = match e[0] {
+            1 => Kind::Put,
+            2 => Kind::Delete,
+            3 => Kind::CreatePartition,
+            4 => Kind::DropPartition,
+            _ => return Ok(None),
+        };
+        let key_len = u32_at(&e, 36) as usize;
+        let rec_len = u32_at(&e, 32);
+        let offset = u64_at(&e, 24);
+        if key_len == 0
+            || key_len > max_key
+            || (key_len as u64) > body_len - pos
+            || u64::from(rec_len) < (RECORD_HEADER_LEN + key_len) as u64
+            || u64::from(rec_len) > limits.max_record_size
+            || offset < FILE_HEADER_LEN as u64
+            || offset.checked_add(u64::from(rec_len)).is_none_or(|end| end > data_len)
+        {
+            return Ok(None);
+        }
+        let mut key = vec![0u8; key_len];
+        reader.read_exact(&mut key)?;
+        pos += key_len as u64;
+        entries.push(HintEntry {
+            kind,
+            partition: u32_at(&e, 4),
+            seq: u64_at(&e, 8),
+            expiry: u64_at(&e, 16),
+            offset,
+            len: rec_len,
+            key,
+        });
+    }
+    if pos != body_len {
+        return Ok(None);
+    }
+    Ok(Some(entries))
+}

@@ -1,0 +1,123 @@
+//! The in-RAM state: partitions, their ordered keydirs, and the open data files.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::format::RECORD_HEADER_LEN;
+
+/// Where the newest record of a key lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Data file id.
+    pub file_id: u64,
+    /// Offset of the record in that file.
+    pub offset: u64,
+    /// Length of the whole record.
+    pub len: u32,
+    /// The record's sequence number.
+    pub seq: u64,
+    /// Expiry in ms since the epoch, 0 = never.
+    pub expiry: u64,
+}
+
+impl Entry {
+    /// True once the entry's deadline has passed at `now` (ms).
+    pub fn expired(&self, now: u64) -> bool {
+        self.expiry != 0 && now >= self.expiry
+    }
+
+    /// Key plus value bytes of a record of this entry with `key_len`.
+    pub fn user_bytes(&self) -> u64 {
+        u64::from(self.len) - RECORD_HEADER_LEN as u64
+    }
+}
+
+/// One partition.
+#[derive(Debug, Default)]
+pub struct PartState {
+    /// Its id in the log (never reused).
+    pub id: u32,
+    /// Sequence number of its create record.
+    pub create_seq: u64,
+    /// Newest record of every key, in key order.
+    pub keys: BTreeMap<Bytes, Entry>,
+    /// Sum of key + value bytes of the entries.
+    pub user_bytes: u64,
+    /// Entries with an expiry (so `len` knows whether it must count).
+    pub expiring: u64,
+}
+
+impl PartState {
+    /// Inserts or replaces `key`; returns the replaced entry.
+    pub fn insert(&mut self, key: Bytes, e: Entry) -> Option<Entry> {
+        self.user_bytes += e.user_bytes();
+        if e.expiry != 0 {
+            self.expiring += 1;
+        }
+        let old = self.keys.insert(key, e);
+        if let Some(o) = &old {
+            self.forget(o);
+        }
+        old
+    }
+
+    /// Removes `key`; returns the removed entry.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let old = self.keys.remove(key);
+        if let Some(o) = &old {
+            self.forget(o);
+        }
+        old
+    }
+
+    fn forget(&mut self, o: &Entry) {
+        self.user_bytes -= o.user_bytes();
+        if o.expiry != 0 {
+            self.expiring -= 1;
+        }
+    }
+
+    /// Live (unexpired) keys at `now`.
+    pub fn live_len(&self, now: u64) -> u64 {
+        if self.expiring == 0 {
+            return self.keys.len() as u64;
+        }
+        self.keys.values().filter(|e| !e.expired(now)).count() as u64
+    }
+}
+
+/// Everything readers look at, behind one lock.
+#[derive(Debug, Default)]
+pub struct State {
+    /// Partitions by name.
+    pub parts: BTreeMap<String, PartState>,
+    /// Readable data files by id.
+    pub files: HashMap<u64, Arc<File>>,
+    /// Bytes in each data file.
+    pub sizes: HashMap<u64, u64>,
+    /// Sum of `sizes`.
+    pub total_bytes: u64,
+    /// Sum of record lengths the keydirs point at.
+    pub live_bytes: u64,
+}
+
+impl State {
+    /// The partition `name` if it still has id `id`.
+    pub fn part_by_id(&self, name: &str, id: u32) -> Option<&PartState> {
+        self.parts.get(name).filter(|p| p.id == id)
+    }
+
+    /// Records that `bytes` were appended to file `file_id`.
+    pub fn grew(&mut self, file_id: u64, bytes: u64) {
+        *self.sizes.entry(file_id).or_default() += bytes;
+        self.total_bytes += bytes;
+    }
+
+    /// Bytes not pointed at by any keydir entry.
+    pub fn dead_bytes(&self) -> u64 {
+        self.total_bytes.saturating_sub(self.live_bytes)
+    }
+}

@@ -1,0 +1,142 @@
+//! The active append-only file, rotation, and group commit.
+
+use std::fs::{self, File};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex};
+
+use crate::files::{create_rw, data_name, path, sync_dir, tmp_name};
+use crate::format::{FILE_KIND_DATA, FileHeader};
+
+/// The single writer's state; lives behind the writer mutex.
+pub struct Writer {
+    /// The active file.
+    pub file: Arc<File>,
+    /// Its id.
+    pub file_id: u64,
+    /// Where the next record goes.
+    pub offset: u64,
+    /// Sequence number of the next record.
+    pub next_seq: u64,
+    /// Id of the next file created (active or merge output).
+    pub next_file_id: u64,
+    /// Id of the next partition created.
+    pub next_pid: u32,
+    /// Sequence number of the last record written (0: none since open).
+    pub last_seq: u64,
+    /// Encoding buffer, reused.
+    pub buf: Vec<u8>,
+}
+
+impl Writer {
+    /// Takes `n` consecutive sequence numbers; returns the first.
+    pub fn take_seqs(&mut self, n: u64) -> u64 {
+        let first = self.next_seq;
+        self.next_seq += n;
+        first
+    }
+
+    /// Appends `self.buf` at the end of the active file. The bytes are in the OS (they
+    /// survive a process kill) when this returns.
+    pub fn append_buf(&mut self) -> std::io::Result<u64> {
+        let at = self.offset;
+        self.file.write_all_at(&self.buf, at)?;
+        self.offset += self.buf.len() as u64;
+        Ok(at)
+    }
+}
+
+/// Creates data file `id` durably: header written and synced under a temporary name,
+/// renamed into place, directory synced. A `.data` file therefore always has a whole
+/// header.
+pub fn create_data_file(dir: &Path, id: u64, flags: u32, seq_floor: u64) -> std::io::Result<File> {
+    let name = data_name(id);
+    let tmp = path(dir, &tmp_name(&name));
+    let file = create_rw(&tmp)?;
+    let header = FileHeader { kind: FILE_KIND_DATA, flags, file_id: id, seq_floor };
+    file.write_all_at(&header.encode(), 0)?;
+    file.sync_data()?;
+    fs::rename(&tmp, path(dir, &name))?;
+    sync_dir(dir)?;
+    Ok(file)
+}
+
+/// Group commit: writers waiting for durability share one `fdatasync`.
+///
+/// A writer that needs sequence number `s` durable becomes the leader if no sync is
+/// running, syncs the active file up to everything written so far, and wakes everyone
+/// it covered; writers arriving meanwhile wait and are covered by the next leader.
+#[derive(Default)]
+pub struct GroupCommit {
+    state: Mutex<SyncState>,
+    done: Condvar,
+}
+
+#[derive(Default)]
+struct SyncState {
+    synced: u64,
+    leader: bool,
+    failed: Option<String>,
+    syncs: u64,
+}
+
+impl GroupCommit {
+    /// Records that everything up to `seq` is durable (rotation synced the old file).
+    pub fn mark_synced(&self, seq: u64) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.synced = s.synced.max(seq);
+        self.done.notify_all();
+    }
+
+    /// The highest sequence number known durable.
+    pub fn synced(&self) -> u64 {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).synced
+    }
+
+    /// Number of fdatasync calls made by leaders.
+    pub fn syncs(&self) -> u64 {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).syncs
+    }
+
+    /// Blocks until `seq` is durable. `snapshot` returns the active file and the last
+    /// sequence number written to it (taken under the writer lock).
+    pub fn wait(&self, seq: u64, snapshot: impl Fn() -> (Arc<File>, u64)) -> Result<(), String> {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(why) = &s.failed {
+                return Err(why.clone());
+            }
+            if s.synced >= seq {
+                return Ok(());
+            }
+            if s.leader {
+                s = self.done.wait(s).unwrap_or_else(|e| e.into_inner());
+                continue;
+            }
+            s.leader = true;
+            drop(s);
+            let (file, target) = snapshot();
+            let result = file.sync_data();
+            s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            s.leader = false;
+            s.syncs += 1;
+            match result {
+                Ok(()) => s.synced = s.synced.max(target),
+                Err(e) => s.failed = Some(format!("fdatasync failed: {e}")),
+            }
+            self.done.notify_all();
+        }
+    }
+
+    /// Poisons the store: every later wait fails with `why`.
+    pub fn poison(&self, why: String) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.failed.get_or_insert(why);
+        self.done.notify_all();
+    }
+
+    /// Why the store is poisoned, if it is.
+    pub fn failure(&self) -> Option<String> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).failed.clone()
+    }
+}
