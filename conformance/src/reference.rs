@@ -378,12 +378,11 @@ impl StorageBackend for ReferenceBackend {
             self.inner.map(&st, partition)?;
         }
         let (lo, mut hi) = range.bounds();
-        if self.has(Mutant::ScanIgnoresExclusiveEnd) {
-            if let (Some(end), Bound::Excluded(h)) = (&range.end, &hi) {
-                if end == h {
-                    hi = Bound::Included(end.clone());
-                }
-            }
+        if let (true, Some(end), Bound::Excluded(h)) =
+            (self.has(Mutant::ScanIgnoresExclusiveEnd), &range.end, &hi)
+            && end == h
+        {
+            hi = Bound::Included(end.clone());
         }
         Ok(scan_stream(Cursor {
             inner: self.inner.clone(),

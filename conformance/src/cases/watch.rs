@@ -88,7 +88,7 @@ pub async fn watch_filters_by_prefix_and_partition<H: Harness>(h: H) -> Outcome 
     be.put(&p, b"usex:1", b"no").await.unwrap();
     be.put(&p, &[b'a', 0xFE, 0xFF], b"no").await.unwrap();
     be.put(&p, &[b'a', 0xFF], b"yes").await.unwrap();
-    be.put(&p, &[b'b'], b"no").await.unwrap();
+    be.put(&p, b"b", b"no").await.unwrap();
     be.delete(&p, b"user:1").await.unwrap();
     be.put(&p, &[b'a', 0xFF, 0xFF, 0x01], b"yes").await.unwrap();
     be.put(&p, b"user:end", b"").await.unwrap();
