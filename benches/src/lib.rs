@@ -1,1 +1,212 @@
-//! placeholder
+//! Shared workload helpers for the criterion benches in `benches/benches/`.
+//!
+//! Every bench uses the same workload: [`KEY_LEN`]-byte keys, [`VALUE_LEN`]-byte values,
+//! keys visited in a fixed pseudo-random order, scans of [`SCAN_LEN`] keys. A backend is
+//! measured through the `StorageBackend` trait with [`bench_get`], [`bench_put`] and
+//! [`bench_scan`]; the raw structures in [`raw`] do the same work directly, so one
+//! criterion group per operation shows the ratio. Adding a backend means opening it and
+//! calling the three functions with its name.
+#![deny(unsafe_code)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use backend_api::{Bytes, KvStream, Operation, Partition, Result, ScanRange, StorageBackend};
+use criterion::BenchmarkGroup;
+use criterion::measurement::WallTime;
+use futures_util::StreamExt;
+
+pub mod raw;
+
+/// Key size, in bytes.
+pub const KEY_LEN: usize = 16;
+/// Value size, in bytes.
+pub const VALUE_LEN: usize = 100;
+/// Keys a scan visits.
+pub const SCAN_LEN: usize = 1_000;
+
+/// A fixed data set: `n` distinct keys, one value, and a visiting order.
+pub struct Workload {
+    keys: Vec<[u8; KEY_LEN]>,
+    order: Vec<usize>,
+    value: Vec<u8>,
+}
+
+impl Workload {
+    /// `n` keys `"key-" + 12 zero-padded digits` (sortable, 16 bytes), 100-byte values,
+    /// visited in a deterministic pseudo-random order.
+    pub fn new(n: usize) -> Self {
+        let keys = (0..n).map(key).collect();
+        let mut order: Vec<usize> = (0..n).collect();
+        // Fisher-Yates with a fixed xorshift: same order on every run.
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        for i in (1..n).rev() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            order.swap(i, (state % (i as u64 + 1)) as usize);
+        }
+        let value = (0..VALUE_LEN).map(|i| (i % 251) as u8).collect();
+        Workload { keys, order, value }
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// True when there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Key number `i`, in key order.
+    pub fn key(&self, i: usize) -> &[u8] {
+        &self.keys[i]
+    }
+
+    /// The `i`-th key of the visiting order (wraps around).
+    pub fn random_key(&self, i: usize) -> &[u8] {
+        &self.keys[self.order[i % self.order.len()]]
+    }
+
+    /// A scan start for visit `i` such that [`SCAN_LEN`] keys follow it.
+    pub fn scan_start(&self, i: usize) -> &[u8] {
+        let starts = self.keys.len().saturating_sub(SCAN_LEN).max(1);
+        &self.keys[self.order[i % self.order.len()] % starts]
+    }
+
+    /// The value every key holds.
+    pub fn value(&self) -> &[u8] {
+        &self.value
+    }
+
+    /// Every key with the value, in key order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.keys.iter().map(|k| (&k[..], &self.value[..]))
+    }
+}
+
+/// Key number `i`: 16 bytes, sorting like `i`.
+pub fn key(i: usize) -> [u8; KEY_LEN] {
+    let mut out = [0u8; KEY_LEN];
+    let text = format!("key-{i:012}");
+    out.copy_from_slice(text.as_bytes());
+    out
+}
+
+/// A single-threaded tokio runtime for driving a backend from criterion.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("build a tokio runtime")
+}
+
+/// Creates `partition` on `backend` and writes every pair of `workload`, in batches.
+pub async fn load(
+    backend: &dyn StorageBackend,
+    partition: &Partition,
+    workload: &Workload,
+) -> Result<()> {
+    backend.create_partition(partition).await?;
+    let pairs: Vec<_> = workload.pairs().collect();
+    for chunk in pairs.chunks(1_000) {
+        let ops = chunk
+            .iter()
+            .map(|(k, v)| {
+                Operation::put(
+                    partition,
+                    Bytes::copy_from_slice(k),
+                    Bytes::copy_from_slice(v),
+                )
+            })
+            .collect();
+        backend.batch(ops).await?;
+    }
+    Ok(())
+}
+
+/// Reads a scan to the end, returning how many pairs it gave.
+pub async fn drain(mut stream: KvStream) -> Result<usize> {
+    let mut count = 0;
+    while let Some(item) = stream.next().await {
+        black_box(item?);
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// Benchmarks `get` of a random present key, as `id` in `group`.
+pub fn bench_get(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: &str,
+    rt: &tokio::runtime::Runtime,
+    backend: &Arc<dyn StorageBackend>,
+    partition: &Partition,
+    workload: &Workload,
+) {
+    let mut i = 0;
+    group.bench_function(id, |b| {
+        b.to_async(rt).iter(|| {
+            i += 1;
+            let key = workload.random_key(i);
+            async move {
+                backend
+                    .get(partition, key)
+                    .await
+                    .expect("get")
+                    .expect("present")
+            }
+        })
+    });
+}
+
+/// Benchmarks `put` overwriting a random present key, as `id` in `group`.
+pub fn bench_put(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: &str,
+    rt: &tokio::runtime::Runtime,
+    backend: &Arc<dyn StorageBackend>,
+    partition: &Partition,
+    workload: &Workload,
+) {
+    let mut i = 0;
+    group.bench_function(id, |b| {
+        b.to_async(rt).iter(|| {
+            i += 1;
+            let key = workload.random_key(i);
+            async move {
+                backend
+                    .put(partition, key, workload.value())
+                    .await
+                    .expect("put")
+            }
+        })
+    });
+}
+
+/// Benchmarks a forward scan of [`SCAN_LEN`] pairs from a random start, as `id`.
+pub fn bench_scan(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: &str,
+    rt: &tokio::runtime::Runtime,
+    backend: &Arc<dyn StorageBackend>,
+    partition: &Partition,
+    workload: &Workload,
+) {
+    let mut i = 0;
+    group.bench_function(id, |b| {
+        b.to_async(rt).iter(|| {
+            i += 1;
+            let range = ScanRange::all()
+                .start(Bytes::copy_from_slice(workload.scan_start(i)))
+                .limit(SCAN_LEN);
+            async move {
+                let stream = backend.scan(partition, range).await.expect("scan");
+                let n = drain(stream).await.expect("scan items");
+                assert_eq!(n, SCAN_LEN);
+            }
+        })
+    });
+}
