@@ -84,6 +84,20 @@ impl<H: Harness> Ctx<H> {
         self.backend = self.harness.open(&self.store).await.expect("reopen");
     }
 
+    /// Closes the handle and replaces the store with a new, empty one from the harness
+    /// (the old store is dropped after its handle is closed). The model test uses this
+    /// so every generated sequence starts from nothing.
+    pub async fn fresh_store(&mut self) {
+        let _ = self.backend.close().await;
+        let store = self.harness.create().await;
+        self.backend = self
+            .harness
+            .open(&store)
+            .await
+            .expect("harness failed to open a fresh store");
+        self.store = store;
+    }
+
     /// Opens a second handle on the same store while the first stays open.
     pub async fn second_handle(&self) -> Result<Arc<dyn StorageBackend>> {
         self.harness.open(&self.store).await

@@ -285,3 +285,39 @@ pub async fn delete_missing_key_is_ok<H: Harness>(h: H) -> Outcome {
     assert_eq!(cx.backend.get(&p, b"keep").await.unwrap(), Some(b("v")));
     Ok(())
 }
+
+/// Contract row "put" (acknowledged = visible): 8 tasks writing 200 distinct keys each
+/// at the same time on one handle lose nothing; every key reads back its own value.
+pub async fn concurrent_puts_are_all_kept<H: Harness>(h: H) -> Outcome {
+    let cx = Ctx::new(h).await;
+    let p = cx.partition("concurrent").await;
+    let mut tasks = Vec::new();
+    for t in 0..8u8 {
+        let backend = cx.backend.clone();
+        let p = p.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..200u16 {
+                let key = [&[t][..], &i.to_be_bytes()[..]].concat();
+                backend.put(&p, &key, &[t; 64]).await.unwrap();
+                assert_eq!(
+                    backend.get(&p, &key).await.unwrap(),
+                    Some(b([t; 64])),
+                    "own write not visible"
+                );
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("writer task");
+    }
+    let pairs = scan(&*cx.backend, &p, ScanRange::all()).await;
+    assert_eq!(pairs.len(), 1600, "concurrent puts were lost");
+    assert!(
+        pairs.iter().all(|(k, v)| v[..] == [k[0]; 64]),
+        "a value landed under another key"
+    );
+    if cx.caps.exact_len {
+        assert_eq!(cx.backend.len(&p).await.unwrap(), 1600);
+    }
+    Ok(())
+}

@@ -3,7 +3,6 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use backend_api::{Bytes, CasOutcome, Error, Operation, Partition, ScanRange, StorageBackend};
 use futures_util::StreamExt;
@@ -341,8 +340,6 @@ async fn check_final<H: Harness>(
     Ok(())
 }
 
-static SEQUENCE: AtomicU64 = AtomicU64::new(0);
-
 fn run_blocking<H: Harness>(h: H, rt: Handle) -> Outcome {
     let cx = rt.block_on(Ctx::new(h));
     let batch = rt.block_on(super::util::batch_offered(
@@ -361,16 +358,16 @@ fn run_blocking<H: Harness>(h: H, rt: Handle) -> Outcome {
         max_shrink_iters: 4096,
         ..Config::default()
     };
+    let names = [
+        Partition::new("model_0").unwrap(),
+        Partition::new("model_1").unwrap(),
+    ];
     let cx = RefCell::new(cx);
     let mut runner = TestRunner::new(config);
     let result = runner.run(&strategy, |seq| {
-        let n = SEQUENCE.fetch_add(1, Ordering::Relaxed);
-        let names = [
-            Partition::new(format!("m{n}_a")).unwrap(),
-            Partition::new(format!("m{n}_b")).unwrap(),
-        ];
         let mut cx = cx.borrow_mut();
         rt.block_on(async {
+            cx.fresh_store().await;
             cx.backend
                 .create_partition(&names[0])
                 .await
@@ -386,16 +383,13 @@ fn run_blocking<H: Harness>(h: H, rt: Handle) -> Outcome {
             if outcome.is_ok() {
                 outcome = check_final(&cx, &names, &model).await;
             }
-            for p in &names {
-                let _ = cx.backend.drop_partition(p).await;
-            }
             outcome
         })
     });
     match result {
         Ok(()) => Ok(()),
         Err(TestError::Fail(reason, seq)) => panic!(
-            "model-based test failed: {reason}\nminimal failing sequence ({} steps; partition 0 exists at the start, 1 does not):\n{seq:#?}",
+            "model-based test failed: {reason}\nminimal failing sequence ({} steps, from an empty store; model_0 exists at the start, model_1 does not):\n{seq:#?}",
             seq.len()
         ),
         Err(TestError::Abort(reason)) => panic!("model-based test aborted: {reason}"),

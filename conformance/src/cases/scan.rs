@@ -491,3 +491,37 @@ pub async fn scan_during_writes_sees_untouched_keys_once<H: Harness>(h: H) -> Ou
     writer.await.unwrap();
     Ok(())
 }
+
+/// Contract row "scan" under `snapshot_scan`: a scan sees one point-in-time view. Puts,
+/// overwrites and deletes made after the scan started (also ahead of its position)
+/// never show in it.
+pub async fn snapshot_scan_ignores_later_writes<H: Harness>(h: H) -> Outcome {
+    let cx = Ctx::new(h).await;
+    require!(cx.caps.snapshot_scan, "snapshot_scan is false");
+    let p = cx.partition("snapshot").await;
+    let ks: Vec<Bytes> = (0..600u32).map(|i| b(format!("s{:04}", 2 * i))).collect();
+    write_many(&cx, &p, &ks).await;
+    let before = scan(&*cx.backend, &p, ScanRange::all()).await;
+    let mut s = cx.backend.scan(&p, ScanRange::all()).await.unwrap();
+    let mut seen = vec![s.next().await.expect("an item").expect("not an error")];
+    for i in 0..600u32 {
+        cx.backend
+            .put(&p, format!("s{:04}", 2 * i + 1).as_bytes(), b"new")
+            .await
+            .unwrap();
+    }
+    for k in ks.iter().skip(300) {
+        cx.backend.delete(&p, k).await.unwrap();
+    }
+    for k in ks.iter().skip(100).take(100) {
+        cx.backend.put(&p, k, b"changed").await.unwrap();
+    }
+    while let Some(item) = s.next().await {
+        seen.push(item.unwrap());
+    }
+    assert!(
+        seen == before,
+        "a snapshot scan showed writes made after it started"
+    );
+    Ok(())
+}

@@ -10,8 +10,8 @@ use crate::{Ctx, Harness, Outcome};
 
 const SHORT: Duration = Duration::from_millis(300);
 
-/// Without `ttl`, a put with a TTL answers `Unsupported` and writes nothing; then the
-/// case is skipped.
+/// Without `ttl`, a put with a TTL (alone or in a batch) answers `Unsupported` and
+/// writes nothing; then the case is skipped.
 macro_rules! require_ttl {
     ($cx:expr) => {
         if !$cx.caps.ttl {
