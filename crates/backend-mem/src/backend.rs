@@ -10,7 +10,6 @@ use backend_api::{
     Status, StorageBackend, WatchStream, async_trait,
 };
 use backend_support::validate_batch;
-use parking_lot::RwLock;
 
 use crate::MemConfig;
 use crate::scan::ScanStream;
@@ -67,18 +66,36 @@ impl MemBackend {
 
     /// Store-wide accounted bytes: what `max_memory` is compared with.
     pub fn used_memory(&self) -> u64 {
-        self.inner.total_bytes.load(Ordering::Relaxed)
+        self.inner.used_bytes()
     }
 
     /// Applies one write under the partition's write lock, then enforces the cap.
     fn write_one(&self, partition: &Partition, write: impl FnOnce() -> Write) -> Result<()> {
-        let part = self.inner.part(partition)?;
-        {
-            let mut st = write_lock(&part)?;
-            self.inner.apply(&part, &mut st, write());
-        }
+        self.inner.with_part(partition, |part| {
+            let mut st = write_lock(part)?;
+            self.inner.apply(part, &mut st, write());
+            Ok(())
+        })?;
         self.inner.enforce_cap();
         Ok(())
+    }
+
+    /// `put_with` without the async wrapper (no second boxed future for `put`).
+    fn put_now(
+        &self,
+        partition: &Partition,
+        key: &[u8],
+        value: &[u8],
+        options: PutOptions,
+    ) -> Result<()> {
+        self.inner.caps.check_key(key)?;
+        self.inner.caps.check_value(value)?;
+        self.inner.check_fits(key, value)?;
+        self.write_one(partition, || Write::Put {
+            key: Bytes::copy_from_slice(key),
+            value: Bytes::copy_from_slice(value),
+            expires: deadline(&options),
+        })
     }
 }
 
@@ -125,12 +142,9 @@ impl StorageBackend for MemBackend {
         self.inner.check_open()?;
         let mut parts = self.inner.parts.write();
         self.inner.check_open()?;
-        parts.entry(partition.clone()).or_insert_with(|| {
-            Arc::new(Part {
-                name: partition.clone(),
-                state: RwLock::new(PartState::default()),
-            })
-        });
+        parts
+            .entry(partition.clone())
+            .or_insert_with(|| Arc::new(Part::new(partition.clone())));
         Ok(())
     }
 
@@ -162,25 +176,26 @@ impl StorageBackend for MemBackend {
 
     async fn get(&self, partition: &Partition, key: &[u8]) -> Result<Option<Bytes>> {
         self.inner.caps.check_key(key)?;
-        let part = self.inner.part(partition)?;
-        let st = read_lock(&part)?;
-        Ok(live(&st, key))
+        self.inner
+            .with_part(partition, |part| Ok(live(&*read_lock(part)?, key)))
     }
 
     async fn get_many(&self, partition: &Partition, keys: &[Bytes]) -> Result<Vec<Option<Bytes>>> {
         for key in keys {
             self.inner.caps.check_key(key)?;
         }
-        let part = self.inner.part(partition)?;
-        let st = read_lock(&part)?;
-        Ok(keys.iter().map(|key| live(&st, key)).collect())
+        self.inner.with_part(partition, |part| {
+            let st = read_lock(part)?;
+            Ok(keys.iter().map(|key| live(&st, key)).collect())
+        })
     }
 
     async fn exists(&self, partition: &Partition, key: &[u8]) -> Result<bool> {
         self.inner.caps.check_key(key)?;
-        let part = self.inner.part(partition)?;
-        let st = read_lock(&part)?;
-        Ok(st.map.get(key).is_some_and(|e| e.is_live(&mut None)))
+        self.inner.with_part(partition, |part| {
+            let st = read_lock(part)?;
+            Ok(st.map.get(key).is_some_and(|e| e.is_live(&mut None)))
+        })
     }
 
     async fn put(&self, partition: &Partition, key: &[u8], value: &[u8]) -> Result<()> {
@@ -195,14 +210,7 @@ impl StorageBackend for MemBackend {
         value: &[u8],
         options: PutOptions,
     ) -> Result<()> {
-        self.inner.caps.check_key(key)?;
-        self.inner.caps.check_value(value)?;
-        self.inner.check_fits(key, value)?;
-        self.write_one(partition, || Write::Put {
-            key: Bytes::copy_from_slice(key),
-            value: Bytes::copy_from_slice(value),
-            expires: deadline(&options),
-        })
+        self.put_now(partition, key, value, options)
     }
 
     async fn delete(&self, partition: &Partition, key: &[u8]) -> Result<()> {
@@ -309,6 +317,7 @@ impl StorageBackend for MemBackend {
         // Subscribing under the read lock orders it against writes: any write that
         // commits after this returns is published to the new subscriber.
         let _st = read_lock(&part)?;
+        part.watched.store(true, Ordering::Relaxed);
         Ok(self.inner.hub.subscribe(partition, prefix))
     }
 
@@ -337,9 +346,10 @@ impl StorageBackend for MemBackend {
         let inner = &*self.inner;
         let parts: Vec<_> = inner.parts.read().values().cloned().collect();
         let now = Instant::now();
-        let (mut entries, mut live_keys, mut pending) = (0usize, 0usize, 0usize);
+        let (mut entries, mut live_keys, mut pending, mut bytes) = (0usize, 0usize, 0usize, 0u64);
         for part in &parts {
             let st = part.state.read();
+            bytes += st.bytes;
             let expired = st.expired_count(now);
             entries += st.map.len();
             live_keys += st.map.len() - expired;
@@ -350,10 +360,7 @@ impl StorageBackend for MemBackend {
             ("entries", entries.to_string()),
             ("live_keys", live_keys.to_string()),
             ("entries_with_ttl", pending.to_string()),
-            (
-                "bytes",
-                inner.total_bytes.load(Ordering::Relaxed).to_string(),
-            ),
+            ("bytes", bytes.to_string()),
             ("entry_overhead_bytes", ENTRY_OVERHEAD.to_string()),
             (
                 "max_memory",

@@ -5,6 +5,7 @@
 //! partition's read lock and nothing else.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
@@ -71,7 +72,47 @@ impl PartState {
 pub(crate) struct Part {
     pub name: Partition,
     pub state: RwLock<PartState>,
+    /// Set (under the read lock) by the first `watch`; until then writers skip the
+    /// watch hub entirely.
+    pub watched: AtomicBool,
 }
+
+impl Part {
+    pub fn new(name: Partition) -> Self {
+        Part {
+            name,
+            state: RwLock::new(PartState::default()),
+            watched: AtomicBool::new(false),
+        }
+    }
+}
+
+/// FNV-1a: partition names are short and trusted (validated), so a fast hash beats
+/// SipHash on every call's directory lookup.
+#[derive(Default)]
+pub(crate) struct NameHasher(u64);
+
+impl Hasher for NameHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+}
+
+/// The partition directory.
+pub(crate) type Dir = HashMap<Partition, Arc<Part>, BuildHasherDefault<NameHasher>>;
 
 /// Entries in write order, for eviction under a memory cap.
 #[derive(Debug, Default)]
@@ -86,8 +127,9 @@ pub(crate) struct Inner {
     pub config: MemConfig,
     pub caps: Capabilities,
     pub closed: AtomicBool,
-    pub parts: RwLock<HashMap<Partition, Arc<Part>>>,
+    pub parts: RwLock<Dir>,
     pub hub: WatchHub,
+    /// Store-wide accounted bytes; kept only under a memory cap (else summed on demand).
     pub total_bytes: AtomicU64,
     /// `Some` exactly when `config.max_memory` is set.
     pub ages: Option<Mutex<AgeIndex>>,
@@ -116,7 +158,7 @@ impl Inner {
             config,
             caps,
             closed: AtomicBool::new(false),
-            parts: RwLock::new(HashMap::new()),
+            parts: RwLock::new(Dir::default()),
             total_bytes: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
             expirations: AtomicU64::new(0),
@@ -131,6 +173,28 @@ impl Inner {
             Err(Error::Closed)
         } else {
             Ok(())
+        }
+    }
+
+    /// Runs `f` on the partition, under the directory's read lock (no `Arc` traffic).
+    #[inline]
+    pub fn with_part<R>(
+        &self,
+        partition: &Partition,
+        f: impl FnOnce(&Arc<Part>) -> Result<R>,
+    ) -> Result<R> {
+        self.check_open()?;
+        let parts = self.parts.read();
+        f(parts.get(partition).ok_or_else(|| not_found(partition))?)
+    }
+
+    /// Store-wide accounted bytes.
+    pub fn used_bytes(&self) -> u64 {
+        if self.ages.is_some() {
+            self.total_bytes.load(Ordering::Relaxed)
+        } else {
+            let parts: Vec<_> = self.parts.read().values().cloned().collect();
+            parts.iter().map(|p| p.state.read().bytes).sum()
         }
     }
 
@@ -175,6 +239,12 @@ impl Inner {
                     return;
                 }
                 let cost = entry_cost(key.len(), value.len());
+                // Clones (which allocate for fresh `Bytes`) only when someone watches;
+                // checked under the write lock, which orders it against `watch`.
+                let event = self.watching(part).then(|| WatchEvent::Put {
+                    key: key.clone(),
+                    value: value.clone(),
+                });
                 let seq = self.ages.as_ref().map_or(0, |ages| {
                     let mut ages = ages.lock();
                     ages.next_seq += 1;
@@ -182,20 +252,31 @@ impl Inner {
                     ages.by_seq.insert(seq, (Arc::clone(part), key.clone()));
                     seq
                 });
-                let entry = Entry {
-                    value: value.clone(),
-                    expires,
-                    seq,
-                };
-                if let Some(old) = st.map.insert(key.clone(), entry) {
-                    self.forget(st, &key, &old);
-                }
                 if let Some(deadline) = expires {
                     st.expiry.insert((deadline, key.clone()));
                 }
+                let entry = Entry {
+                    value,
+                    expires,
+                    seq,
+                };
+                // Overwrite in place (the stored key stays), else insert.
+                match st.map.get_mut(&key[..]) {
+                    Some(slot) => {
+                        let old = std::mem::replace(slot, entry);
+                        self.forget(st, &key, &old, expires);
+                    }
+                    None => {
+                        st.map.insert(key, entry);
+                    }
+                }
                 st.bytes += cost;
-                self.total_bytes.fetch_add(cost, Ordering::Relaxed);
-                self.publish(part, || WatchEvent::Put { key, value });
+                if self.ages.is_some() {
+                    self.total_bytes.fetch_add(cost, Ordering::Relaxed);
+                }
+                if let Some(event) = event {
+                    self.hub.publish(&part.name, event);
+                }
             }
             Write::Delete { key } => {
                 self.remove(st, &key);
@@ -204,9 +285,15 @@ impl Inner {
         }
     }
 
+    /// True when `part` has a watcher (cheap until the first `watch` on it).
+    #[inline]
+    fn watching(&self, part: &Part) -> bool {
+        part.watched.load(Ordering::Relaxed) && self.hub.is_watched(&part.name)
+    }
+
     #[inline]
     fn publish(&self, part: &Part, event: impl FnOnce() -> WatchEvent) {
-        if self.hub.is_watched(&part.name) {
+        if self.watching(part) {
             self.hub.publish(&part.name, event());
         }
     }
@@ -214,19 +301,21 @@ impl Inner {
     /// Removes `key` with its accounting, expiry and age records; no event.
     pub fn remove(&self, st: &mut PartState, key: &[u8]) -> Option<Entry> {
         let old = st.map.remove(key)?;
-        self.forget(st, key, &old);
+        self.forget(st, key, &old, None);
         Some(old)
     }
 
     /// Undoes the accounting, expiry and age records of `old`, which just left the map.
-    fn forget(&self, st: &mut PartState, key: &[u8], old: &Entry) {
+    /// `kept` is the deadline of the entry replacing `old`, whose expiry record is
+    /// already in place (and identical to `old`'s if the deadlines are equal).
+    fn forget(&self, st: &mut PartState, key: &[u8], old: &Entry, kept: Option<Instant>) {
         let cost = entry_cost(key.len(), old.value.len());
         st.bytes -= cost;
-        self.total_bytes.fetch_sub(cost, Ordering::Relaxed);
-        if let Some(deadline) = old.expires {
+        if let Some(deadline) = old.expires.filter(|d| Some(*d) != kept) {
             st.expiry.remove(&(deadline, Bytes::copy_from_slice(key)));
         }
         if let Some(ages) = &self.ages {
+            self.total_bytes.fetch_sub(cost, Ordering::Relaxed);
             ages.lock().by_seq.remove(&old.seq);
         }
     }
@@ -294,8 +383,8 @@ impl Inner {
 
     /// Empties a partition (drop or close): its accounting and age records go too.
     pub fn clear(&self, st: &mut PartState) {
-        self.total_bytes.fetch_sub(st.bytes, Ordering::Relaxed);
         if let Some(ages) = &self.ages {
+            self.total_bytes.fetch_sub(st.bytes, Ordering::Relaxed);
             let mut ages = ages.lock();
             for entry in st.map.values() {
                 ages.by_seq.remove(&entry.seq);
