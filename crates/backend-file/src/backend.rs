@@ -112,16 +112,9 @@ impl FileBackend {
             max_record_size: cfg.max_record_size,
         };
         let mut rec = recover(&cfg, &limits)?;
-        let (file_id, file, offset) = match rec.active.take() {
-            Some(a) => a,
-            None => {
-                let id = rec.next_file_id;
-                rec.next_file_id += 1;
-                let file = Arc::new(create_data_file(&cfg.dir, id, 0, rec.next_seq)?);
-                rec.state.files.insert(id, file.clone());
-                rec.state.grew(id, FILE_HEADER_LEN as u64);
-                (id, file, FILE_HEADER_LEN as u64)
-            }
+        let (file, file_id, offset) = match rec.active.take() {
+            Some((id, file, offset)) => (Some(file), id, offset),
+            None => (None, 0, 0),
         };
         let writer = Writer {
             file,
@@ -182,46 +175,53 @@ impl FileBackend {
         &self.inner.cfg
     }
 
-    /// Runs `f`, which may wait for an fdatasync, without stalling the async executor.
-    fn blocking<T>(&self, durable: bool, f: impl FnOnce(&Inner) -> Result<T>) -> Result<T> {
+    /// Writes `ops` (one record, or one framed batch), then under `SyncPolicy::Always`
+    /// waits for them to be durable.
+    async fn write<'a>(&self, ops: impl FnOnce(&State) -> Result<Vec<Op<'a>>>, batch: bool) -> Result<()> {
+        let seq = {
+            let inner = &*self.inner;
+            let mut w = inner.writer.lock();
+            inner.check_writable()?;
+            let mut ops = ops(&inner.state.read())?;
+            for o in &mut ops {
+                if o.kind == Kind::CreatePartition {
+                    o.pid = w.next_pid;
+                    w.next_pid += 1;
+                }
+            }
+            inner.append(&mut w, &ops, batch)?
+        };
+        self.finish_write(seq).await
+    }
+
+    /// After a write of `seq` (0: nothing written): durability wait, merge trigger.
+    async fn finish_write(&self, seq: u64) -> Result<()> {
+        if seq == 0 {
+            return Ok(());
+        }
+        if self.inner.cfg.sync == SyncPolicy::Always {
+            self.wait_durable(seq).await?;
+        }
+        self.maybe_merge();
+        Ok(())
+    }
+
+    /// Waits for group commit to cover `seq` without stalling the async executor: in
+    /// place on a multi-threaded runtime, on the blocking pool otherwise.
+    async fn wait_durable(&self, seq: u64) -> Result<()> {
+        if self.inner.commit.synced() >= seq {
+            return Ok(());
+        }
         let multi = tokio::runtime::Handle::try_current()
             .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        if durable && multi {
-            tokio::task::block_in_place(|| f(&self.inner))
+        if multi {
+            tokio::task::block_in_place(|| self.inner.wait_durable(seq))
         } else {
-            f(&self.inner)
+            let inner = self.inner.clone();
+            tokio::task::spawn_blocking(move || inner.wait_durable(seq))
+                .await
+                .map_err(|e| Error::backend(NAME, e))?
         }
-    }
-
-    fn durable(&self) -> bool {
-        self.inner.cfg.sync == SyncPolicy::Always
-    }
-
-    /// Writes `ops` (one record, or one framed batch) and, under `SyncPolicy::Always`,
-    /// waits for them to be durable.
-    fn write<'a>(&self, ops: impl FnOnce(&State) -> Result<Vec<Op<'a>>>, batch: bool) -> Result<()> {
-        let seq = self.blocking(self.durable(), |inner| {
-            let seq = {
-                let mut w = inner.writer.lock();
-                inner.check_writable()?;
-                let mut ops = ops(&inner.state.read())?;
-                for o in &mut ops {
-                    if o.kind == Kind::CreatePartition {
-                        o.pid = w.next_pid;
-                        w.next_pid += 1;
-                    }
-                }
-                inner.append(&mut w, &ops, batch)?
-            };
-            if seq != 0 && inner.cfg.sync == SyncPolicy::Always {
-                inner.wait_durable(seq)?;
-            }
-            Ok(seq)
-        })?;
-        if seq != 0 {
-            self.maybe_merge();
-        }
-        Ok(())
     }
 
     fn maybe_merge(&self) {
@@ -277,7 +277,7 @@ impl Inner {
         Ok(())
     }
 
-    fn check_writable(&self) -> Result<()> {
+    pub(crate) fn check_writable(&self) -> Result<()> {
         self.check_open()?;
         match self.commit.failure() {
             Some(why) => Err(Error::backend(NAME, format!("{why}; the store refuses writes, close and reopen it"))),
@@ -285,13 +285,24 @@ impl Inner {
         }
     }
 
-    /// Closes the active file and starts a new one. Called with the writer lock held.
-    pub(crate) fn rotate(&self, w: &mut Writer) -> Result<()> {
-        if let Err(e) = w.file.sync_data() {
-            self.commit.poison(format!("fdatasync failed: {e}"));
-            return Err(e.into());
+    /// Seals the active file (syncs it; the next write starts a new one). Writer lock
+    /// held.
+    pub(crate) fn seal(&self, w: &mut Writer) -> Result<()> {
+        if let Some(file) = w.file.take() {
+            if let Err(e) = file.sync_data() {
+                self.commit.poison(format!("fdatasync failed: {e}"));
+                return Err(e.into());
+            }
         }
         self.commit.mark_synced(w.last_seq);
+        Ok(())
+    }
+
+    /// The active file, created if there is none. Writer lock held.
+    fn ensure_active(&self, w: &mut Writer) -> Result<Arc<File>> {
+        if let Some(f) = &w.file {
+            return Ok(f.clone());
+        }
         let id = w.next_file_id;
         w.next_file_id += 1;
         let file = Arc::new(create_data_file(&self.cfg.dir, id, 0, w.next_seq)?);
@@ -300,10 +311,10 @@ impl Inner {
             st.files.insert(id, file.clone());
             st.grew(id, FILE_HEADER_LEN as u64);
         }
-        w.file = file;
+        w.file = Some(file.clone());
         w.file_id = id;
         w.offset = FILE_HEADER_LEN as u64;
-        Ok(())
+        Ok(file)
     }
 
     /// Appends `ops` as one write, updates the keydir and tells watchers. Returns the
@@ -316,9 +327,10 @@ impl Inner {
             .iter()
             .map(|o| (RECORD_HEADER_LEN + o.key.len() + o.value.len()) as u64)
             .sum();
-        if w.offset > FILE_HEADER_LEN as u64 && w.offset + total > self.cfg.max_file_size {
-            self.rotate(w)?;
+        if w.file.is_some() && w.offset > FILE_HEADER_LEN as u64 && w.offset + total > self.cfg.max_file_size {
+            self.seal(w)?;
         }
+        let file = self.ensure_active(w)?;
         let first = w.take_seqs(ops.len() as u64);
         let mut buf = std::mem::take(&mut w.buf);
         buf.clear();
@@ -344,7 +356,7 @@ impl Inner {
             entries.push(Entry { file_id: w.file_id, offset, len: h.total_len() as u32, seq: h.seq, expiry: op.expiry });
         }
         w.buf = buf;
-        if let Err(e) = w.append_buf() {
+        if let Err(e) = w.append_buf(&file) {
             self.commit.poison(format!("write failed: {e}"));
             return Err(e.into());
         }
@@ -492,13 +504,13 @@ impl StorageBackend for FileBackend {
                 Ok(vec![Op { name: partition.name(), part: partition, pid: 0, kind: Kind::CreatePartition, key: name, value: b"", expiry: 0 }])
             },
             false,
-        )
+        ).await
     }
 
     async fn drop_partition(&self, partition: &Partition) -> Result<()> {
         self.inner.check_open()?;
         let name = partition.name().as_bytes();
-        self.write(|st| Ok(vec![op(st, partition, Kind::DropPartition, name, b"", 0)?]), false)
+        self.write(|st| Ok(vec![op(st, partition, Kind::DropPartition, name, b"", 0)?]), false).await
     }
 
     async fn partition_exists(&self, partition: &Partition) -> Result<bool> {
@@ -539,7 +551,7 @@ impl StorageBackend for FileBackend {
         self.inner.caps.check_key(key)?;
         self.inner.caps.check_value(value)?;
         let expiry = expiry_of(&options);
-        self.write(|st| Ok(vec![op(st, partition, Kind::Put, key, value, expiry)?]), false)
+        self.write(|st| Ok(vec![op(st, partition, Kind::Put, key, value, expiry)?]), false).await
     }
 
     async fn delete(&self, partition: &Partition, key: &[u8]) -> Result<()> {
@@ -552,7 +564,7 @@ impl StorageBackend for FileBackend {
                 Ok(if present { vec![o] } else { Vec::new() })
             },
             false,
-        )
+        ).await
     }
 
     async fn scan(&self, partition: &Partition, range: ScanRange) -> Result<KvStream> {
@@ -587,7 +599,7 @@ impl StorageBackend for FileBackend {
                     .collect()
             },
             true,
-        )
+        ).await
     }
 
     async fn compare_and_swap(
@@ -602,35 +614,28 @@ impl StorageBackend for FileBackend {
         if let Some(v) = new {
             self.inner.caps.check_value(v)?;
         }
-        let (outcome, seq) = self.blocking(self.durable(), |inner| {
-            let (outcome, seq) = {
-                let mut w = inner.writer.lock();
-                inner.check_writable()?;
-                // The writer lock is held: no other write can land between the read and
-                // the write below.
-                let current = self.get_sync(partition, key)?;
-                if current.as_deref() != expected {
-                    (CasOutcome::Mismatch { current }, 0)
-                } else {
-                    let ops = {
-                        let st = inner.state.read();
-                        match new {
-                            Some(v) => vec![op(&st, partition, Kind::Put, key, v, 0)?],
-                            None if current.is_some() => vec![op(&st, partition, Kind::Delete, key, b"", 0)?],
-                            None => Vec::new(),
-                        }
-                    };
-                    (CasOutcome::Swapped, inner.append(&mut w, &ops, false)?)
-                }
-            };
-            if seq != 0 && inner.cfg.sync == SyncPolicy::Always {
-                inner.wait_durable(seq)?;
+        let (outcome, seq) = {
+            let inner = &*self.inner;
+            let mut w = inner.writer.lock();
+            inner.check_writable()?;
+            // The writer lock is held: no other write can land between the read and
+            // the write below.
+            let current = self.get_sync(partition, key)?;
+            if current.as_deref() != expected {
+                (CasOutcome::Mismatch { current }, 0)
+            } else {
+                let ops = {
+                    let st = inner.state.read();
+                    match new {
+                        Some(v) => vec![op(&st, partition, Kind::Put, key, v, 0)?],
+                        None if current.is_some() => vec![op(&st, partition, Kind::Delete, key, b"", 0)?],
+                        None => Vec::new(),
+                    }
+                };
+                (CasOutcome::Swapped, inner.append(&mut w, &ops, false)?)
             }
-            Ok((outcome, seq))
-        })?;
-        if seq != 0 {
-            self.maybe_merge();
-        }
+        };
+        self.finish_write(seq).await?;
         Ok(outcome)
     }
 
@@ -688,7 +693,8 @@ impl StorageBackend for FileBackend {
         }
         {
             let w = self.inner.writer.lock();
-            s.insert("active_file".into(), crate::files::data_name(w.file_id));
+            let active = w.file.as_ref().map_or("none".into(), |_| crate::files::data_name(w.file_id));
+            s.insert("active_file".into(), active);
             s.insert("next_seq".into(), w.next_seq.to_string());
         }
         s.insert("fsyncs".into(), self.inner.commit.syncs().to_string());
@@ -725,7 +731,7 @@ impl StorageBackend for FileBackend {
                 let w = inner.writer.lock();
                 (w.file.clone(), w.last_seq)
             };
-            let synced = file.sync_data();
+            let synced = file.map_or(Ok(()), |f| f.sync_data());
             inner.commit.mark_synced(last);
             inner.watch.close_all();
             {

@@ -6,7 +6,7 @@
 //! data file is scanned instead.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use crate::format::{
@@ -124,6 +124,7 @@ pub fn read_hint(path: &Path, data_id: u64, data_len: u64, limits: &Limits) -> i
     }
     // Pass 2: parse, checking every field.
     drop(reader);
+    (&file).seek(SeekFrom::Start(0))?;
     let mut reader = BufReader::with_capacity(256 << 10, &file);
     let mut h = [0u8; FILE_HEADER_LEN];
     reader.read_exact(&mut h)?;
@@ -136,7 +137,7 @@ pub fn read_hint(path: &Path, data_id: u64, data_len: u64, limits: &Limits) -> i
     if count > (body_len - pos) / (HINT_ENTRY_LEN as u64 + 1) + 1 {
         return Ok(None);
     }
-    let mut entries = Vec::with_capacity(count.min(1 << 20) as usize);
+    let mut entries = Vec::new();
     let max_key = limits.max_key_len.max(crate::MAX_NAME_LEN);
     for _ in 0..count {
         if body_len - pos < HINT_ENTRY_LEN as u64 {

@@ -143,17 +143,17 @@ struct Move {
     new: Option<Entry>,
 }
 
-/// Merges every file except the active one. Blocking; one merge at a time.
+/// Merges every data file (the active one is sealed first). Blocking; one merge at a time.
 pub fn merge(inner: &Inner) -> Result<MergeStats> {
     let _one = inner.merge_lock.lock();
     inner.check_open()?;
     let started = Instant::now();
     let (inputs, seq_floor, parts) = {
         let mut w = inner.writer.lock();
-        inner.check_open()?;
-        inner.rotate(&mut w)?;
+        inner.check_writable()?;
+        inner.seal(&mut w)?;
         let st = inner.state.read();
-        let inputs: HashSet<u64> = st.files.keys().copied().filter(|&id| id != w.file_id).collect();
+        let inputs: HashSet<u64> = st.files.keys().copied().collect();
         let parts: Vec<(String, u32, u64)> =
             st.parts.iter().map(|(n, p)| (n.clone(), p.id, p.create_seq)).collect();
         (inputs, w.next_seq, parts)
@@ -215,7 +215,18 @@ pub fn merge(inner: &Inner) -> Result<MergeStats> {
             }
         }
     }
-    manifest.finish(&inner.cfg.dir)?.map_err(Error::corruption)?;
+    // If the clean-up fails, the old files must not outlive a later merge's manifest
+    // (they could bring back deleted keys): refuse further writes until a reopen, which
+    // finishes this merge from its manifest.
+    let finished = match manifest.finish(&inner.cfg.dir) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(why)) => Err(Error::corruption(why)),
+        Err(e) => Err(Error::from(e)),
+    };
+    if let Err(e) = finished {
+        inner.commit.poison(format!("merge clean-up failed ({e})"));
+        return Err(e);
+    }
     stats.micros = started.elapsed().as_micros() as u64;
     stats.finished_at_ms = backend_support::ttl::now_ms();
     inner.merges.fetch_add(1, Ordering::Relaxed);

@@ -10,9 +10,9 @@ use crate::format::{FILE_KIND_DATA, FileHeader};
 
 /// The single writer's state; lives behind the writer mutex.
 pub struct Writer {
-    /// The active file.
-    pub file: Arc<File>,
-    /// Its id.
+    /// The active file; `None` until the first write after open or a seal.
+    pub file: Option<Arc<File>>,
+    /// Its id (meaningful while `file` is `Some`).
     pub file_id: u64,
     /// Where the next record goes.
     pub offset: u64,
@@ -38,9 +38,9 @@ impl Writer {
 
     /// Appends `self.buf` at the end of the active file. The bytes are in the OS (they
     /// survive a process kill) when this returns.
-    pub fn append_buf(&mut self) -> std::io::Result<u64> {
+    pub fn append_buf(&mut self, file: &File) -> std::io::Result<u64> {
         let at = self.offset;
-        self.file.write_all_at(&self.buf, at)?;
+        file.write_all_at(&self.buf, at)?;
         self.offset += self.buf.len() as u64;
         Ok(at)
     }
@@ -100,7 +100,7 @@ impl GroupCommit {
 
     /// Blocks until `seq` is durable. `snapshot` returns the active file and the last
     /// sequence number written to it (taken under the writer lock).
-    pub fn wait(&self, seq: u64, snapshot: impl Fn() -> (Arc<File>, u64)) -> Result<(), String> {
+    pub fn wait(&self, seq: u64, snapshot: impl Fn() -> (Option<Arc<File>>, u64)) -> Result<(), String> {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if let Some(why) = &s.failed {
@@ -116,7 +116,8 @@ impl GroupCommit {
             s.leader = true;
             drop(s);
             let (file, target) = snapshot();
-            let result = file.sync_data();
+            // No active file: everything written was synced when its file was sealed.
+            let result = file.map_or(Ok(()), |f| f.sync_data());
             s = self.state.lock().unwrap_or_else(|e| e.into_inner());
             s.leader = false;
             s.syncs += 1;
