@@ -310,16 +310,23 @@ impl StorageBackend for RedisBackend {
         self.inner.check_open()?;
         CAPABILITIES.check_key(key)?;
         let keys = self.keys(partition);
-        let mut pipe = redis::pipe();
-        pipe.exists(&keys.marker).get(keys.value(key));
         let mut conn = self.conn();
-        let (found, value): (bool, Option<Bytes>) =
-            self.inner.run("get", pipe.query_async(&mut conn)).await?;
-        if found {
-            Ok(value)
-        } else {
-            Err(not_found(partition))
+        let value: Option<Bytes> = self
+            .inner
+            .run(
+                "get",
+                redis::cmd("GET")
+                    .arg(keys.value(key))
+                    .query_async(&mut conn),
+            )
+            .await?;
+        if value.is_none() {
+            // A live value implies its partition exists (values are only written by
+            // scripts that check the marker, and dropped with it atomically), so only a
+            // miss needs the second round trip.
+            self.require_partition(partition, &keys).await?;
         }
+        Ok(value)
     }
 
     async fn get_many(&self, partition: &Partition, keys: &[Bytes]) -> Result<Vec<Option<Bytes>>> {
@@ -361,18 +368,20 @@ impl StorageBackend for RedisBackend {
         self.inner.check_open()?;
         CAPABILITIES.check_key(key)?;
         let keys = self.keys(partition);
-        let mut pipe = redis::pipe();
-        pipe.exists(&keys.marker).exists(keys.value(key));
         let mut conn = self.conn();
-        let (found, exists): (bool, bool) = self
+        let exists: bool = self
             .inner
-            .run("exists", pipe.query_async(&mut conn))
+            .run(
+                "exists",
+                redis::cmd("EXISTS")
+                    .arg(keys.value(key))
+                    .query_async(&mut conn),
+            )
             .await?;
-        if found {
-            Ok(exists)
-        } else {
-            Err(not_found(partition))
+        if !exists {
+            self.require_partition(partition, &keys).await?;
         }
+        Ok(exists)
     }
 
     async fn put(&self, partition: &Partition, key: &[u8], value: &[u8]) -> Result<()> {
