@@ -1,0 +1,638 @@
+//! [`RocksBackend`] and its [`StorageBackend`] implementation.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use backend_api::{
+    Bytes, Capabilities, CasOutcome, Error, KvStream, Operation, Partition, PutOptions, Result,
+    ScanRange, Status, StorageBackend, WatchEvent, WatchStream, async_trait,
+};
+use backend_support::{WatchHub, ttl, validate_batch};
+use futures_util::StreamExt;
+use parking_lot::{Mutex, RwLock};
+use rocksdb::{BoundColumnFamily, Cache, DB, ReadOptions, WriteBatch, WriteOptions};
+
+use crate::RocksConfig;
+use crate::engine::{CfName, Engine, open_db, partition_of};
+use crate::error::{NAME, join_err, rocks_err};
+use crate::locks::KeyLocks;
+use crate::scan::scan_cf;
+
+fn not_found(partition: &Partition) -> Error {
+    Error::PartitionNotFound(partition.name().to_owned())
+}
+
+fn caps() -> Capabilities {
+    Capabilities {
+        ordered_scan: true,
+        reverse_scan: true,
+        snapshot_scan: true,
+        atomic_batch: true,
+        compare_and_swap: true,
+        watch: true,
+        cross_process_watch: false,
+        ttl: true,
+        persistent: true,
+        compact: true,
+        exact_len: true,
+        ..Capabilities::default()
+    }
+}
+
+/// The store while open: the database and the registry of partitions (mirrors the
+/// column families, for listing without touching RocksDB).
+struct Open {
+    db: Arc<Engine>,
+    partitions: BTreeSet<Partition>,
+}
+
+/// Everything a blocking task needs, shared behind one `Arc`.
+struct Inner {
+    config: RocksConfig,
+    state: RwLock<Option<Open>>,
+    /// Serialises create/drop of column families.
+    ddl: Mutex<()>,
+    cache: Cache,
+    locks: KeyLocks,
+    hub: WatchHub,
+    read_opts: ReadOptions,
+    write_opts: WriteOptions,
+}
+
+/// A [`StorageBackend`] on RocksDB: each partition is a column family of one shared
+/// database handle (multi-threaded column-family mode).
+///
+/// See the crate docs for capabilities, durability and how CAS, TTL and watch work.
+pub struct RocksBackend {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for RocksBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RocksBackend")
+            .field("path", &self.inner.config.path)
+            .field("open", &self.inner.state.read().is_some())
+            .finish()
+    }
+}
+
+impl RocksBackend {
+    /// Opens (creating if missing) the store at `config.path` with every partition it
+    /// holds. A store held by another open handle answers [`Error::Locked`] after a
+    /// short wait.
+    pub async fn open(config: RocksConfig) -> Result<RocksBackend> {
+        let cache = Cache::new_lru_cache(config.block_cache_bytes);
+        let (db, partitions) = {
+            let (config, cache) = (config.clone(), cache.clone());
+            tokio::task::spawn_blocking(move || -> Result<(Engine, BTreeSet<Partition>)> {
+                let (db, names) = open_db(&config, &cache)?;
+                let partitions = names
+                    .iter()
+                    .filter_map(|n| partition_of(n))
+                    .collect::<Result<_>>()?;
+                Ok((db, partitions))
+            })
+            .await
+            .map_err(join_err)??
+        };
+        let mut write_opts = WriteOptions::default();
+        write_opts.set_sync(config.sync_writes);
+        Ok(RocksBackend {
+            inner: Arc::new(Inner {
+                hub: WatchHub::new(config.watch_capacity),
+                config,
+                state: RwLock::new(Some(Open {
+                    db: Arc::new(db),
+                    partitions,
+                })),
+                ddl: Mutex::new(()),
+                cache,
+                locks: KeyLocks::new(),
+                read_opts: ReadOptions::default(),
+                write_opts,
+            }),
+        })
+    }
+
+    /// The configuration this handle was opened with.
+    pub fn config(&self) -> &RocksConfig {
+        &self.inner.config
+    }
+
+    /// Runs a write inline, or on the blocking pool when every write fsyncs.
+    async fn write<T, F>(&self, write: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T> + Send + 'static,
+    {
+        if self.inner.config.sync_writes {
+            let inner = self.inner.clone();
+            tokio::task::spawn_blocking(move || write(&inner))
+                .await
+                .map_err(join_err)?
+        } else {
+            write(&self.inner)
+        }
+    }
+
+    async fn write_one(
+        &self,
+        partition: &Partition,
+        key: &[u8],
+        stored: Option<Vec<u8>>,
+        event_value: Option<&[u8]>,
+    ) -> Result<()> {
+        if self.inner.config.sync_writes {
+            let (p, key) = (partition.clone(), key.to_vec());
+            let event_value = event_value.map(<[u8]>::to_vec);
+            self.write(move |inner| inner.write_one(&p, &key, stored, event_value.as_deref()))
+                .await
+        } else {
+            self.inner.write_one(partition, key, stored, event_value)
+        }
+    }
+}
+
+impl Inner {
+    fn db(&self) -> Result<Arc<Engine>> {
+        self.state
+            .read()
+            .as_ref()
+            .map(|o| o.db.clone())
+            .ok_or(Error::Closed)
+    }
+
+    /// Runs `f` with the database and the column family of `partition`, holding the
+    /// state's read lock (so `close` waits for it).
+    fn with_cf<T>(
+        &self,
+        partition: &Partition,
+        f: impl FnOnce(&Arc<Engine>, &Arc<BoundColumnFamily<'_>>) -> Result<T>,
+    ) -> Result<T> {
+        let state = self.state.read();
+        let open = state.as_ref().ok_or(Error::Closed)?;
+        let cf = open
+            .db
+            .cf_handle(CfName::new(partition).as_str())
+            .ok_or_else(|| not_found(partition))?;
+        f(&open.db, &cf)
+    }
+
+    fn publish(&self, partition: &Partition, key: &[u8], value: Option<&[u8]>) {
+        if self.hub.is_watched(partition) {
+            let key = Bytes::copy_from_slice(key);
+            let event = match value {
+                Some(value) => WatchEvent::Put {
+                    key,
+                    value: Bytes::copy_from_slice(value),
+                },
+                None => WatchEvent::Delete { key },
+            };
+            self.hub.publish(partition, event);
+        }
+    }
+
+    /// Writes `stored` (or deletes the key when `None`) and publishes the event, under
+    /// the key's stripe lock: events of one key are published in commit order, and a
+    /// CAS holding the stripe never races a plain write.
+    fn write_one(
+        &self,
+        partition: &Partition,
+        key: &[u8],
+        stored: Option<Vec<u8>>,
+        event_value: Option<&[u8]>,
+    ) -> Result<()> {
+        self.with_cf(partition, |db, cf| {
+            let _guard = self.locks.lock(partition, key);
+            match stored {
+                Some(stored) => db.put_cf_opt(cf, key, stored, &self.write_opts),
+                None => db.delete_cf_opt(cf, key, &self.write_opts),
+            }
+            .map_err(rocks_err)?;
+            self.publish(partition, key, event_value);
+            Ok(())
+        })
+    }
+
+    fn batch(&self, operations: &[Operation]) -> Result<()> {
+        let state = self.state.read();
+        let open = state.as_ref().ok_or(Error::Closed)?;
+        // Resolve each distinct partition's column family once; validation rejects the
+        // whole batch (bad key or value, missing partition) before anything is written.
+        let mut families: Vec<(Partition, Arc<BoundColumnFamily<'_>>)> = Vec::new();
+        validate_batch(&caps(), NAME, operations, |p| {
+            if families.iter().any(|(q, _)| q == p) {
+                return true;
+            }
+            match open.db.cf_handle(CfName::new(p).as_str()) {
+                Some(cf) => {
+                    families.push((p.clone(), cf));
+                    true
+                }
+                None => false,
+            }
+        })?;
+        if operations.is_empty() {
+            return Ok(());
+        }
+        let mut batch = WriteBatch::default();
+        let mut events: Vec<Option<&[u8]>> = Vec::with_capacity(operations.len());
+        for op in operations {
+            let cf = &families
+                .iter()
+                .find(|(q, _)| q == op.partition())
+                .expect("validated above")
+                .1;
+            match op {
+                Operation::Put {
+                    key,
+                    value,
+                    options,
+                    ..
+                } => match encode_put(value, options) {
+                    Some(stored) => {
+                        batch.put_cf(cf, key, stored);
+                        events.push(Some(&value[..]));
+                    }
+                    None => {
+                        batch.delete_cf(cf, key);
+                        events.push(None);
+                    }
+                },
+                Operation::Delete { key, .. } => {
+                    batch.delete_cf(cf, key);
+                    events.push(None);
+                }
+            }
+        }
+        let _guards = self
+            .locks
+            .lock_all(operations.iter().map(|op| (op.partition(), &op.key()[..])));
+        open.db
+            .write_opt(batch, &self.write_opts)
+            .map_err(rocks_err)?;
+        for (op, value) in operations.iter().zip(events) {
+            self.publish(op.partition(), op.key(), value);
+        }
+        Ok(())
+    }
+
+    fn compare_and_swap(
+        &self,
+        partition: &Partition,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<CasOutcome> {
+        self.with_cf(partition, |db, cf| {
+            // Every write to a key (put, delete, batch, CAS) holds the key's stripe,
+            // and RocksDB's LOCK file keeps other processes out, so nothing can change
+            // the key between this read and the write below.
+            let _guard = self.locks.lock(partition, key);
+            let stored = db
+                .get_pinned_cf_opt(cf, key, &self.read_opts)
+                .map_err(rocks_err)?;
+            let live = match &stored {
+                None => None,
+                Some(s) => ttl::live_value(s, ttl::now_ms())?,
+            };
+            if live != expected {
+                return Ok(CasOutcome::Mismatch {
+                    current: live.map(Bytes::copy_from_slice),
+                });
+            }
+            drop(stored);
+            match new {
+                Some(value) => db.put_cf_opt(cf, key, ttl::encode(value, None), &self.write_opts),
+                None => db.delete_cf_opt(cf, key, &self.write_opts),
+            }
+            .map_err(rocks_err)?;
+            self.publish(partition, key, new);
+            Ok(CasOutcome::Swapped)
+        })
+    }
+}
+
+/// The stored form of a put with `options`: `None` when the TTL is zero (the put acts
+/// as a delete of any older value, and the key reads as absent at once).
+fn encode_put(value: &[u8], options: &PutOptions) -> Option<Vec<u8>> {
+    match options.ttl {
+        None => Some(ttl::encode(value, None)),
+        Some(ttl) if ttl.is_zero() => None,
+        Some(ttl) => Some(ttl::encode(value, Some(ttl::deadline_ms(ttl)))),
+    }
+}
+
+fn live_bytes(stored: &[u8]) -> Result<Option<Bytes>> {
+    Ok(ttl::live_value(stored, ttl::now_ms())?.map(Bytes::copy_from_slice))
+}
+
+fn int_property(db: &DB, cf: &Arc<BoundColumnFamily<'_>>, name: &str) -> Result<u64> {
+    Ok(db
+        .property_int_value_cf(cf, name)
+        .map_err(rocks_err)?
+        .unwrap_or(0))
+}
+
+#[async_trait]
+impl StorageBackend for RocksBackend {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        caps()
+    }
+
+    async fn create_partition(&self, partition: &Partition) -> Result<()> {
+        let db = self.inner.db()?;
+        if db.cf_handle(CfName::new(partition).as_str()).is_some() {
+            return Ok(());
+        }
+        let (inner, p) = (self.inner.clone(), partition.clone());
+        tokio::task::spawn_blocking(move || {
+            let _ddl = inner.ddl.lock();
+            let name = CfName::new(&p);
+            if db.cf_handle(name.as_str()).is_none() {
+                db.create_cf(name.as_str())?;
+            }
+            let mut state = inner.state.write();
+            state.as_mut().ok_or(Error::Closed)?.partitions.insert(p);
+            Ok(())
+        })
+        .await
+        .map_err(join_err)?
+    }
+
+    async fn drop_partition(&self, partition: &Partition) -> Result<()> {
+        let db = self.inner.db()?;
+        let (inner, p) = (self.inner.clone(), partition.clone());
+        tokio::task::spawn_blocking(move || {
+            let _ddl = inner.ddl.lock();
+            let name = CfName::new(&p);
+            if db.cf_handle(name.as_str()).is_none() {
+                return Err(not_found(&p));
+            }
+            db.drop_cf(name.as_str()).map_err(rocks_err)?;
+            if let Some(open) = inner.state.write().as_mut() {
+                open.partitions.remove(&p);
+            }
+            inner.hub.close_partition(&p);
+            Ok(())
+        })
+        .await
+        .map_err(join_err)?
+    }
+
+    async fn partition_exists(&self, partition: &Partition) -> Result<bool> {
+        let state = self.inner.state.read();
+        let open = state.as_ref().ok_or(Error::Closed)?;
+        Ok(open.partitions.contains(partition))
+    }
+
+    async fn list_partitions(&self) -> Result<Vec<Partition>> {
+        let state = self.inner.state.read();
+        let open = state.as_ref().ok_or(Error::Closed)?;
+        Ok(open.partitions.iter().cloned().collect())
+    }
+
+    async fn get(&self, partition: &Partition, key: &[u8]) -> Result<Option<Bytes>> {
+        self.inner.with_cf(partition, |db, cf| {
+            caps().check_key(key)?;
+            match db
+                .get_pinned_cf_opt(cf, key, &self.inner.read_opts)
+                .map_err(rocks_err)?
+            {
+                None => Ok(None),
+                Some(stored) => live_bytes(&stored),
+            }
+        })
+    }
+
+    async fn get_many(&self, partition: &Partition, keys: &[Bytes]) -> Result<Vec<Option<Bytes>>> {
+        self.inner.with_cf(partition, |db, cf| {
+            let caps = caps();
+            for key in keys {
+                caps.check_key(key)?;
+            }
+            db.batched_multi_get_cf_opt(cf, keys.iter(), false, &self.inner.read_opts)
+                .into_iter()
+                .map(|item| match item.map_err(rocks_err)? {
+                    None => Ok(None),
+                    Some(stored) => live_bytes(&stored),
+                })
+                .collect()
+        })
+    }
+
+    async fn exists(&self, partition: &Partition, key: &[u8]) -> Result<bool> {
+        self.inner.with_cf(partition, |db, cf| {
+            caps().check_key(key)?;
+            match db
+                .get_pinned_cf_opt(cf, key, &self.inner.read_opts)
+                .map_err(rocks_err)?
+            {
+                None => Ok(false),
+                Some(stored) => Ok(ttl::live_value(&stored, ttl::now_ms())?.is_some()),
+            }
+        })
+    }
+
+    async fn put(&self, partition: &Partition, key: &[u8], value: &[u8]) -> Result<()> {
+        let caps = caps();
+        caps.check_key(key)?;
+        caps.check_value(value)?;
+        self.write_one(partition, key, Some(ttl::encode(value, None)), Some(value))
+            .await
+    }
+
+    async fn put_with(
+        &self,
+        partition: &Partition,
+        key: &[u8],
+        value: &[u8],
+        options: PutOptions,
+    ) -> Result<()> {
+        let caps = caps();
+        caps.check_key(key)?;
+        caps.check_value(value)?;
+        let stored = encode_put(value, &options);
+        let event_value = stored.as_ref().map(|_| value);
+        self.write_one(partition, key, stored, event_value).await
+    }
+
+    async fn delete(&self, partition: &Partition, key: &[u8]) -> Result<()> {
+        caps().check_key(key)?;
+        self.write_one(partition, key, None, None).await
+    }
+
+    async fn scan(&self, partition: &Partition, range: ScanRange) -> Result<KvStream> {
+        let db = self.inner.with_cf(partition, |db, _| Ok(db.clone()))?;
+        if range.is_empty() {
+            return Ok(futures_util::stream::empty().boxed());
+        }
+        scan_cf(db, partition.clone(), range).await
+    }
+
+    async fn batch(&self, operations: Vec<Operation>) -> Result<()> {
+        if self.inner.config.sync_writes {
+            self.write(move |inner| inner.batch(&operations)).await
+        } else {
+            self.inner.batch(&operations)
+        }
+    }
+
+    async fn compare_and_swap(
+        &self,
+        partition: &Partition,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<CasOutcome> {
+        let caps = caps();
+        caps.check_key(key)?;
+        if let Some(new) = new {
+            caps.check_value(new)?;
+        }
+        if self.inner.config.sync_writes {
+            let (p, key) = (partition.clone(), key.to_vec());
+            let (expected, new) = (expected.map(<[u8]>::to_vec), new.map(<[u8]>::to_vec));
+            self.write(move |inner| {
+                inner.compare_and_swap(&p, &key, expected.as_deref(), new.as_deref())
+            })
+            .await
+        } else {
+            self.inner.compare_and_swap(partition, key, expected, new)
+        }
+    }
+
+    async fn watch(&self, partition: &Partition, prefix: &[u8]) -> Result<WatchStream> {
+        // Subscribe while holding the state lock, so a concurrent close cannot slip in.
+        self.inner.with_cf(partition, |_, _| {
+            Ok(self.inner.hub.subscribe(partition, prefix))
+        })
+    }
+
+    async fn partition_size(&self, partition: &Partition) -> Result<u64> {
+        self.inner.with_cf(partition, |db, cf| {
+            // SST data from RocksDB's live-data estimate, plus the memtables when they
+            // hold anything (an empty memtable still reports its arena).
+            let mut size = int_property(db, cf, "rocksdb.estimate-live-data-size")?;
+            let entries = int_property(db, cf, "rocksdb.num-entries-active-mem-table")?
+                + int_property(db, cf, "rocksdb.num-entries-imm-mem-tables")?;
+            if entries > 0 {
+                size += int_property(db, cf, "rocksdb.cur-size-all-mem-tables")?;
+            }
+            Ok(size)
+        })
+    }
+
+    async fn compact(&self, partition: &Partition) -> Result<()> {
+        let db = self.inner.with_cf(partition, |db, _| Ok(db.clone()))?;
+        let p = partition.clone();
+        tokio::task::spawn_blocking(move || {
+            let cf = db
+                .cf_handle(CfName::new(&p).as_str())
+                .ok_or_else(|| not_found(&p))?;
+            // Flushes the memtable first, then rewrites every level down to the
+            // bottommost one; the TTL compaction filter drops expired values.
+            db.compact_range_cf(&cf, None::<&[u8]>, None::<&[u8]>);
+            Ok(())
+        })
+        .await
+        .map_err(join_err)?
+    }
+
+    async fn flush(&self) -> Result<()> {
+        let (db, partitions) = {
+            let state = self.inner.state.read();
+            let open = state.as_ref().ok_or(Error::Closed)?;
+            (open.db.clone(), open.partitions.clone())
+        };
+        tokio::task::spawn_blocking(move || {
+            db.flush_wal(true).map_err(rocks_err)?;
+            for p in &partitions {
+                if let Some(cf) = db.cf_handle(CfName::new(p).as_str()) {
+                    db.flush_cf(&cf).map_err(rocks_err)?;
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(join_err)?
+    }
+
+    async fn status(&self) -> Result<Status> {
+        let state = self.inner.state.read();
+        let open = state.as_ref().ok_or(Error::Closed)?;
+        let db = &open.db;
+        let mut status = BTreeMap::new();
+        let per_family = [
+            ("estimate_num_keys", "rocksdb.estimate-num-keys"),
+            ("estimate_live_data_size", "rocksdb.estimate-live-data-size"),
+            ("total_sst_files_size", "rocksdb.total-sst-files-size"),
+            ("cur_size_all_mem_tables", "rocksdb.cur-size-all-mem-tables"),
+            ("num_live_versions", "rocksdb.num-live-versions"),
+            (
+                "estimate_pending_compaction_bytes",
+                "rocksdb.estimate-pending-compaction-bytes",
+            ),
+        ];
+        let mut totals = [0u64; 6];
+        for p in &open.partitions {
+            if let Some(cf) = db.cf_handle(CfName::new(p).as_str()) {
+                for (total, (_, property)) in totals.iter_mut().zip(per_family) {
+                    *total += int_property(db, &cf, property)?;
+                }
+            }
+        }
+        for (total, (name, _)) in totals.iter().zip(per_family) {
+            status.insert(name.to_owned(), total.to_string());
+        }
+        for (name, property) in [
+            ("num_running_compactions", "rocksdb.num-running-compactions"),
+            ("num_running_flushes", "rocksdb.num-running-flushes"),
+            ("background_errors", "rocksdb.background-errors"),
+        ] {
+            let value = db.property_int_value(property).map_err(rocks_err)?;
+            status.insert(name.to_owned(), value.unwrap_or(0).to_string());
+        }
+        status.insert(
+            "block_cache_usage".into(),
+            self.inner.cache.get_usage().to_string(),
+        );
+        status.insert(
+            "block_cache_capacity".into(),
+            self.inner.config.block_cache_bytes.to_string(),
+        );
+        status.insert("partitions".into(), open.partitions.len().to_string());
+        status.insert("engine".into(), "rocksdb".into());
+        status.insert("path".into(), self.inner.config.path.display().to_string());
+        status.insert(
+            "sync_writes".into(),
+            self.inner.config.sync_writes.to_string(),
+        );
+        status.insert(
+            "compression".into(),
+            format!("{:?}", self.inner.config.compression),
+        );
+        Ok(status)
+    }
+
+    async fn close(&self) -> Result<()> {
+        let Some(open) = self.inner.state.write().take() else {
+            return Ok(());
+        };
+        self.inner.hub.close_all();
+        tokio::task::spawn_blocking(move || {
+            // The WAL already holds every acknowledged write; syncing it makes them
+            // survive power loss too. Dropping the last handle closes the database and
+            // releases its LOCK.
+            let synced = open.db.flush_wal(true);
+            drop(open);
+            synced.map_err(rocks_err)
+        })
+        .await
+        .map_err(join_err)?
+    }
+}
