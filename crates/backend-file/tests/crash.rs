@@ -5,7 +5,7 @@
 //! the acknowledged operations, plus possibly the one in flight, whole (a batch is
 //! all-or-nothing), and that no temporary or manifest file survives the open.
 //!
-//! `CRASH_CYCLES` overrides the number of cycles (default 240).
+//! `CRASH_CYCLES` overrides the number of cycles (default 300).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -166,7 +166,7 @@ fn sigkill_at_random_moments_loses_no_acknowledged_write() {
     if std::env::var(CHILD_DIR).is_ok() {
         return;
     }
-    let cycles: u32 = std::env::var("CRASH_CYCLES").ok().and_then(|c| c.parse().ok()).unwrap_or(240);
+    let cycles: u32 = std::env::var("CRASH_CYCLES").ok().and_then(|c| c.parse().ok()).unwrap_or(300);
     let dir = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
     let mut rng = StdRng::seed_from_u64(
@@ -201,7 +201,8 @@ fn sigkill_at_random_moments_loses_no_acknowledged_write() {
             while r.read_line(&mut buf).map(|n| n > 0).unwrap_or(false) {
                 if buf.ends_with('\n') {
                     let line = buf.trim_end().to_string();
-                    if let Some(l) = line.strip_prefix("@@") {
+                    // libtest may print "test crash_child ... " before our first line.
+                    if let Some(l) = line.find("@@").map(|i| &line[i + 2..]) {
                         let _ = tx.send(l.to_string());
                         lines.push(l.to_string());
                     }
@@ -212,10 +213,11 @@ fn sigkill_at_random_moments_loses_no_acknowledged_write() {
         });
         // Choose what to aim at: the open, a merge, or the writes.
         let (target, delay_us) = match rng.random_range(0..10) {
-            0..=1 => ("OPENING", rng.random_range(0..4_000)),
+            0..=1 => ("OPENING", rng.random_range(0..400)),
             2..=4 => ("MERGE", rng.random_range(0..15_000)),
             _ => ("READY", rng.random_range(1_000..60_000)),
         };
+        let spawned = Instant::now();
         let wait_until = Instant::now() + Duration::from_secs(10);
         loop {
             match rx.recv_timeout(Duration::from_millis(50)) {
@@ -225,6 +227,7 @@ fn sigkill_at_random_moments_loses_no_acknowledged_write() {
                 Err(_) => break,
             }
         }
+        let waited = spawned.elapsed();
         std::thread::sleep(Duration::from_micros(delay_us));
         child.kill().unwrap();
         child.wait().unwrap();
@@ -256,6 +259,7 @@ fn sigkill_at_random_moments_loses_no_acknowledged_write() {
             _ => tally.during_writes += 1,
         }
 
+        let reopen = Instant::now();
         let (actual, report) = rt.block_on(async {
             let store = FileBackend::open(config(dir.path()))
                 .await
@@ -265,6 +269,9 @@ fn sigkill_at_random_moments_loses_no_acknowledged_write() {
             store.close().await.unwrap();
             (actual, report)
         });
+        if std::env::var("CRASH_VERBOSE").is_ok() {
+            eprintln!("cycle {cycle}: target {target} after {waited:?}, reopen {:?}, {} lines", reopen.elapsed(), lines.len());
+        }
         tally.merges_finished_on_open += report.merge_finished as u32;
         tally.orphans_removed += report.orphans_removed.len() as u32;
         tally.torn_tails_cut += report.truncated.len() as u32;
