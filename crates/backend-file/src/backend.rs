@@ -8,8 +8,8 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use backend_api::{
-    CasOutcome, Capabilities, Error, KvStream, Operation, Partition, PutOptions, Result,
-    ScanRange, Status, StorageBackend, WatchEvent, WatchStream, async_trait,
+    Capabilities, CasOutcome, Error, KvStream, Operation, Partition, PutOptions, Result, ScanRange,
+    Status, StorageBackend, WatchEvent, WatchStream, async_trait,
 };
 use backend_support::{WatchHub, blocking_stream, ttl, validate_batch};
 use bytes::Bytes;
@@ -40,7 +40,9 @@ pub struct FileBackend {
 
 impl std::fmt::Debug for FileBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FileBackend").field("dir", &self.inner.cfg.dir).finish()
+        f.debug_struct("FileBackend")
+            .field("dir", &self.inner.cfg.dir)
+            .finish()
     }
 }
 
@@ -177,7 +179,11 @@ impl FileBackend {
 
     /// Writes `ops` (one record, or one framed batch), then under `SyncPolicy::Always`
     /// waits for them to be durable.
-    async fn write<'a>(&self, ops: impl FnOnce(&State) -> Result<Vec<Op<'a>>>, batch: bool) -> Result<()> {
+    async fn write<'a>(
+        &self,
+        ops: impl FnOnce(&State) -> Result<Vec<Op<'a>>>,
+        batch: bool,
+    ) -> Result<()> {
         let seq = {
             let inner = &*self.inner;
             let mut w = inner.writer.lock();
@@ -225,7 +231,9 @@ impl FileBackend {
     }
 
     fn maybe_merge(&self) {
-        let Some(ratio) = self.inner.cfg.merge_trigger else { return };
+        let Some(ratio) = self.inner.cfg.merge_trigger else {
+            return;
+        };
         let (total, dead) = {
             let st = self.inner.state.read();
             (st.total_bytes, st.dead_bytes())
@@ -237,17 +245,21 @@ impl FileBackend {
             return;
         }
         let inner = self.inner.clone();
-        let spawned = std::thread::Builder::new().name("backend-file-merge".into()).spawn(move || {
-            let _ = merge(&inner);
-            inner.merging.store(false, Ordering::Release);
-        });
+        let spawned = std::thread::Builder::new()
+            .name("backend-file-merge".into())
+            .spawn(move || {
+                let _ = merge(&inner);
+                inner.merging.store(false, Ordering::Release);
+            });
         if spawned.is_err() {
             self.inner.merging.store(false, Ordering::Release);
         }
     }
 
     fn part<'s>(&self, st: &'s State, p: &Partition) -> Result<&'s PartState> {
-        st.parts.get(p.name()).ok_or_else(|| Error::PartitionNotFound(p.name().to_owned()))
+        st.parts
+            .get(p.name())
+            .ok_or_else(|| Error::PartitionNotFound(p.name().to_owned()))
     }
 
     fn get_sync(&self, p: &Partition, key: &[u8]) -> Result<Option<Bytes>> {
@@ -264,7 +276,10 @@ impl FileBackend {
         match found {
             None => Ok(None),
             Some((e, Some(file))) => read_value(&file, &e, key).map(Some),
-            Some((e, None)) => Err(Error::corruption(format!("data file {} is missing", e.file_id))),
+            Some((e, None)) => Err(Error::corruption(format!(
+                "data file {} is missing",
+                e.file_id
+            ))),
         }
     }
 }
@@ -280,7 +295,10 @@ impl Inner {
     pub(crate) fn check_writable(&self) -> Result<()> {
         self.check_open()?;
         match self.commit.failure() {
-            Some(why) => Err(Error::backend(NAME, format!("{why}; the store refuses writes, close and reopen it"))),
+            Some(why) => Err(Error::backend(
+                NAME,
+                format!("{why}; the store refuses writes, close and reopen it"),
+            )),
             None => Ok(()),
         }
     }
@@ -288,11 +306,11 @@ impl Inner {
     /// Seals the active file (syncs it; the next write starts a new one). Writer lock
     /// held.
     pub(crate) fn seal(&self, w: &mut Writer) -> Result<()> {
-        if let Some(file) = w.file.take() {
-            if let Err(e) = file.sync_data() {
-                self.commit.poison(format!("fdatasync failed: {e}"));
-                return Err(e.into());
-            }
+        if let Some(file) = w.file.take()
+            && let Err(e) = file.sync_data()
+        {
+            self.commit.poison(format!("fdatasync failed: {e}"));
+            return Err(e.into());
         }
         self.commit.mark_synced(w.last_seq);
         Ok(())
@@ -327,7 +345,10 @@ impl Inner {
             .iter()
             .map(|o| (RECORD_HEADER_LEN + o.key.len() + o.value.len()) as u64)
             .sum();
-        if w.file.is_some() && w.offset > FILE_HEADER_LEN as u64 && w.offset + total > self.cfg.max_file_size {
+        if w.file.is_some()
+            && w.offset > FILE_HEADER_LEN as u64
+            && w.offset + total > self.cfg.max_file_size
+        {
             self.seal(w)?;
         }
         let file = self.ensure_active(w)?;
@@ -338,7 +359,9 @@ impl Inner {
         let last = ops.len() - 1;
         for (i, op) in ops.iter().enumerate() {
             let flags = if batch {
-                FLAG_BATCH | if i == 0 { FLAG_BEGIN } else { 0 } | if i == last { FLAG_END } else { 0 }
+                FLAG_BATCH
+                    | if i == 0 { FLAG_BEGIN } else { 0 }
+                    | if i == last { FLAG_END } else { 0 }
             } else {
                 0
             };
@@ -353,7 +376,13 @@ impl Inner {
             };
             let offset = w.offset + buf.len() as u64;
             h.encode_into(op.key, op.value, &mut buf);
-            entries.push(Entry { file_id: w.file_id, offset, len: h.total_len() as u32, seq: h.seq, expiry: op.expiry });
+            entries.push(Entry {
+                file_id: w.file_id,
+                offset,
+                len: h.total_len() as u32,
+                seq: h.seq,
+                expiry: op.expiry,
+            });
         }
         w.buf = buf;
         if let Err(e) = w.append_buf(&file) {
@@ -368,7 +397,9 @@ impl Inner {
             for (op, e) in ops.iter().zip(&entries) {
                 match op.kind {
                     Kind::Put | Kind::Delete => {
-                        let Some(p) = st.parts.get_mut(op.name) else { continue };
+                        let Some(p) = st.parts.get_mut(op.name) else {
+                            continue;
+                        };
                         let old = if op.kind == Kind::Put {
                             st.live_bytes += u64::from(e.len);
                             p.insert(Bytes::copy_from_slice(op.key), *e)
@@ -382,7 +413,11 @@ impl Inner {
                     Kind::CreatePartition => {
                         st.parts.insert(
                             op.name.to_owned(),
-                            PartState { id: op.pid, create_seq: e.seq, ..PartState::default() },
+                            PartState {
+                                id: op.pid,
+                                create_seq: e.seq,
+                                ..PartState::default()
+                            },
                         );
                     }
                     Kind::DropPartition => {
@@ -397,11 +432,17 @@ impl Inner {
             match op.kind {
                 Kind::Put if self.watch.is_watched(op.part) => self.watch.publish(
                     op.part,
-                    WatchEvent::Put { key: Bytes::copy_from_slice(op.key), value: Bytes::copy_from_slice(op.value) },
+                    WatchEvent::Put {
+                        key: Bytes::copy_from_slice(op.key),
+                        value: Bytes::copy_from_slice(op.value),
+                    },
                 ),
-                Kind::Delete if self.watch.is_watched(op.part) => {
-                    self.watch.publish(op.part, WatchEvent::Delete { key: Bytes::copy_from_slice(op.key) })
-                }
+                Kind::Delete if self.watch.is_watched(op.part) => self.watch.publish(
+                    op.part,
+                    WatchEvent::Delete {
+                        key: Bytes::copy_from_slice(op.key),
+                    },
+                ),
                 Kind::DropPartition => self.watch.close_partition(op.part),
                 _ => {}
             }
@@ -441,8 +482,18 @@ fn periodic_sync(weak: Weak<Inner>, ms: u64) {
 
 /// Checks a record read for `entry` of `key`: header and full checksum, kind, sequence
 /// number, key. Never lets wrong bytes through.
-pub(crate) fn check_record(rec: &[u8], entry: &Entry, key: &[u8], file_id: u64) -> Result<RecordHeader> {
-    let bad = |why: &str| Error::corruption(format!("data file {file_id:016x}.data, record at offset {}: {why}", entry.offset));
+pub(crate) fn check_record(
+    rec: &[u8],
+    entry: &Entry,
+    key: &[u8],
+    file_id: u64,
+) -> Result<RecordHeader> {
+    let bad = |why: &str| {
+        Error::corruption(format!(
+            "data file {file_id:016x}.data, record at offset {}: {why}",
+            entry.offset
+        ))
+    };
     let h = RecordHeader::decode(rec).map_err(|e| bad(&format!("{e:?}")))?;
     if !record_crc_ok(rec) {
         return Err(bad("record checksum mismatch"));
@@ -461,7 +512,10 @@ fn read_value(file: &File, e: &Entry, key: &[u8]) -> Result<Bytes> {
     let mut rec = vec![0u8; e.len as usize];
     if let Err(err) = file.read_exact_at(&mut rec, e.offset) {
         return Err(if err.kind() == std::io::ErrorKind::UnexpectedEof {
-            Error::corruption(format!("data file {:016x}.data ends inside the record at offset {}", e.file_id, e.offset))
+            Error::corruption(format!(
+                "data file {:016x}.data ends inside the record at offset {}",
+                e.file_id, e.offset
+            ))
         } else {
             err.into()
         });
@@ -474,13 +528,28 @@ fn expiry_of(options: &PutOptions) -> u64 {
     options.ttl.map_or(0, |t| ttl::deadline_ms(t).max(1))
 }
 
-fn op<'a>(st: &State, part: &'a Partition, kind: Kind, key: &'a [u8], value: &'a [u8], expiry: u64) -> Result<Op<'a>> {
+fn op<'a>(
+    st: &State,
+    part: &'a Partition,
+    kind: Kind,
+    key: &'a [u8],
+    value: &'a [u8],
+    expiry: u64,
+) -> Result<Op<'a>> {
     let pid = st
         .parts
         .get(part.name())
         .ok_or_else(|| Error::PartitionNotFound(part.name().to_owned()))?
         .id;
-    Ok(Op { name: part.name(), part, pid, kind, key, value, expiry })
+    Ok(Op {
+        name: part.name(),
+        part,
+        pid,
+        kind,
+        key,
+        value,
+        expiry,
+    })
 }
 
 #[async_trait]
@@ -501,16 +570,29 @@ impl StorageBackend for FileBackend {
                 if st.parts.contains_key(partition.name()) {
                     return Ok(Vec::new());
                 }
-                Ok(vec![Op { name: partition.name(), part: partition, pid: 0, kind: Kind::CreatePartition, key: name, value: b"", expiry: 0 }])
+                Ok(vec![Op {
+                    name: partition.name(),
+                    part: partition,
+                    pid: 0,
+                    kind: Kind::CreatePartition,
+                    key: name,
+                    value: b"",
+                    expiry: 0,
+                }])
             },
             false,
-        ).await
+        )
+        .await
     }
 
     async fn drop_partition(&self, partition: &Partition) -> Result<()> {
         self.inner.check_open()?;
         let name = partition.name().as_bytes();
-        self.write(|st| Ok(vec![op(st, partition, Kind::DropPartition, name, b"", 0)?]), false).await
+        self.write(
+            |st| Ok(vec![op(st, partition, Kind::DropPartition, name, b"", 0)?]),
+            false,
+        )
+        .await
     }
 
     async fn partition_exists(&self, partition: &Partition) -> Result<bool> {
@@ -543,15 +625,26 @@ impl StorageBackend for FileBackend {
     }
 
     async fn put(&self, partition: &Partition, key: &[u8], value: &[u8]) -> Result<()> {
-        self.put_with(partition, key, value, PutOptions::default()).await
+        self.put_with(partition, key, value, PutOptions::default())
+            .await
     }
 
-    async fn put_with(&self, partition: &Partition, key: &[u8], value: &[u8], options: PutOptions) -> Result<()> {
+    async fn put_with(
+        &self,
+        partition: &Partition,
+        key: &[u8],
+        value: &[u8],
+        options: PutOptions,
+    ) -> Result<()> {
         self.inner.check_open()?;
         self.inner.caps.check_key(key)?;
         self.inner.caps.check_value(value)?;
         let expiry = expiry_of(&options);
-        self.write(|st| Ok(vec![op(st, partition, Kind::Put, key, value, expiry)?]), false).await
+        self.write(
+            |st| Ok(vec![op(st, partition, Kind::Put, key, value, expiry)?]),
+            false,
+        )
+        .await
     }
 
     async fn delete(&self, partition: &Partition, key: &[u8]) -> Result<()> {
@@ -564,7 +657,8 @@ impl StorageBackend for FileBackend {
                 Ok(if present { vec![o] } else { Vec::new() })
             },
             false,
-        ).await
+        )
+        .await
     }
 
     async fn scan(&self, partition: &Partition, range: ScanRange) -> Result<KvStream> {
@@ -572,7 +666,9 @@ impl StorageBackend for FileBackend {
         let pid = self.part(&self.inner.state.read(), partition)?.id;
         let inner = self.inner.clone();
         let name = partition.name().to_owned();
-        Ok(blocking_stream(move |emit| scan_produce(&inner, &name, pid, &range, emit)))
+        Ok(blocking_stream(move |emit| {
+            scan_produce(&inner, &name, pid, &range, emit)
+        }))
     }
 
     async fn batch(&self, operations: Vec<Operation>) -> Result<()> {
@@ -588,18 +684,28 @@ impl StorageBackend for FileBackend {
             .collect();
         self.write(
             |st| {
-                validate_batch(&caps, NAME, &operations, |p| st.parts.contains_key(p.name()))?;
+                validate_batch(&caps, NAME, &operations, |p| {
+                    st.parts.contains_key(p.name())
+                })?;
                 operations
                     .iter()
                     .zip(&expiries)
                     .map(|(o, &expiry)| match o {
-                        Operation::Put { partition, key, value, .. } => op(st, partition, Kind::Put, key, value, expiry),
-                        Operation::Delete { partition, key } => op(st, partition, Kind::Delete, key, b"", 0),
+                        Operation::Put {
+                            partition,
+                            key,
+                            value,
+                            ..
+                        } => op(st, partition, Kind::Put, key, value, expiry),
+                        Operation::Delete { partition, key } => {
+                            op(st, partition, Kind::Delete, key, b"", 0)
+                        }
                     })
                     .collect()
             },
             true,
-        ).await
+        )
+        .await
     }
 
     async fn compare_and_swap(
@@ -628,7 +734,9 @@ impl StorageBackend for FileBackend {
                     let st = inner.state.read();
                     match new {
                         Some(v) => vec![op(&st, partition, Kind::Put, key, v, 0)?],
-                        None if current.is_some() => vec![op(&st, partition, Kind::Delete, key, b"", 0)?],
+                        None if current.is_some() => {
+                            vec![op(&st, partition, Kind::Delete, key, b"", 0)?]
+                        }
                         None => Vec::new(),
                     }
                 };
@@ -653,14 +761,20 @@ impl StorageBackend for FileBackend {
 
     async fn len(&self, partition: &Partition) -> Result<u64> {
         self.inner.check_open()?;
-        Ok(self.part(&self.inner.state.read(), partition)?.live_len(ttl::now_ms()))
+        Ok(self
+            .part(&self.inner.state.read(), partition)?
+            .live_len(ttl::now_ms()))
     }
 
     async fn is_empty(&self, partition: &Partition) -> Result<bool> {
         self.inner.check_open()?;
         let st = self.inner.state.read();
         let now = ttl::now_ms();
-        Ok(!self.part(&st, partition)?.keys.values().any(|e| !e.expired(now)))
+        Ok(!self
+            .part(&st, partition)?
+            .keys
+            .values()
+            .any(|e| !e.expired(now)))
     }
 
     async fn compact(&self, partition: &Partition) -> Result<()> {
@@ -693,12 +807,18 @@ impl StorageBackend for FileBackend {
         }
         {
             let w = self.inner.writer.lock();
-            let active = w.file.as_ref().map_or("none".into(), |_| crate::files::data_name(w.file_id));
+            let active = w
+                .file
+                .as_ref()
+                .map_or("none".into(), |_| crate::files::data_name(w.file_id));
             s.insert("active_file".into(), active);
             s.insert("next_seq".into(), w.next_seq.to_string());
         }
         s.insert("fsyncs".into(), self.inner.commit.syncs().to_string());
-        s.insert("merges".into(), self.inner.merges.load(Ordering::Relaxed).to_string());
+        s.insert(
+            "merges".into(),
+            self.inner.merges.load(Ordering::Relaxed).to_string(),
+        );
         match &*self.inner.last_merge.lock() {
             Some(m) => {
                 s.insert("last_merge_at_ms".into(), m.finished_at_ms.to_string());
@@ -713,8 +833,14 @@ impl StorageBackend for FileBackend {
         let r = &self.inner.report;
         s.insert("recovery_hints_loaded".into(), r.hints_loaded.to_string());
         s.insert("recovery_files_scanned".into(), r.files_scanned.to_string());
-        s.insert("recovery_truncated_tails".into(), r.truncated.len().to_string());
-        s.insert("recovery_dropped_ranges".into(), r.dropped.len().to_string());
+        s.insert(
+            "recovery_truncated_tails".into(),
+            r.truncated.len().to_string(),
+        );
+        s.insert(
+            "recovery_dropped_ranges".into(),
+            r.dropped.len().to_string(),
+        );
         s.insert("sync_policy".into(), format!("{:?}", self.inner.cfg.sync));
         Ok(s)
     }
@@ -770,7 +896,9 @@ fn scan_produce(
         type Item = (Bytes, Option<(Entry, Option<Arc<File>>)>);
         let chunk: Vec<Item> = {
             let st = inner.state.read();
-            let Some(p) = st.part_by_id(name, pid) else { return };
+            let Some(p) = st.part_by_id(name, pid) else {
+                return;
+            };
             let now = ttl::now_ms();
             let pick = |(k, e): (&Bytes, &Entry)| -> Item {
                 let live = (!e.expired(now)).then(|| (*e, st.files.get(&e.file_id).cloned()));
@@ -783,7 +911,9 @@ fn scan_produce(
                 it.take(SCAN_CHUNK).map(pick).collect()
             }
         };
-        let Some((last, _)) = chunk.last() else { return };
+        let Some((last, _)) = chunk.last() else {
+            return;
+        };
         if range.reverse {
             hi = Bound::Excluded(last.clone());
         } else {
@@ -795,7 +925,10 @@ fn scan_produce(
                 Bytes::new()
             } else {
                 let Some(file) = file else {
-                    emit(Err(Error::corruption(format!("data file {} is missing", e.file_id))));
+                    emit(Err(Error::corruption(format!(
+                        "data file {} is missing",
+                        e.file_id
+                    ))));
                     return;
                 };
                 match read_value(&file, &e, &key) {

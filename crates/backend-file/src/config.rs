@@ -61,7 +61,8 @@ impl FileConfig {
             dir: dir.as_ref().to_path_buf(),
             sync: SyncPolicy::EveryMs(100),
             max_file_size: 64 << 20,
-            max_record_size: (RECORD_HEADER_LEN + DEFAULT_MAX_KEY_LEN + DEFAULT_MAX_VALUE_LEN) as u64,
+            max_record_size: (RECORD_HEADER_LEN + DEFAULT_MAX_KEY_LEN + DEFAULT_MAX_VALUE_LEN)
+                as u64,
             merge_trigger: Some(0.5),
             merge_min_bytes: 16 << 20,
             repair: false,

@@ -82,7 +82,10 @@ impl FileHeader {
     /// Parses and checks a file header; the error says what is wrong.
     pub fn decode(b: &[u8]) -> Result<FileHeader, String> {
         if b.len() < FILE_HEADER_LEN {
-            return Err(format!("file header is {} bytes, expected {FILE_HEADER_LEN}", b.len()));
+            return Err(format!(
+                "file header is {} bytes, expected {FILE_HEADER_LEN}",
+                b.len()
+            ));
         }
         if &b[0..8] != MAGIC {
             return Err("bad magic in file header".into());
@@ -92,7 +95,9 @@ impl FileHeader {
         }
         let version = u16::from_le_bytes([b[8], b[9]]);
         if version != VERSION {
-            return Err(format!("unsupported format version {version} (this build reads {VERSION})"));
+            return Err(format!(
+                "unsupported format version {version} (this build reads {VERSION})"
+            ));
         }
         Ok(FileHeader {
             kind: u16::from_le_bytes([b[10], b[11]]),
@@ -174,10 +179,14 @@ impl RecordHeader {
         if flags & !(FLAG_BATCH | FLAG_BEGIN | FLAG_END) != 0
             || (flags != 0 && flags & FLAG_BATCH == 0)
         {
-            return Err(HeaderError::Invalid(format!("bad record flags {flags:#04x}")));
+            return Err(HeaderError::Invalid(format!(
+                "bad record flags {flags:#04x}"
+            )));
         }
         if b[10] != 0 || b[11] != 0 {
-            return Err(HeaderError::Invalid("reserved record bytes are not zero".into()));
+            return Err(HeaderError::Invalid(
+                "reserved record bytes are not zero".into(),
+            ));
         }
         Ok(RecordHeader {
             kind,
@@ -218,7 +227,10 @@ impl Limits {
             return Err(format!("value length {} over the limit", h.value_len));
         }
         if h.total_len() > self.max_record_size {
-            return Err(format!("record length {} over max_record_size", h.total_len()));
+            return Err(format!(
+                "record length {} over max_record_size",
+                h.total_len()
+            ));
         }
         match h.kind {
             Kind::Put => {}
@@ -272,7 +284,12 @@ mod tests {
 
     #[test]
     fn file_header_round_trips() {
-        let h = FileHeader { kind: FILE_KIND_DATA, flags: FILE_FLAG_MERGED, file_id: 3, seq_floor: 99 };
+        let h = FileHeader {
+            kind: FILE_KIND_DATA,
+            flags: FILE_FLAG_MERGED,
+            file_id: 3,
+            seq_floor: 99,
+        };
         assert_eq!(FileHeader::decode(&h.encode()).unwrap(), h);
         let mut b = h.encode();
         b[20] ^= 1;

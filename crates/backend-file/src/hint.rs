@@ -49,8 +49,17 @@ pub struct HintWriter {
 impl HintWriter {
     /// Starts a hint for data file `data_id` in the (new, empty) `file`.
     pub fn new(file: File, data_id: u64) -> io::Result<Self> {
-        let mut w = HintWriter { out: BufWriter::with_capacity(256 << 10, file), crc: 0, count: 0 };
-        let header = FileHeader { kind: FILE_KIND_HINT, flags: 0, file_id: data_id, seq_floor: 0 };
+        let mut w = HintWriter {
+            out: BufWriter::with_capacity(256 << 10, file),
+            crc: 0,
+            count: 0,
+        };
+        let header = FileHeader {
+            kind: FILE_KIND_HINT,
+            flags: 0,
+            file_id: data_id,
+            seq_floor: 0,
+        };
         w.write(&header.encode())?;
         Ok(w)
     }
@@ -95,7 +104,12 @@ impl HintWriter {
 /// `Ok(None)` means the hint is unusable (bad checksum, wrong file, out-of-range entry):
 /// the caller scans the data file instead. Memory is bounded by the entries themselves;
 /// no length read from the file is trusted before it is checked.
-pub fn read_hint(path: &Path, data_id: u64, data_len: u64, limits: &Limits) -> io::Result<Option<Vec<HintEntry>>> {
+pub fn read_hint(
+    path: &Path,
+    data_id: u64,
+    data_len: u64,
+    limits: &Limits,
+) -> io::Result<Option<Vec<HintEntry>>> {
     let file = File::open(path)?;
     let len = file.metadata()?.len();
     if len < (FILE_HEADER_LEN + HINT_TRAILER_LEN) as u64 {
@@ -162,7 +176,9 @@ pub fn read_hint(path: &Path, data_id: u64, data_len: u64, limits: &Limits) -> i
             || u64::from(rec_len) < (RECORD_HEADER_LEN + key_len) as u64
             || u64::from(rec_len) > limits.max_record_size
             || offset < FILE_HEADER_LEN as u64
-            || offset.checked_add(u64::from(rec_len)).is_none_or(|end| end > data_len)
+            || offset
+                .checked_add(u64::from(rec_len))
+                .is_none_or(|end| end > data_len)
         {
             return Ok(None);
         }

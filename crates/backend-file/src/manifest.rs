@@ -69,15 +69,22 @@ impl Manifest {
         let n_out = u32_at(&b, 8) as u64;
         let n_in = u32_at(&b, 12) as u64;
         if b.len() as u64 != 20 + 8 * (n_out + n_in) {
-            return Ok(Some(Err("manifest length does not match its counts".into())));
+            return Ok(Some(
+                Err("manifest length does not match its counts".into()),
+            ));
         }
         let body = b.len() - 4;
         if crc32c::crc32c(&b[..body]) != u32_at(&b, body) {
             return Ok(Some(Err("manifest checksum mismatch".into())));
         }
-        let ids: Vec<u64> = (0..(n_out + n_in) as usize).map(|i| u64_at(&b, 16 + 8 * i)).collect();
+        let ids: Vec<u64> = (0..(n_out + n_in) as usize)
+            .map(|i| u64_at(&b, 16 + 8 * i))
+            .collect();
         let (outputs, inputs) = ids.split_at(n_out as usize);
-        Ok(Some(Ok(Manifest { outputs: outputs.to_vec(), inputs: inputs.to_vec() })))
+        Ok(Some(Ok(Manifest {
+            outputs: outputs.to_vec(),
+            inputs: inputs.to_vec(),
+        })))
     }
 
     /// Finishes a committed merge: renames the outputs into place, deletes the inputs,

@@ -91,11 +91,22 @@ impl Outputs<'_> {
             self.created.push(id);
             let dir = &self.inner.cfg.dir;
             let file = create_rw(&path(dir, &tmp_name(&data_name(id))))?;
-            let header = FileHeader { kind: FILE_KIND_DATA, flags: FILE_FLAG_MERGED, file_id: id, seq_floor: self.seq_floor };
+            let header = FileHeader {
+                kind: FILE_KIND_DATA,
+                flags: FILE_FLAG_MERGED,
+                file_id: id,
+                seq_floor: self.seq_floor,
+            };
             let hint = HintWriter::new(create_rw(&path(dir, &tmp_name(&hint_name(id))))?, id)?;
             let mut buf = Vec::with_capacity(OUT_BUF);
             buf.extend_from_slice(&header.encode());
-            self.cur = Some(Output { id, file: Arc::new(file), offset: FILE_HEADER_LEN as u64, buf, hint });
+            self.cur = Some(Output {
+                id,
+                file: Arc::new(file),
+                offset: FILE_HEADER_LEN as u64,
+                buf,
+                hint,
+            });
         }
         let cur = self.cur.as_mut().expect("an output is open");
         let offset = cur.offset;
@@ -113,7 +124,13 @@ impl Outputs<'_> {
             len: len as u32,
             key: key.to_vec(),
         })?;
-        Ok(Entry { file_id: cur.id, offset, len: len as u32, seq: h.seq, expiry: h.expiry })
+        Ok(Entry {
+            file_id: cur.id,
+            offset,
+            len: len as u32,
+            seq: h.seq,
+            expiry: h.expiry,
+        })
     }
 
     fn finish_current(&mut self) -> Result<()> {
@@ -154,14 +171,23 @@ pub fn merge(inner: &Inner) -> Result<MergeStats> {
         inner.seal(&mut w)?;
         let st = inner.state.read();
         let inputs: HashSet<u64> = st.files.keys().copied().collect();
-        let parts: Vec<(String, u32, u64)> =
-            st.parts.iter().map(|(n, p)| (n.clone(), p.id, p.create_seq)).collect();
+        let parts: Vec<(String, u32, u64)> = st
+            .parts
+            .iter()
+            .map(|(n, p)| (n.clone(), p.id, p.create_seq))
+            .collect();
         (inputs, w.next_seq, parts)
     };
     if inputs.is_empty() {
         return Ok(MergeStats::default());
     }
-    let mut out = Outputs { inner, seq_floor, cur: None, done: Vec::new(), created: Vec::new() };
+    let mut out = Outputs {
+        inner,
+        seq_floor,
+        cur: None,
+        done: Vec::new(),
+        created: Vec::new(),
+    };
     let copied = copy_live(inner, &inputs, &parts, &mut out);
     let moves = match copied.and_then(|m| out.finish_current().map(|()| m)) {
         Ok(m) => m,
@@ -172,10 +198,16 @@ pub fn merge(inner: &Inner) -> Result<MergeStats> {
     };
     let mut input_ids: Vec<u64> = inputs.iter().copied().collect();
     input_ids.sort_unstable();
-    let manifest = Manifest { outputs: out.done.iter().map(|d| d.0).collect(), inputs: input_ids };
+    let manifest = Manifest {
+        outputs: out.done.iter().map(|d| d.0).collect(),
+        inputs: input_ids,
+    };
     if let Err(e) = manifest.commit(&inner.cfg.dir) {
         out.discard();
-        let _ = remove_if_exists(&path(&inner.cfg.dir, &tmp_name(crate::files::MANIFEST_NAME)));
+        let _ = remove_if_exists(&path(
+            &inner.cfg.dir,
+            &tmp_name(crate::files::MANIFEST_NAME),
+        ));
         return Err(e.into());
     }
     // Committed: from here a crash is finished by the next open.
@@ -200,7 +232,9 @@ pub fn merge(inner: &Inner) -> Result<MergeStats> {
         st.total_bytes = st.sizes.values().sum();
         for m in moves {
             let (name, pid, _) = &parts[m.part];
-            let Some(p) = st.parts.get_mut(name).filter(|p| p.id == *pid) else { continue };
+            let Some(p) = st.parts.get_mut(name).filter(|p| p.id == *pid) else {
+                continue;
+            };
             if p.keys.get(&m.key) != Some(&m.old) {
                 continue;
             }
@@ -264,7 +298,9 @@ fn copy_live(
             }
             let chunk: Vec<(Bytes, Entry, Arc<File>)> = {
                 let st = inner.state.read();
-                let Some(p) = st.part_by_id(name, *pid) else { break };
+                let Some(p) = st.part_by_id(name, *pid) else {
+                    break;
+                };
                 let lower = match &after {
                     Some(k) => std::ops::Bound::Excluded(k.clone()),
                     None => std::ops::Bound::Unbounded,
@@ -284,7 +320,12 @@ fn copy_live(
                     continue;
                 }
                 if entry.expired(now) {
-                    moves.push(Move { part: idx, key, old: entry, new: None });
+                    moves.push(Move {
+                        part: idx,
+                        key,
+                        old: entry,
+                        new: None,
+                    });
                     continue;
                 }
                 rec.resize(entry.len as usize, 0);
@@ -297,7 +338,12 @@ fn copy_live(
                 let mut fresh = Vec::with_capacity(rec.len());
                 h2.encode_into(&key, &rec[value_start..], &mut fresh);
                 let new = out.append(&fresh, &h2, &key)?;
-                moves.push(Move { part: idx, key, old: entry, new: Some(new) });
+                moves.push(Move {
+                    part: idx,
+                    key,
+                    old: entry,
+                    new: Some(new),
+                });
             }
         }
     }

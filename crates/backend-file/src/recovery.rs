@@ -87,7 +87,13 @@ struct PosReader<'a> {
 
 impl<'a> PosReader<'a> {
     fn new(file: &'a File, len: u64) -> Self {
-        PosReader { file, len, buf: vec![0; 256 << 10], start: 0, filled: 0 }
+        PosReader {
+            file,
+            len,
+            buf: vec![0; 256 << 10],
+            start: 0,
+            filled: 0,
+        }
     }
 
     fn read(&mut self, pos: u64, out: &mut [u8]) -> std::io::Result<()> {
@@ -175,7 +181,11 @@ impl Staging {
             if parts.get(&name).is_some_and(|p| p.create_seq > create_seq) {
                 continue;
             }
-            let mut part = PartState { id: pid, create_seq, ..PartState::default() };
+            let mut part = PartState {
+                id: pid,
+                create_seq,
+                ..PartState::default()
+            };
             for (key, (entry, tomb)) in self.keys.remove(&pid).unwrap_or_default() {
                 if !tomb {
                     part.insert(key, entry);
@@ -204,7 +214,9 @@ pub fn recover(cfg: &FileConfig, limits: &Limits) -> Result<Recovered> {
     match lock.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
-            return Err(Error::Locked { detail: format!("{} is open elsewhere", dir.display()) });
+            return Err(Error::Locked {
+                detail: format!("{} is open elsewhere", dir.display()),
+            });
         }
         Err(TryLockError::Error(e)) => return Err(e.into()),
     }
@@ -263,7 +275,10 @@ pub fn recover(cfg: &FileConfig, limits: &Limits) -> Result<Recovered> {
     let mut last_header = None;
     for &id in &data_ids {
         let name = data_name(id);
-        let file = OpenOptions::new().read(true).write(true).open(path(dir, &name))?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path(dir, &name))?;
         let len = file.metadata()?.len();
         let mut hb = [0u8; FILE_HEADER_LEN];
         let header = if len < FILE_HEADER_LEN as u64 {
@@ -281,7 +296,12 @@ pub fn recover(cfg: &FileConfig, limits: &Limits) -> Result<Recovered> {
         let header = match header {
             Ok(h) => h,
             Err(why) if cfg.repair => {
-                report.dropped.push(DroppedRange { file: name.clone(), offset: 0, bytes: len, reason: why });
+                report.dropped.push(DroppedRange {
+                    file: name.clone(),
+                    offset: 0,
+                    bytes: len,
+                    reason: why,
+                });
                 remove_if_exists(&path(dir, &hint_name(id)))?;
                 remove_if_exists(&path(dir, &name))?;
                 sync_dir(dir)?;
@@ -312,16 +332,35 @@ pub fn recover(cfg: &FileConfig, limits: &Limits) -> Result<Recovered> {
                     kind: e.kind,
                     partition: e.partition,
                     key: Bytes::from(e.key),
-                    entry: Entry { file_id: id, offset: e.offset, len: e.len, seq: e.seq, expiry: e.expiry },
+                    entry: Entry {
+                        file_id: id,
+                        offset: e.offset,
+                        len: e.len,
+                        seq: e.seq,
+                        expiry: e.expiry,
+                    },
                 });
             }
         } else {
             report.files_scanned += 1;
-            valid_len = scan_file(&file, &name, id, len, limits, cfg.repair, &mut report, &mut staging)?;
+            valid_len = scan_file(
+                &file,
+                &name,
+                id,
+                len,
+                limits,
+                cfg.repair,
+                &mut report,
+                &mut staging,
+            )?;
             if valid_len < len {
                 file.set_len(valid_len)?;
                 file.sync_all()?;
-                report.truncated.push(TruncatedTail { file: name.clone(), offset: valid_len, bytes: len - valid_len });
+                report.truncated.push(TruncatedTail {
+                    file: name.clone(),
+                    offset: valid_len,
+                    bytes: len - valid_len,
+                });
             }
         }
         state.files.insert(id, Arc::new(file));
@@ -349,7 +388,15 @@ pub fn recover(cfg: &FileConfig, limits: &Limits) -> Result<Recovered> {
         }
         _ => None,
     };
-    Ok(Recovered { state, active, next_seq, next_file_id, next_pid, report, lock })
+    Ok(Recovered {
+        state,
+        active,
+        next_seq,
+        next_file_id,
+        next_pid,
+        report,
+        lock,
+    })
 }
 
 /// Reads every record of one data file, applying whole records and committed batches.
@@ -399,8 +446,16 @@ fn scan_file(
                         let seen = Seen {
                             kind: h.kind,
                             partition: h.partition,
-                            key: Bytes::copy_from_slice(&rec[RECORD_HEADER_LEN..RECORD_HEADER_LEN + h.key_len as usize]),
-                            entry: Entry { file_id: id, offset: pos, len: h.total_len() as u32, seq: h.seq, expiry: h.expiry },
+                            key: Bytes::copy_from_slice(
+                                &rec[RECORD_HEADER_LEN..RECORD_HEADER_LEN + h.key_len as usize],
+                            ),
+                            entry: Entry {
+                                file_id: id,
+                                offset: pos,
+                                len: h.total_len() as u32,
+                                seq: h.seq,
+                                expiry: h.expiry,
+                            },
                         };
                         frame(h.flags, seen, pos, &mut pending, &mut batch_start, staging).err()
                     }

@@ -53,7 +53,12 @@ pub fn create_data_file(dir: &Path, id: u64, flags: u32, seq_floor: u64) -> std:
     let name = data_name(id);
     let tmp = path(dir, &tmp_name(&name));
     let file = create_rw(&tmp)?;
-    let header = FileHeader { kind: FILE_KIND_DATA, flags, file_id: id, seq_floor };
+    let header = FileHeader {
+        kind: FILE_KIND_DATA,
+        flags,
+        file_id: id,
+        seq_floor,
+    };
     file.write_all_at(&header.encode(), 0)?;
     file.sync_data()?;
     fs::rename(&tmp, path(dir, &name))?;
@@ -100,7 +105,11 @@ impl GroupCommit {
 
     /// Blocks until `seq` is durable. `snapshot` returns the active file and the last
     /// sequence number written to it (taken under the writer lock).
-    pub fn wait(&self, seq: u64, snapshot: impl Fn() -> (Option<Arc<File>>, u64)) -> Result<(), String> {
+    pub fn wait(
+        &self,
+        seq: u64,
+        snapshot: impl Fn() -> (Option<Arc<File>>, u64),
+    ) -> Result<(), String> {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if let Some(why) = &s.failed {
@@ -138,6 +147,10 @@ impl GroupCommit {
 
     /// Why the store is poisoned, if it is.
     pub fn failure(&self) -> Option<String> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).failed.clone()
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .failed
+            .clone()
     }
 }

@@ -23,13 +23,20 @@ async fn fill(dir: &Path, p: &Partition) -> Map {
     store.put(p, b"a", b"new-a").await.unwrap();
     store.delete(p, b"b").await.unwrap();
     store
-        .batch(vec![Operation::put(p, "c", "sea"), Operation::put(p, "d", "dee")])
+        .batch(vec![
+            Operation::put(p, "c", "sea"),
+            Operation::put(p, "d", "dee"),
+        ])
         .await
         .unwrap();
     store.close().await.unwrap();
-    [(b"a".to_vec(), b"new-a".to_vec()), (b"c".to_vec(), b"sea".to_vec()), (b"d".to_vec(), b"dee".to_vec())]
-        .into_iter()
-        .collect()
+    [
+        (b"a".to_vec(), b"new-a".to_vec()),
+        (b"c".to_vec(), b"sea".to_vec()),
+        (b"d".to_vec(), b"dee".to_vec()),
+    ]
+    .into_iter()
+    .collect()
 }
 
 #[derive(Debug, Default)]
@@ -56,7 +63,11 @@ async fn check(dir: &Path, p: &Partition, model: &Map, what: &str, out: &mut Out
     let mut refused = false;
     for key in [&b"a"[..], b"b", b"c", b"d"] {
         match store.get(p, key).await {
-            Ok(v) => assert_eq!(v.as_deref(), model.get(key).map(|v| &v[..]), "{what}: get {key:?}"),
+            Ok(v) => assert_eq!(
+                v.as_deref(),
+                model.get(key).map(|v| &v[..]),
+                "{what}: get {key:?}"
+            ),
             Err(Error::Corruption { .. }) => refused = true,
             Err(e) => panic!("{what}: get failed with {e}"),
         }
@@ -67,11 +78,21 @@ async fn check(dir: &Path, p: &Partition, model: &Map, what: &str, out: &mut Out
         Err(Error::PartitionNotFound(_)) => refused = true,
         Err(e) => panic!("{what}: scan failed with {e}"),
     }
-    if refused { out.read_refused += 1 } else { out.all_correct += 1 }
+    if refused {
+        out.read_refused += 1
+    } else {
+        out.all_correct += 1
+    }
     store.close().await.unwrap();
 }
 
-fn flip_every_bit(rt: &tokio::runtime::Runtime, dir: &Path, file: &Path, p: &Partition, model: &Map) -> Outcomes {
+fn flip_every_bit(
+    rt: &tokio::runtime::Runtime,
+    dir: &Path,
+    file: &Path,
+    p: &Partition,
+    model: &Map,
+) -> Outcomes {
     let snap = snapshot(dir);
     let original = std::fs::read(file).unwrap();
     let mut out = Outcomes::default();
@@ -112,7 +133,11 @@ fn bit_flips_in_a_merged_file_or_its_hint_never_return_wrong_bytes() {
         model
     });
     let (data, hints) = (data_files(dir.path()), hint_files(dir.path()));
-    assert_eq!((data.len(), hints.len()), (1, 1), "one merged file with its hint");
+    assert_eq!(
+        (data.len(), hints.len()),
+        (1, 1),
+        "one merged file with its hint"
+    );
 
     // The hint: every flip is caught by its checksum and the data file scanned instead.
     let out = flip_every_bit(&rt, dir.path(), &hints[0], &p, &model);

@@ -67,7 +67,9 @@ fn to_operation(op: &str) -> Operation {
 /// The child: runs only when the parent set the environment variable.
 #[test]
 fn crash_child() {
-    let Ok(dir) = std::env::var(CHILD_DIR) else { return };
+    let Ok(dir) = std::env::var(CHILD_DIR) else {
+        return;
+    };
     let seed: u64 = std::env::var(CHILD_SEED).unwrap().parse().unwrap();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut out = std::io::stdout().lock();
@@ -75,10 +77,16 @@ fn crash_child() {
         writeln!(out, "@@{s}").unwrap();
         out.flush().unwrap();
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         say("OPENING");
-        let store = FileBackend::open(config(std::path::Path::new(&dir))).await.unwrap();
+        let store = FileBackend::open(config(std::path::Path::new(&dir)))
+            .await
+            .unwrap();
         say("READY");
         let parts: Vec<Partition> = PARTS.iter().map(|p| Partition::new(p).unwrap()).collect();
         for p in &parts {
@@ -89,13 +97,17 @@ fn crash_child() {
         while Instant::now() < deadline {
             n += 1;
             let tag = format!("s{seed}n{n}");
-            let mut one = |rng: &mut StdRng| {
+            let one = |rng: &mut StdRng| {
                 let p = PARTS[rng.random_range(0..2)];
                 let k = format!("k{:02}", rng.random_range(0..24));
                 if rng.random_bool(0.25) {
                     format!("D {p} {k}")
                 } else {
-                    let pad = if rng.random_bool(0.1) { rng.random_range(500..3000) } else { rng.random_range(0..120) };
+                    let pad = if rng.random_bool(0.1) {
+                        rng.random_range(500..3000)
+                    } else {
+                        rng.random_range(0..120)
+                    };
                     format!("P {p} {k} {}", value(&tag, pad))
                 }
             };
@@ -108,18 +120,31 @@ fn crash_child() {
             }
             let line = if roll < 30 {
                 let len = rng.random_range(2..7);
-                (0..len).map(|_| one(&mut rng)).collect::<Vec<_>>().join("|")
+                (0..len)
+                    .map(|_| one(&mut rng))
+                    .collect::<Vec<_>>()
+                    .join("|")
             } else {
                 one(&mut rng)
             };
             say(&format!("I {line}"));
             if line.contains('|') {
-                store.batch(line.split('|').map(to_operation).collect()).await.unwrap();
+                store
+                    .batch(line.split('|').map(to_operation).collect())
+                    .await
+                    .unwrap();
             } else {
                 let op = to_operation(&line);
                 match op {
-                    Operation::Put { partition, key, value, .. } => store.put(&partition, &key, &value).await.unwrap(),
-                    Operation::Delete { partition, key } => store.delete(&partition, &key).await.unwrap(),
+                    Operation::Put {
+                        partition,
+                        key,
+                        value,
+                        ..
+                    } => store.put(&partition, &key, &value).await.unwrap(),
+                    Operation::Delete { partition, key } => {
+                        store.delete(&partition, &key).await.unwrap()
+                    }
                 }
             }
             say("A");
@@ -166,13 +191,23 @@ fn sigkill_at_random_moments_loses_no_acknowledged_write() {
     if std::env::var(CHILD_DIR).is_ok() {
         return;
     }
-    let cycles: u32 = std::env::var("CRASH_CYCLES").ok().and_then(|c| c.parse().ok()).unwrap_or(300);
+    let cycles: u32 = std::env::var("CRASH_CYCLES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(300);
     let dir = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
     let mut rng = StdRng::seed_from_u64(
-        std::env::var("CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random),
+        std::env::var("CRASH_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(rand::random),
     );
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let mut model = Model::new();
     let mut tally = Tally::default();
     for cycle in 0..cycles {
@@ -233,7 +268,10 @@ fn sigkill_at_random_moments_loses_no_acknowledged_write() {
         child.wait().unwrap();
         let lines = reader.join().unwrap();
         let errors = errors.join().unwrap();
-        assert!(!errors.contains("panicked"), "cycle {cycle}: the child failed:\n{errors}");
+        assert!(
+            !errors.contains("panicked"),
+            "cycle {cycle}: the child failed:\n{errors}"
+        );
 
         // Replay what the child said.
         let mut in_flight: Option<String> = None;
@@ -245,7 +283,10 @@ fn sigkill_at_random_moments_loses_no_acknowledged_write() {
                 "MERGE" => state = "merge",
                 "MERGED" => state = "writes",
                 "A" => {
-                    apply_op(&mut model, in_flight.take().as_deref().expect("ack without intent"));
+                    apply_op(
+                        &mut model,
+                        in_flight.take().as_deref().expect("ack without intent"),
+                    );
                     tally.acked += 1;
                 }
                 l if l.starts_with("I ") => in_flight = Some(l[2..].to_string()),
@@ -270,15 +311,26 @@ fn sigkill_at_random_moments_loses_no_acknowledged_write() {
             (actual, report)
         });
         if std::env::var("CRASH_VERBOSE").is_ok() {
-            eprintln!("cycle {cycle}: target {target} after {waited:?}, reopen {:?}, {} lines", reopen.elapsed(), lines.len());
+            eprintln!(
+                "cycle {cycle}: target {target} after {waited:?}, reopen {:?}, {} lines",
+                reopen.elapsed(),
+                lines.len()
+            );
         }
         tally.merges_finished_on_open += report.merge_finished as u32;
         tally.orphans_removed += report.orphans_removed.len() as u32;
         tally.torn_tails_cut += report.truncated.len() as u32;
-        assert!(report.dropped.is_empty(), "cycle {cycle}: dropped {:?}", report.dropped);
+        assert!(
+            report.dropped.is_empty(),
+            "cycle {cycle}: dropped {:?}",
+            report.dropped
+        );
         for entry in std::fs::read_dir(dir.path()).unwrap() {
             let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-            assert!(!name.ends_with(".tmp") && name != "MERGE", "cycle {cycle}: {name} left after open");
+            assert!(
+                !name.ends_with(".tmp") && name != "MERGE",
+                "cycle {cycle}: {name} left after open"
+            );
         }
         if actual == model {
             if in_flight.is_some() {

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use backend_api::{Operation, Partition, StorageBackend};
 use backend_file::FileBackend;
-use backend_file::format::{FileHeader, Kind, RecordHeader, FILE_KIND_DATA};
+use backend_file::format::{FILE_KIND_DATA, FileHeader, Kind, RecordHeader};
 use common::{data_files, dump, quiet, restore, runtime, snapshot};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -64,13 +64,24 @@ fn try_open(rt: &tokio::runtime::Runtime, dir: &Path, what: &str) -> bool {
     });
     TRACK.store(false, Ordering::Relaxed);
     let largest = LARGEST.load(Ordering::Relaxed);
-    assert!(largest as u64 <= MAX_RECORD, "{what}: an allocation of {largest} bytes");
+    assert!(
+        largest as u64 <= MAX_RECORD,
+        "{what}: an allocation of {largest} bytes"
+    );
     ok
 }
 
 fn crafted_record(key_len: u32, value_len: u32, body: &[u8]) -> Vec<u8> {
     // A record header with a valid header checksum but lying lengths.
-    let h = RecordHeader { kind: Kind::Put, flags: 0, partition: 1, seq: 9, expiry: 0, key_len: 1, value_len: 0 };
+    let h = RecordHeader {
+        kind: Kind::Put,
+        flags: 0,
+        partition: 1,
+        seq: 9,
+        expiry: 0,
+        key_len: 1,
+        value_len: 0,
+    };
     let mut rec = Vec::new();
     h.encode_into(b"k", b"", &mut rec);
     rec[32..36].copy_from_slice(&key_len.to_le_bytes());
@@ -88,7 +99,11 @@ fn crc(b: &[u8]) -> u32 {
     for &byte in b {
         c ^= byte as u32;
         for _ in 0..8 {
-            c = if c & 1 != 0 { (c >> 1) ^ 0x82F6_3B78 } else { c >> 1 };
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0x82F6_3B78
+            } else {
+                c >> 1
+            };
         }
     }
     !c
@@ -101,19 +116,38 @@ fn hostile_directories_never_panic_or_overallocate() {
     let dir = tempfile::tempdir().unwrap();
     let p = Partition::new("p").unwrap();
     rt.block_on(async {
-        let store = FileBackend::open(quiet(dir.path()).max_record_size(MAX_RECORD)).await.unwrap();
+        let store = FileBackend::open(quiet(dir.path()).max_record_size(MAX_RECORD))
+            .await
+            .unwrap();
         store.create_partition(&p).await.unwrap();
         for i in 0..200u32 {
-            store.put(&p, format!("k{i}").as_bytes(), &vec![i as u8; (i as usize * 37) % 900]).await.unwrap();
+            store
+                .put(
+                    &p,
+                    format!("k{i}").as_bytes(),
+                    &vec![i as u8; (i as usize * 37) % 900],
+                )
+                .await
+                .unwrap();
         }
-        store.batch(vec![Operation::put(&p, "x", "y"), Operation::delete(&p, "k3")]).await.unwrap();
+        store
+            .batch(vec![
+                Operation::put(&p, "x", "y"),
+                Operation::delete(&p, "k3"),
+            ])
+            .await
+            .unwrap();
         store.merge().await.unwrap();
         store.put(&p, b"after", b"merge").await.unwrap();
         store.close().await.unwrap();
     });
     let good = snapshot(dir.path());
     assert!(try_open(&rt, dir.path(), "the intact store"));
-    let names: Vec<String> = good.keys().filter(|n| n.ends_with(".data") || n.ends_with(".hint")).cloned().collect();
+    let names: Vec<String> = good
+        .keys()
+        .filter(|n| n.ends_with(".data") || n.ends_with(".hint"))
+        .cloned()
+        .collect();
     let mut opened = 0;
     let mut refused = 0;
     let mut tally = |ok: bool| if ok { opened += 1 } else { refused += 1 };
@@ -129,15 +163,23 @@ fn hostile_directories_never_panic_or_overallocate() {
         }
         for _ in 0..20 {
             restore(dir.path(), &good);
-            let junk: Vec<u8> = (0..rng.random_range(0..4096)).map(|_| rng.random()).collect();
+            let junk: Vec<u8> = (0..rng.random_range(0..4096))
+                .map(|_| rng.random())
+                .collect();
             std::fs::write(dir.path().join(name), &junk).unwrap();
-            tally(try_open(&rt, dir.path(), &format!("{name} replaced by junk")));
+            tally(try_open(
+                &rt,
+                dir.path(),
+                &format!("{name} replaced by junk"),
+            ));
         }
     }
     // Extra random files with our names, and a junk manifest.
     for i in 0..30u64 {
         restore(dir.path(), &good);
-        let junk: Vec<u8> = (0..rng.random_range(0..8192)).map(|_| rng.random()).collect();
+        let junk: Vec<u8> = (0..rng.random_range(0..8192))
+            .map(|_| rng.random())
+            .collect();
         let name = match i % 4 {
             0 => format!("{:016x}.data", 1000 + i),
             1 => format!("{:016x}.hint", 1),
@@ -148,17 +190,36 @@ fn hostile_directories_never_panic_or_overallocate() {
         tally(try_open(&rt, dir.path(), &format!("junk {name}")));
     }
     // A data file whose header is valid and whose records lie about their lengths.
-    for (key_len, value_len) in [(u32::MAX, 0), (1, u32::MAX), (1, 900_000), (1024, (MAX_RECORD as u32) * 4), (5, 10)] {
+    for (key_len, value_len) in [
+        (u32::MAX, 0),
+        (1, u32::MAX),
+        (1, 900_000),
+        (1024, (MAX_RECORD as u32) * 4),
+        (5, 10),
+    ] {
         restore(dir.path(), &good);
         let id = 0x7000;
-        let mut bytes = FileHeader { kind: FILE_KIND_DATA, flags: 0, file_id: id, seq_floor: 0 }.encode().to_vec();
+        let mut bytes = FileHeader {
+            kind: FILE_KIND_DATA,
+            flags: 0,
+            file_id: id,
+            seq_floor: 0,
+        }
+        .encode()
+        .to_vec();
         bytes.extend_from_slice(&crafted_record(key_len, value_len, &[0xAB; 64]));
         std::fs::write(dir.path().join(format!("{id:016x}.data")), &bytes).unwrap();
-        tally(try_open(&rt, dir.path(), &format!("crafted lengths {key_len}/{value_len}")));
+        tally(try_open(
+            &rt,
+            dir.path(),
+            &format!("crafted lengths {key_len}/{value_len}"),
+        ));
     }
     restore(dir.path(), &good);
     assert!(try_open(&rt, dir.path(), "restored"));
-    eprintln!("hostile files: {opened} opened, {refused} refused; largest allowed allocation {MAX_RECORD}");
+    eprintln!(
+        "hostile files: {opened} opened, {refused} refused; largest allowed allocation {MAX_RECORD}"
+    );
     assert!(refused > 0 && opened > 0);
     let _ = data_files(dir.path());
 }

@@ -86,7 +86,14 @@ fn reads_and_writes_continue_during_a_merge() {
         store.create_partition(&p).await.unwrap();
         for round in 0..3u32 {
             for i in 0..5_000u32 {
-                store.put(&p, format!("k{i:05}").as_bytes(), format!("r{round}-{i}").as_bytes()).await.unwrap();
+                store
+                    .put(
+                        &p,
+                        format!("k{i:05}").as_bytes(),
+                        format!("r{round}-{i}").as_bytes(),
+                    )
+                    .await
+                    .unwrap();
             }
         }
         // Writer: overwrites and deletes while merges run; returns its final model.
@@ -94,8 +101,14 @@ fn reads_and_writes_continue_during_a_merge() {
             let store = store.clone();
             let p = p.clone();
             tokio::spawn(async move {
-                let mut model: BTreeMap<Vec<u8>, Vec<u8>> =
-                    (0..5_000u32).map(|i| (format!("k{i:05}").into_bytes(), format!("r2-{i}").into_bytes())).collect();
+                let mut model: BTreeMap<Vec<u8>, Vec<u8>> = (0..5_000u32)
+                    .map(|i| {
+                        (
+                            format!("k{i:05}").into_bytes(),
+                            format!("r2-{i}").into_bytes(),
+                        )
+                    })
+                    .collect();
                 for n in 0..6_000u32 {
                     let key = format!("k{:05}", (n * 7919) % 6_000).into_bytes();
                     if n % 5 == 0 {
@@ -138,12 +151,22 @@ fn automatic_merge_runs_past_the_dead_ratio() {
     let dir = tempfile::tempdir().unwrap();
     let p = Partition::new("p").unwrap();
     rt.block_on(async {
-        let config = quiet(dir.path()).merge_trigger(Some(0.5)).merge_min_bytes(256 << 10).max_file_size(64 << 10);
+        let config = quiet(dir.path())
+            .merge_trigger(Some(0.5))
+            .merge_min_bytes(256 << 10)
+            .max_file_size(64 << 10);
         let store = FileBackend::open(config).await.unwrap();
         store.create_partition(&p).await.unwrap();
         for round in 0..20u32 {
             for i in 0..500u32 {
-                store.put(&p, format!("k{i}").as_bytes(), format!("{round}-{}", "x".repeat(100)).as_bytes()).await.unwrap();
+                store
+                    .put(
+                        &p,
+                        format!("k{i}").as_bytes(),
+                        format!("{round}-{}", "x".repeat(100)).as_bytes(),
+                    )
+                    .await
+                    .unwrap();
             }
         }
         // The merge runs on a background thread: give it a moment.
@@ -153,7 +176,14 @@ fn automatic_merge_runs_past_the_dead_ratio() {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         assert_eq!(store.len(&p).await.unwrap(), 500);
-        assert!(store.get(&p, b"k7").await.unwrap().unwrap().starts_with(b"19-"));
+        assert!(
+            store
+                .get(&p, b"k7")
+                .await
+                .unwrap()
+                .unwrap()
+                .starts_with(b"19-")
+        );
         store.close().await.unwrap();
     });
 }

@@ -25,7 +25,10 @@ fn every_truncation_of_the_tail_recovers_the_whole_records() {
         let mut model = Map::new();
         let size = || std::fs::metadata(&data_files(dir.path())[0]).unwrap().len();
         for i in 0..10u32 {
-            let (k, v) = (format!("k{i}"), format!("v{i}-{}", "x".repeat(i as usize * 3)));
+            let (k, v) = (
+                format!("k{i}"),
+                format!("v{i}-{}", "x".repeat(i as usize * 3)),
+            );
             store.put(&p, k.as_bytes(), v.as_bytes()).await.unwrap();
             model.insert(k.into_bytes(), v.into_bytes());
         }
@@ -60,16 +63,29 @@ fn every_truncation_of_the_tail_recovers_the_whole_records() {
     let mut cuts = 0;
     for cut in first..=full {
         restore(dir.path(), &snap);
-        std::fs::OpenOptions::new().write(true).open(&file).unwrap().set_len(cut).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_len(cut)
+            .unwrap();
         // The newest state whose records end at or before the cut.
-        let (end, expected) = steps.iter().rev().find(|(end, _)| *end <= cut).unwrap().clone();
+        let (end, expected) = steps
+            .iter()
+            .rev()
+            .find(|(end, _)| *end <= cut)
+            .unwrap()
+            .clone();
         rt.block_on(async {
             let store = FileBackend::open(quiet(dir.path()))
                 .await
                 .unwrap_or_else(|e| panic!("cut at {cut}: open failed: {e}"));
             let report = store.recovery_report().clone();
             if end == cut {
-                assert!(report.truncated.is_empty(), "cut at {cut}: nothing to cut, got {report:?}");
+                assert!(
+                    report.truncated.is_empty(),
+                    "cut at {cut}: nothing to cut, got {report:?}"
+                );
             } else {
                 assert_eq!(report.truncated.len(), 1, "cut at {cut}: {report:?}");
                 assert_eq!(report.truncated[0].offset, end, "cut at {cut}");
@@ -78,10 +94,17 @@ fn every_truncation_of_the_tail_recovers_the_whole_records() {
             store.put(&p, b"after", b"recovery").await.unwrap();
             store.close().await.unwrap();
             let store = FileBackend::open(quiet(dir.path())).await.unwrap();
-            assert!(store.recovery_report().truncated.is_empty(), "cut at {cut}: garbage after reopen");
+            assert!(
+                store.recovery_report().truncated.is_empty(),
+                "cut at {cut}: garbage after reopen"
+            );
             let mut with = expected.clone();
             with.insert(b"after".to_vec(), b"recovery".to_vec());
-            assert_eq!(dump(&store, &p).await.unwrap(), with, "cut at {cut}, after a write and reopen");
+            assert_eq!(
+                dump(&store, &p).await.unwrap(),
+                with,
+                "cut at {cut}, after a write and reopen"
+            );
             store.close().await.unwrap();
         });
         cuts += 1;
@@ -108,7 +131,10 @@ fn a_zeroed_tail_is_cut_like_a_torn_one() {
     rt.block_on(async {
         let store = FileBackend::open(quiet(dir.path())).await.unwrap();
         assert_eq!(store.recovery_report().truncated[0].offset, len as u64);
-        assert_eq!(store.get(&p, b"k").await.unwrap().as_deref(), Some(&b"v"[..]));
+        assert_eq!(
+            store.get(&p, b"k").await.unwrap().as_deref(),
+            Some(&b"v"[..])
+        );
         store.close().await.unwrap();
     });
 }

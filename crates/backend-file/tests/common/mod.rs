@@ -10,13 +10,19 @@ use futures_util::StreamExt;
 
 /// A multi-threaded runtime for a test.
 pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// A config without background sync or automatic merge, so files change only when the
 /// test says so.
 pub fn quiet(dir: &Path) -> FileConfig {
-    FileConfig::new(dir).sync_policy(SyncPolicy::Never).merge_trigger(None)
+    FileConfig::new(dir)
+        .sync_policy(SyncPolicy::Never)
+        .merge_trigger(None)
 }
 
 /// The data files in `dir`, in id order.
@@ -40,7 +46,10 @@ fn files_with(dir: &Path, ext: &str) -> Vec<PathBuf> {
 }
 
 /// Every pair of `p`, by scan.
-pub async fn dump(store: &FileBackend, p: &Partition) -> backend_api::Result<BTreeMap<Vec<u8>, Vec<u8>>> {
+pub async fn dump(
+    store: &FileBackend,
+    p: &Partition,
+) -> backend_api::Result<BTreeMap<Vec<u8>, Vec<u8>>> {
     let mut out = BTreeMap::new();
     let mut s = store.scan(p, ScanRange::all()).await?;
     while let Some(item) = s.next().await {
@@ -56,7 +65,12 @@ pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .unwrap()
         .map(|e| e.unwrap())
         .filter(|e| e.file_type().unwrap().is_file())
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
         .collect()
 }
 
