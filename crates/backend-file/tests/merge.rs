@@ -96,10 +96,13 @@ fn reads_and_writes_continue_during_a_merge() {
                     .unwrap();
             }
         }
-        // Writer: overwrites and deletes while merges run; returns its final model.
+        // Writer: overwrites and deletes while merges run (until at least five merges
+        // have finished, bounded), returns its final model.
+        let merged = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let writer = {
             let store = store.clone();
             let p = p.clone();
+            let merged = merged.clone();
             tokio::spawn(async move {
                 let mut model: BTreeMap<Vec<u8>, Vec<u8>> = (0..5_000u32)
                     .map(|i| {
@@ -109,8 +112,14 @@ fn reads_and_writes_continue_during_a_merge() {
                         )
                     })
                     .collect();
-                for n in 0..6_000u32 {
-                    let key = format!("k{:05}", (n * 7919) % 6_000).into_bytes();
+                for n in 0..2_000_000u32 {
+                    if n >= 6_000 && merged.load(std::sync::atomic::Ordering::SeqCst) >= 5 {
+                        break;
+                    }
+                    if n % 64 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                    let key = format!("k{:05}", (u64::from(n) * 7919) % 6_000).into_bytes();
                     if n % 5 == 0 {
                         store.delete(&p, &key).await.unwrap();
                         model.remove(&key);
@@ -132,9 +141,10 @@ fn reads_and_writes_continue_during_a_merge() {
         while !writer.is_finished() {
             store.merge().await.unwrap();
             merges += 1;
+            merged.store(merges, std::sync::atomic::Ordering::SeqCst);
         }
         let model = writer.await.unwrap();
-        assert!(merges >= 2, "only {merges} merges overlapped the writes");
+        assert!(merges >= 5, "only {merges} merges overlapped the writes");
         assert_eq!(dump(&store, &p).await.unwrap(), model);
         store.merge().await.unwrap();
         assert_eq!(dump(&store, &p).await.unwrap(), model);
