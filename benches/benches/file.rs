@@ -1,0 +1,305 @@
+//! backend-file against raw baselines doing the same I/O by hand, 16-byte keys and
+//! 100-byte values, page cache warm:
+//!
+//! - `file_put`: put with `SyncPolicy::Never` vs a raw append (CRC + `pwrite` of the
+//!   record + ordered keydir insert), and vs the same append into a user-space buffer;
+//! - `file_get`: get vs a raw keydir lookup + `pread` + CRC check;
+//! - `file_durable_put`: put with `SyncPolicy::Always` vs a raw write + `fdatasync` loop;
+//! - `file_group_commit`: durable puts from 1 and from 16 concurrent writers (time per
+//!   put; the ratio is the group-commit speed-up);
+//! - `file_open`: open of a store of 1M keys from its hint files;
+//! - `file_merge`: merge of a store of 200k keys overwritten twice (MB/s of input).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::hint::black_box;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use backend_api::{Bytes, Partition, StorageBackend};
+use backend_file::{FileBackend, FileConfig, SyncPolicy};
+use benches::Workload;
+use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
+use parking_lot::RwLock;
+
+const KEYS: usize = 10_000;
+
+fn multi_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn config(dir: &std::path::Path, sync: SyncPolicy) -> FileConfig {
+    FileConfig::new(dir).sync_policy(sync).merge_trigger(None)
+}
+
+/// The record a raw append writes: same 40-byte header size as backend-file's.
+fn encode(buf: &mut Vec<u8>, seq: u64, key: &[u8], value: &[u8]) {
+    buf.clear();
+    buf.extend_from_slice(&[0u8; 8]);
+    buf.extend_from_slice(&[1, 0, 0, 0]);
+    buf.extend_from_slice(&1u32.to_le_bytes());
+    buf.extend_from_slice(&seq.to_le_bytes());
+    buf.extend_from_slice(&0u64.to_le_bytes());
+    buf.extend_from_slice(&(key.len() as u32).to_le_bytes());
+    buf.extend_from_slice(&(value.len() as u32).to_le_bytes());
+    let hcrc = crc32c::crc32c(&buf[8..40]);
+    buf.extend_from_slice(key);
+    buf.extend_from_slice(value);
+    let crc = crc32c::crc32c(&buf[8..]);
+    buf[0..4].copy_from_slice(&crc.to_le_bytes());
+    buf[4..8].copy_from_slice(&hcrc.to_le_bytes());
+}
+
+/// A raw log: one file, an ordered keydir behind a lock.
+struct RawLog {
+    file: File,
+    offset: u64,
+    seq: u64,
+    buf: Vec<u8>,
+    keydir: RwLock<BTreeMap<Bytes, (u64, u32)>>,
+}
+
+impl RawLog {
+    fn new(dir: &std::path::Path) -> RawLog {
+        let file = File::options().read(true).write(true).create(true).truncate(true).open(dir.join("raw.log")).expect("raw file");
+        RawLog { file, offset: 0, seq: 0, buf: Vec::with_capacity(256), keydir: RwLock::new(BTreeMap::new()) }
+    }
+
+    fn append(&mut self, key: &[u8], value: &[u8]) -> u64 {
+        self.seq += 1;
+        encode(&mut self.buf, self.seq, key, value);
+        let at = self.offset;
+        self.file.write_all_at(&self.buf, at).expect("pwrite");
+        self.offset += self.buf.len() as u64;
+        self.keydir.write().insert(Bytes::copy_from_slice(key), (at, self.buf.len() as u32));
+        at
+    }
+
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        let (at, len) = *self.keydir.read().get(key)?;
+        let mut rec = vec![0u8; len as usize];
+        self.file.read_exact_at(&mut rec, at).expect("pread");
+        assert_eq!(crc32c::crc32c(&rec[8..]), u32::from_le_bytes(rec[0..4].try_into().unwrap()));
+        Some(rec[40 + key.len()..].to_vec())
+    }
+}
+
+fn file_put_and_get(c: &mut Criterion) {
+    let workload = Workload::new(KEYS);
+    let rt = multi_runtime();
+    let p = Partition::new("bench").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = rt.block_on(async {
+        let s = FileBackend::open(config(dir.path(), SyncPolicy::Never)).await.unwrap();
+        benches::load(&s, &p, &workload).await.unwrap();
+        s
+    });
+    let raw_dir = tempfile::tempdir().unwrap();
+    let mut raw = RawLog::new(raw_dir.path());
+    for (k, v) in workload.pairs() {
+        raw.append(k, v);
+    }
+
+    let mut group = c.benchmark_group("file_put");
+    let mut i = 0;
+    group.bench_function("raw_append_pwrite", |b| {
+        b.iter(|| {
+            i += 1;
+            raw.append(workload.random_key(i), workload.value())
+        })
+    });
+    {
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, File::create(raw_dir.path().join("buffered.log")).unwrap());
+        let mut keydir = BTreeMap::new();
+        let mut buf = Vec::new();
+        let mut offset = 0u64;
+        let mut i = 0;
+        group.bench_function("raw_append_userspace_buffer", |b| {
+            b.iter(|| {
+                i += 1;
+                let key = workload.random_key(i);
+                encode(&mut buf, i as u64, key, workload.value());
+                out.write_all(&buf).unwrap();
+                keydir.insert(Bytes::copy_from_slice(key), (offset, buf.len() as u32));
+                offset += buf.len() as u64;
+            })
+        });
+    }
+    let mut i = 0;
+    group.bench_function("file_put_never", |b| {
+        b.to_async(&rt).iter(|| {
+            i += 1;
+            let key = workload.random_key(i);
+            let (store, p, v) = (&store, &p, workload.value());
+            async move { store.put(p, key, v).await.unwrap() }
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("file_get");
+    let mut i = 0;
+    group.bench_function("raw_keydir_pread_crc", |b| {
+        b.iter(|| {
+            i += 1;
+            black_box(raw.get(workload.random_key(i)).unwrap())
+        })
+    });
+    let mut i = 0;
+    group.bench_function("file_get", |b| {
+        b.to_async(&rt).iter(|| {
+            i += 1;
+            let key = workload.random_key(i);
+            let (store, p) = (&store, &p);
+            async move { store.get(p, key).await.unwrap().unwrap() }
+        })
+    });
+    group.finish();
+    rt.block_on(store.close()).unwrap();
+}
+
+fn durable(c: &mut Criterion) {
+    let workload = Workload::new(KEYS);
+    let rt = multi_runtime();
+    let p = Partition::new("bench").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(rt.block_on(async {
+        let s = FileBackend::open(config(dir.path(), SyncPolicy::Always)).await.unwrap();
+        s.create_partition(&p).await.unwrap();
+        s
+    }));
+    let raw_dir = tempfile::tempdir().unwrap();
+    let mut raw = RawLog::new(raw_dir.path());
+
+    let mut group = c.benchmark_group("file_durable_put");
+    group.sample_size(10).measurement_time(Duration::from_secs(5)).warm_up_time(Duration::from_secs(1)).sampling_mode(SamplingMode::Flat);
+    let mut i = 0;
+    group.bench_function("raw_write_fdatasync", |b| {
+        b.iter(|| {
+            i += 1;
+            raw.append(workload.random_key(i), workload.value());
+            raw.file.sync_data().unwrap();
+        })
+    });
+    let mut i = 0;
+    group.bench_function("file_put_always", |b| {
+        b.to_async(&rt).iter(|| {
+            i += 1;
+            let key = workload.random_key(i);
+            let (store, p, v) = (&store, &p, workload.value());
+            async move { store.put(p, key, v).await.unwrap() }
+        })
+    });
+    group.finish();
+
+    // Time per durable put with N concurrent writers.
+    let mut group = c.benchmark_group("file_group_commit");
+    group.sample_size(10).measurement_time(Duration::from_secs(8)).warm_up_time(Duration::from_secs(1)).sampling_mode(SamplingMode::Flat);
+    for writers in [1usize, 16] {
+        group.bench_function(format!("{writers}_writers"), |b| {
+            b.iter_custom(|iters| {
+                let per_writer = (iters as usize).div_ceil(writers);
+                let total = per_writer * writers;
+                let start = Instant::now();
+                rt.block_on(async {
+                    let tasks: Vec<_> = (0..writers)
+                        .map(|w| {
+                            let store = store.clone();
+                            let p = p.clone();
+                            tokio::spawn(async move {
+                                let workload = Workload::new(1_000);
+                                for n in 0..per_writer {
+                                    store.put(&p, workload.random_key(w * 7919 + n), workload.value()).await.unwrap();
+                                }
+                            })
+                        })
+                        .collect();
+                    for t in tasks {
+                        t.await.unwrap();
+                    }
+                });
+                // Scale to the iterations criterion asked for.
+                start.elapsed().mul_f64(iters as f64 / total as f64)
+            })
+        });
+    }
+    group.finish();
+    rt.block_on(store.close()).unwrap();
+}
+
+fn open_and_merge(c: &mut Criterion) {
+    let rt = multi_runtime();
+    let p = Partition::new("bench").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let n = 1_000_000;
+    let workload = Workload::new(n);
+    rt.block_on(async {
+        let s = FileBackend::open(config(dir.path(), SyncPolicy::Never)).await.unwrap();
+        benches::load(&s, &p, &workload).await.unwrap();
+        s.merge().await.unwrap();
+        s.close().await.unwrap();
+    });
+    let mut group = c.benchmark_group("file_open");
+    group.sample_size(10).measurement_time(Duration::from_secs(10)).warm_up_time(Duration::from_secs(1)).sampling_mode(SamplingMode::Flat);
+    group.bench_function("open_1m_keys_from_hints", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let start = Instant::now();
+                let s = rt.block_on(FileBackend::open(config(dir.path(), SyncPolicy::Never))).unwrap();
+                total += start.elapsed();
+                assert_eq!(s.recovery_report().files_scanned, 0);
+                rt.block_on(s.close()).unwrap();
+            }
+            total
+        })
+    });
+    group.finish();
+    drop(dir);
+
+    // Merge: 200k keys written three times; each iteration rewrites once more, then merges.
+    let dir = tempfile::tempdir().unwrap();
+    let workload = Workload::new(200_000);
+    let store = rt.block_on(async {
+        let s = FileBackend::open(config(dir.path(), SyncPolicy::Never)).await.unwrap();
+        for _ in 0..3 {
+            benches::load(&s, &p, &workload).await.unwrap();
+        }
+        s
+    });
+    let mut group = c.benchmark_group("file_merge");
+    group.sample_size(10).measurement_time(Duration::from_secs(10)).warm_up_time(Duration::from_secs(1)).sampling_mode(SamplingMode::Flat);
+    let mut mbps = Vec::new();
+    group.bench_function("merge_200k_live_of_600k", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                rt.block_on(async {
+                    for _ in 0..2 {
+                        benches::load(&store, &p, &workload).await.unwrap();
+                    }
+                });
+                let start = Instant::now();
+                let stats = rt.block_on(store.merge()).unwrap();
+                let took = start.elapsed();
+                total += took;
+                mbps.push(stats.bytes_in as f64 / took.as_secs_f64() / 1e6);
+            }
+            total
+        })
+    });
+    group.finish();
+    mbps.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    if let Some(m) = mbps.get(mbps.len() / 2) {
+        eprintln!("file_merge: median {m:.0} MB/s of input over {} merges", mbps.len());
+    }
+    rt.block_on(store.close()).unwrap();
+}
+
+criterion_group!(benches, file_put_and_get, durable, open_and_merge);
+criterion_main!(benches);
