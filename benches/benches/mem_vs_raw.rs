@@ -3,6 +3,7 @@
 //! 100-byte values. One criterion group per operation, so the ratios read off directly.
 
 use std::hint::black_box;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use backend_api::{Partition, StorageBackend};
@@ -12,6 +13,8 @@ use benches::{SCAN_LEN, Workload, bench_get, bench_put, bench_scan, runtime};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const KEYS: usize = 10_000;
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 fn mem_vs_raw(c: &mut Criterion) {
     let workload = Workload::new(KEYS);
@@ -41,6 +44,18 @@ fn mem_vs_raw(c: &mut Criterion) {
             })
         });
     }
+    // The floor any `StorageBackend` pays: the same raw get behind one boxed future
+    // (what `#[async_trait]` makes of every trait call), driven by the same runtime.
+    let btree = &raws[0];
+    let mut i = 0;
+    group.bench_function("rwlock_btreemap_boxed_async", |b| {
+        b.to_async(&rt).iter(|| {
+            i += 1;
+            let key = workload.random_key(i);
+            let fut: BoxFuture<'_, _> = Box::pin(async move { btree.get(key).expect("present") });
+            fut
+        })
+    });
     bench_get(&mut group, "mem", &rt, &mem, &partition, &workload);
     group.finish();
 
