@@ -14,12 +14,13 @@ async fn main() -> backend_api::Result<()> {
     store.create_partition(&users).await?;
     store.put(&users, b"user:1", b"Ada").await?;
     store.put(&users, b"user:2", b"Grace").await?;
-    assert_eq!(store.get(&users, b"user:1").await?.as_deref(), Some(&b"Ada"[..]));
+    let ada = store.get(&users, b"user:1").await?;
+    assert_eq!(ada.as_deref(), Some(&b"Ada"[..]));
 
     let mut scan = store.scan(&users, ScanRange::prefix("user:")).await?;
     while let Some(item) = scan.next().await {
         let (key, value) = item?;
-        println!("{} = {}", String::from_utf8_lossy(&key), String::from_utf8_lossy(&value));
+        println!("{key:?} = {value:?}");
     }
     store.close().await
 }

@@ -77,3 +77,9 @@ pub use recovery::{DroppedRange, RecoveryReport, TruncatedTail};
 
 /// Longest partition name stored in a partition record's key.
 pub(crate) const MAX_NAME_LEN: usize = backend_api::MAX_PARTITION_NAME_LEN;
+
+/// The repository README's quickstart, compiled as a doc test of this crate (the
+/// embedded default it runs on).
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeQuickstart;
