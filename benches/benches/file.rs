@@ -67,8 +67,20 @@ struct RawLog {
 
 impl RawLog {
     fn new(dir: &std::path::Path) -> RawLog {
-        let file = File::options().read(true).write(true).create(true).truncate(true).open(dir.join("raw.log")).expect("raw file");
-        RawLog { file, offset: 0, seq: 0, buf: Vec::with_capacity(256), keydir: RwLock::new(BTreeMap::new()) }
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(dir.join("raw.log"))
+            .expect("raw file");
+        RawLog {
+            file,
+            offset: 0,
+            seq: 0,
+            buf: Vec::with_capacity(256),
+            keydir: RwLock::new(BTreeMap::new()),
+        }
     }
 
     fn append(&mut self, key: &[u8], value: &[u8]) -> u64 {
@@ -77,7 +89,9 @@ impl RawLog {
         let at = self.offset;
         self.file.write_all_at(&self.buf, at).expect("pwrite");
         self.offset += self.buf.len() as u64;
-        self.keydir.write().insert(Bytes::copy_from_slice(key), (at, self.buf.len() as u32));
+        self.keydir
+            .write()
+            .insert(Bytes::copy_from_slice(key), (at, self.buf.len() as u32));
         at
     }
 
@@ -85,7 +99,10 @@ impl RawLog {
         let (at, len) = *self.keydir.read().get(key)?;
         let mut rec = vec![0u8; len as usize];
         self.file.read_exact_at(&mut rec, at).expect("pread");
-        assert_eq!(crc32c::crc32c(&rec[8..]), u32::from_le_bytes(rec[0..4].try_into().unwrap()));
+        assert_eq!(
+            crc32c::crc32c(&rec[8..]),
+            u32::from_le_bytes(rec[0..4].try_into().unwrap())
+        );
         Some(rec[40 + key.len()..].to_vec())
     }
 }
@@ -96,7 +113,9 @@ fn file_put_and_get(c: &mut Criterion) {
     let p = Partition::new("bench").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = rt.block_on(async {
-        let s = FileBackend::open(config(dir.path(), SyncPolicy::Never)).await.unwrap();
+        let s = FileBackend::open(config(dir.path(), SyncPolicy::Never))
+            .await
+            .unwrap();
         benches::load(&s, &p, &workload).await.unwrap();
         s
     });
@@ -115,7 +134,10 @@ fn file_put_and_get(c: &mut Criterion) {
         })
     });
     {
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, File::create(raw_dir.path().join("buffered.log")).unwrap());
+        let mut out = std::io::BufWriter::with_capacity(
+            1 << 20,
+            File::create(raw_dir.path().join("buffered.log")).unwrap(),
+        );
         let mut keydir = BTreeMap::new();
         let mut buf = Vec::new();
         let mut offset = 0u64;
@@ -169,7 +191,9 @@ fn durable(c: &mut Criterion) {
     let p = Partition::new("bench").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(rt.block_on(async {
-        let s = FileBackend::open(config(dir.path(), SyncPolicy::Always)).await.unwrap();
+        let s = FileBackend::open(config(dir.path(), SyncPolicy::Always))
+            .await
+            .unwrap();
         s.create_partition(&p).await.unwrap();
         s
     }));
@@ -177,7 +201,11 @@ fn durable(c: &mut Criterion) {
     let mut raw = RawLog::new(raw_dir.path());
 
     let mut group = c.benchmark_group("file_durable_put");
-    group.sample_size(10).measurement_time(Duration::from_secs(5)).warm_up_time(Duration::from_secs(1)).sampling_mode(SamplingMode::Flat);
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5))
+        .warm_up_time(Duration::from_secs(1))
+        .sampling_mode(SamplingMode::Flat);
     let mut i = 0;
     group.bench_function("raw_write_fdatasync", |b| {
         b.iter(|| {
@@ -199,7 +227,11 @@ fn durable(c: &mut Criterion) {
 
     // Time per durable put with N concurrent writers.
     let mut group = c.benchmark_group("file_group_commit");
-    group.sample_size(10).measurement_time(Duration::from_secs(8)).warm_up_time(Duration::from_secs(1)).sampling_mode(SamplingMode::Flat);
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(8))
+        .warm_up_time(Duration::from_secs(1))
+        .sampling_mode(SamplingMode::Flat);
     for writers in [1usize, 16] {
         group.bench_function(format!("{writers}_writers"), |b| {
             b.iter_custom(|iters| {
@@ -214,7 +246,14 @@ fn durable(c: &mut Criterion) {
                             tokio::spawn(async move {
                                 let workload = Workload::new(1_000);
                                 for n in 0..per_writer {
-                                    store.put(&p, workload.random_key(w * 7919 + n), workload.value()).await.unwrap();
+                                    store
+                                        .put(
+                                            &p,
+                                            workload.random_key(w * 7919 + n),
+                                            workload.value(),
+                                        )
+                                        .await
+                                        .unwrap();
                                 }
                             })
                         })
@@ -239,19 +278,27 @@ fn open_and_merge(c: &mut Criterion) {
     let n = 1_000_000;
     let workload = Workload::new(n);
     rt.block_on(async {
-        let s = FileBackend::open(config(dir.path(), SyncPolicy::Never)).await.unwrap();
+        let s = FileBackend::open(config(dir.path(), SyncPolicy::Never))
+            .await
+            .unwrap();
         benches::load(&s, &p, &workload).await.unwrap();
         s.merge().await.unwrap();
         s.close().await.unwrap();
     });
     let mut group = c.benchmark_group("file_open");
-    group.sample_size(10).measurement_time(Duration::from_secs(10)).warm_up_time(Duration::from_secs(1)).sampling_mode(SamplingMode::Flat);
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10))
+        .warm_up_time(Duration::from_secs(1))
+        .sampling_mode(SamplingMode::Flat);
     group.bench_function("open_1m_keys_from_hints", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 let start = Instant::now();
-                let s = rt.block_on(FileBackend::open(config(dir.path(), SyncPolicy::Never))).unwrap();
+                let s = rt
+                    .block_on(FileBackend::open(config(dir.path(), SyncPolicy::Never)))
+                    .unwrap();
                 total += start.elapsed();
                 assert_eq!(s.recovery_report().files_scanned, 0);
                 rt.block_on(s.close()).unwrap();
@@ -266,14 +313,20 @@ fn open_and_merge(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let workload = Workload::new(200_000);
     let store = rt.block_on(async {
-        let s = FileBackend::open(config(dir.path(), SyncPolicy::Never)).await.unwrap();
+        let s = FileBackend::open(config(dir.path(), SyncPolicy::Never))
+            .await
+            .unwrap();
         for _ in 0..3 {
             benches::load(&s, &p, &workload).await.unwrap();
         }
         s
     });
     let mut group = c.benchmark_group("file_merge");
-    group.sample_size(10).measurement_time(Duration::from_secs(10)).warm_up_time(Duration::from_secs(1)).sampling_mode(SamplingMode::Flat);
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10))
+        .warm_up_time(Duration::from_secs(1))
+        .sampling_mode(SamplingMode::Flat);
     let mut mbps = Vec::new();
     group.bench_function("merge_200k_live_of_600k", |b| {
         b.iter_custom(|iters| {
@@ -296,7 +349,10 @@ fn open_and_merge(c: &mut Criterion) {
     group.finish();
     mbps.sort_by(|a, b| a.partial_cmp(b).unwrap());
     if let Some(m) = mbps.get(mbps.len() / 2) {
-        eprintln!("file_merge: median {m:.0} MB/s of input over {} merges", mbps.len());
+        eprintln!(
+            "file_merge: median {m:.0} MB/s of input over {} merges",
+            mbps.len()
+        );
     }
     rt.block_on(store.close()).unwrap();
 }

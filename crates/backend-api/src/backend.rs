@@ -7,7 +7,7 @@ use bytes::Bytes;
 use futures_core::stream::BoxStream;
 
 use crate::{
-    CasOutcome, Capabilities, Error, Operation, Partition, PutOptions, Result, ScanRange,
+    Capabilities, CasOutcome, Error, Operation, Partition, PutOptions, Result, ScanRange,
     WatchEvent,
 };
 

@@ -31,7 +31,10 @@ impl Partition {
     pub fn new(name: impl AsRef<str>) -> Result<Self> {
         let name = name.as_ref();
         if name.starts_with(SYSTEM_PREFIX) {
-            return Err(invalid(name, "names starting with sys_ are reserved for Partition::system"));
+            return Err(invalid(
+                name,
+                "names starting with sys_ are reserved for Partition::system",
+            ));
         }
         Self::parse(name)
     }
@@ -51,7 +54,10 @@ impl Partition {
             return Err(invalid(name, "the name is longer than 64 characters"));
         }
         if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return Err(invalid(name, "the name has a character outside [A-Za-z0-9_]"));
+            return Err(invalid(
+                name,
+                "the name has a character outside [A-Za-z0-9_]",
+            ));
         }
         Ok(Partition { name: name.into() })
     }
@@ -99,7 +105,18 @@ mod tests {
     #[test]
     fn rejects_every_bad_name() {
         let long = "a".repeat(65);
-        for bad in ["", ".", "..", "a/b", "a:b", "*", "é", "a b", long.as_str(), "sys_x"] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "a:b",
+            "*",
+            "é",
+            "a b",
+            long.as_str(),
+            "sys_x",
+        ] {
             assert!(
                 matches!(Partition::new(bad), Err(Error::InvalidPartitionName { .. })),
                 "{bad:?} was accepted"

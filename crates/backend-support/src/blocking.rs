@@ -44,7 +44,9 @@ where
         }
     });
     let chunks = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|chunk| (futures_util::stream::iter(chunk), rx))
+        rx.recv()
+            .await
+            .map(|chunk| (futures_util::stream::iter(chunk), rx))
     });
     let mut failed = false;
     chunks

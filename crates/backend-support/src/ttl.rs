@@ -83,7 +83,10 @@ mod tests {
                 assert_eq!(decode(&stored).unwrap(), (deadline, value));
             }
         }
-        assert_eq!(live_value(&encode(b"v", Some(10)), 9).unwrap(), Some(&b"v"[..]));
+        assert_eq!(
+            live_value(&encode(b"v", Some(10)), 9).unwrap(),
+            Some(&b"v"[..])
+        );
         assert_eq!(live_value(&encode(b"v", Some(10)), 10).unwrap(), None);
         assert!(deadline_ms(Duration::ZERO) <= now_ms());
     }
