@@ -86,5 +86,6 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 fn report_skip(name: &str, reason: &str) {
     let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "conformance: SKIP {name}: {reason}");
+    // A leading newline: libtest may be midway through a "test name ... ok" line.
+    let _ = write!(stderr, "\nconformance: SKIP {name}: {reason}\n");
 }
