@@ -7,7 +7,7 @@
 //! size of the data scanned. Linux only.
 //!
 //! The default run scans 100,000 keys with 1 KiB values (about 100 MiB of pairs); the
-//! 1,000,000-key case is `#[ignore]`d for time and runs with
+//! 1,000,000-key case is `#[ignore]`d for time; `scripts/test.sh` runs it with
 //! `cargo test -p backend-redis --test scan_memory -- --ignored --nocapture`.
 
 mod common;

@@ -15,8 +15,8 @@ use rocksdb::{BoundColumnFamily, Cache, DB, ReadOptions, WriteBatch, WriteOption
 use crate::RocksConfig;
 use crate::engine::{CfName, Engine, open_db, partition_of};
 use crate::error::{NAME, join_err, rocks_err};
-use crate::locks::KeyLocks;
 use crate::scan::scan_cf;
+use backend_support::KeyLocks;
 
 fn not_found(partition: &Partition) -> Error {
     Error::PartitionNotFound(partition.name().to_owned())

@@ -76,7 +76,6 @@ mod backend;
 mod config;
 mod engine;
 mod error;
-mod locks;
 mod scan;
 
 pub use backend::RocksBackend;

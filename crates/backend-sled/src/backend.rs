@@ -13,8 +13,8 @@ use parking_lot::RwLock;
 
 use crate::SledConfig;
 use crate::error::{NAME, is_lock_error, join_err, sled_err};
-use crate::locks::KeyLocks;
 use crate::scan::{measure_tree, scan_tree, user_bytes};
+use backend_support::KeyLocks;
 
 /// Prefix of the sled trees that hold partitions. `:` never occurs in a partition
 /// name, so sled's own trees (`__sled__default`) and user partitions never collide,

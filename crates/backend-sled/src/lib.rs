@@ -68,7 +68,6 @@
 mod backend;
 mod config;
 mod error;
-mod locks;
 mod scan;
 
 pub use backend::SledBackend;

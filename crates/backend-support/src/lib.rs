@@ -9,14 +9,18 @@
 //!   stopping when the stream is dropped.
 //! - [`ttl`]: a one-byte-tagged value header carrying an expiry deadline, for engines
 //!   without native expiry.
+//! - [`KeyLocks`]: striped per-key write locks, so an engine without native CAS can make
+//!   CAS atomic and publish each key's watch events in commit order.
 //! - [`validate_batch`]: rejects a whole batch up front.
 #![deny(unsafe_code)]
 
 mod batch;
 mod blocking;
+mod locks;
 pub mod ttl;
 mod watch;
 
 pub use batch::validate_batch;
 pub use blocking::{SCAN_CHUNK, blocking_stream};
+pub use locks::KeyLocks;
 pub use watch::{DEFAULT_WATCH_CAPACITY, WatchHub};

@@ -11,12 +11,13 @@ use parking_lot::{Mutex, MutexGuard};
 const STRIPES: usize = 1024;
 
 /// A fixed set of mutexes, one chosen per `(partition, key)` by hash.
-pub(crate) struct KeyLocks {
+pub struct KeyLocks {
     stripes: Box<[Mutex<()>]>,
 }
 
 impl KeyLocks {
-    pub(crate) fn new() -> Self {
+    /// A table of 1024 unlocked stripes.
+    pub fn new() -> Self {
         KeyLocks {
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
         }
@@ -39,12 +40,12 @@ impl KeyLocks {
     }
 
     /// Locks the stripe of one key.
-    pub(crate) fn lock(&self, partition: &Partition, key: &[u8]) -> MutexGuard<'_, ()> {
+    pub fn lock(&self, partition: &Partition, key: &[u8]) -> MutexGuard<'_, ()> {
         self.stripes[Self::stripe(partition, key)].lock()
     }
 
     /// Locks the stripes of every `(partition, key)`, in ascending stripe order.
-    pub(crate) fn lock_all<'a>(
+    pub fn lock_all<'a>(
         &self,
         keys: impl Iterator<Item = (&'a Partition, &'a [u8])>,
     ) -> Vec<MutexGuard<'_, ()>> {
@@ -55,6 +56,20 @@ impl KeyLocks {
             .into_iter()
             .map(|i| self.stripes[i].lock())
             .collect()
+    }
+}
+
+impl Default for KeyLocks {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for KeyLocks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyLocks")
+            .field("stripes", &self.stripes.len())
+            .finish()
     }
 }
 
