@@ -199,8 +199,7 @@ impl StorageBackend for MemBackend {
     }
 
     async fn put(&self, partition: &Partition, key: &[u8], value: &[u8]) -> Result<()> {
-        self.put_with(partition, key, value, PutOptions::default())
-            .await
+        self.put_now(partition, key, value, PutOptions::default())
     }
 
     async fn put_with(
