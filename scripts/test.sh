@@ -12,7 +12,7 @@ export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 log=$(mktemp -t kv-test.XXXXXX)
 trap 'rm -f "$log"' EXIT
-step() { printf '\n==> %s\n' "$*"; }
+step() { printf '\n==> [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
 step "format"
 cargo fmt --all -- --check
@@ -21,7 +21,7 @@ step "lints"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
 step "tests (every crate, benches in test mode)"
-cargo test --locked --workspace --all-targets 2>&1 | tee "$log"
+cargo test --locked --no-fail-fast --workspace --all-targets 2>&1 | tee "$log"
 
 step "slow: scanning 1M keys through backend-redis keeps client memory bounded"
 cargo test --locked -p backend-redis --test scan_memory -- --ignored 2>&1 | tee -a "$log"
@@ -43,4 +43,4 @@ grep -h 'conformance: SKIP' "$log" | sort | uniq -c || echo "none"
 passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
 echo
-echo "total: $passed passed, $failed failed"
+echo "total: $passed passed, $failed failed, in $((SECONDS / 60))m$((SECONDS % 60))s"
