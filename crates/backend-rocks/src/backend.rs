@@ -16,6 +16,7 @@ use crate::RocksConfig;
 use crate::engine::{CfName, Engine, open_db, partition_of};
 use crate::error::{NAME, join_err, rocks_err};
 use crate::scan::scan_cf;
+use crate::value::{Stored, live_value};
 use backend_support::KeyLocks;
 
 fn not_found(partition: &Partition) -> Error {
@@ -135,20 +136,27 @@ impl RocksBackend {
         }
     }
 
+    /// Puts `stored` (or deletes the key when `None`): inline, or on the blocking pool
+    /// when every write fsyncs.
     async fn write_one(
         &self,
         partition: &Partition,
         key: &[u8],
-        stored: Option<Vec<u8>>,
-        event_value: Option<&[u8]>,
+        stored: Option<Stored<'_>>,
     ) -> Result<()> {
         if self.inner.config.sync_writes {
             let (p, key) = (partition.clone(), key.to_vec());
-            let event_value = event_value.map(<[u8]>::to_vec);
-            self.write(move |inner| inner.write_one(&p, &key, stored, event_value.as_deref()))
-                .await
+            let owned = stored.map(|s| (s.value.to_vec(), s.deadline));
+            self.write(move |inner| {
+                let stored = owned.as_ref().map(|(value, deadline)| Stored {
+                    value,
+                    deadline: *deadline,
+                });
+                inner.write_one(&p, &key, stored)
+            })
+            .await
         } else {
-            self.inner.write_one(partition, key, stored, event_value)
+            self.inner.write_one(partition, key, stored)
         }
     }
 }
@@ -199,17 +207,18 @@ impl Inner {
         &self,
         partition: &Partition,
         key: &[u8],
-        stored: Option<Vec<u8>>,
-        event_value: Option<&[u8]>,
+        stored: Option<Stored<'_>>,
     ) -> Result<()> {
         self.with_cf(partition, |db, cf| {
             let _guard = self.locks.lock(partition, key);
             match stored {
-                Some(stored) => db.put_cf_opt(cf, key, stored, &self.write_opts),
+                Some(stored) => {
+                    stored.with_bytes(|bytes| db.put_cf_opt(cf, key, bytes, &self.write_opts))
+                }
                 None => db.delete_cf_opt(cf, key, &self.write_opts),
             }
             .map_err(rocks_err)?;
-            self.publish(partition, key, event_value);
+            self.publish(partition, key, stored.map(|s| s.value));
             Ok(())
         })
     }
@@ -251,7 +260,7 @@ impl Inner {
                     ..
                 } => match encode_put(value, options) {
                     Some(stored) => {
-                        batch.put_cf(cf, key, stored);
+                        stored.with_bytes(|bytes| batch.put_cf(cf, key, bytes));
                         events.push(Some(&value[..]));
                     }
                     None => {
@@ -294,7 +303,7 @@ impl Inner {
                 .map_err(rocks_err)?;
             let live = match &stored {
                 None => None,
-                Some(s) => ttl::live_value(s, ttl::now_ms())?,
+                Some(s) => live_value(s)?,
             };
             if live != expected {
                 return Ok(CasOutcome::Mismatch {
@@ -303,7 +312,8 @@ impl Inner {
             }
             drop(stored);
             match new {
-                Some(value) => db.put_cf_opt(cf, key, ttl::encode(value, None), &self.write_opts),
+                Some(value) => Stored::plain(value)
+                    .with_bytes(|bytes| db.put_cf_opt(cf, key, bytes, &self.write_opts)),
                 None => db.delete_cf_opt(cf, key, &self.write_opts),
             }
             .map_err(rocks_err)?;
@@ -315,16 +325,19 @@ impl Inner {
 
 /// The stored form of a put with `options`: `None` when the TTL is zero (the put acts
 /// as a delete of any older value, and the key reads as absent at once).
-fn encode_put(value: &[u8], options: &PutOptions) -> Option<Vec<u8>> {
+fn encode_put<'a>(value: &'a [u8], options: &PutOptions) -> Option<Stored<'a>> {
     match options.ttl {
-        None => Some(ttl::encode(value, None)),
+        None => Some(Stored::plain(value)),
         Some(ttl) if ttl.is_zero() => None,
-        Some(ttl) => Some(ttl::encode(value, Some(ttl::deadline_ms(ttl)))),
+        Some(ttl) => Some(Stored {
+            value,
+            deadline: Some(ttl::deadline_ms(ttl)),
+        }),
     }
 }
 
 fn live_bytes(stored: &[u8]) -> Result<Option<Bytes>> {
-    Ok(ttl::live_value(stored, ttl::now_ms())?.map(Bytes::copy_from_slice))
+    Ok(live_value(stored)?.map(Bytes::copy_from_slice))
 }
 
 fn int_property(db: &DB, cf: &Arc<BoundColumnFamily<'_>>, name: &str) -> Result<u64> {
@@ -433,7 +446,7 @@ impl StorageBackend for RocksBackend {
                 .map_err(rocks_err)?
             {
                 None => Ok(false),
-                Some(stored) => Ok(ttl::live_value(&stored, ttl::now_ms())?.is_some()),
+                Some(stored) => Ok(live_value(&stored)?.is_some()),
             }
         })
     }
@@ -442,7 +455,7 @@ impl StorageBackend for RocksBackend {
         let caps = caps();
         caps.check_key(key)?;
         caps.check_value(value)?;
-        self.write_one(partition, key, Some(ttl::encode(value, None)), Some(value))
+        self.write_one(partition, key, Some(Stored::plain(value)))
             .await
     }
 
@@ -456,14 +469,13 @@ impl StorageBackend for RocksBackend {
         let caps = caps();
         caps.check_key(key)?;
         caps.check_value(value)?;
-        let stored = encode_put(value, &options);
-        let event_value = stored.as_ref().map(|_| value);
-        self.write_one(partition, key, stored, event_value).await
+        self.write_one(partition, key, encode_put(value, &options))
+            .await
     }
 
     async fn delete(&self, partition: &Partition, key: &[u8]) -> Result<()> {
         caps().check_key(key)?;
-        self.write_one(partition, key, None, None).await
+        self.write_one(partition, key, None).await
     }
 
     async fn scan(&self, partition: &Partition, range: ScanRange) -> Result<KvStream> {

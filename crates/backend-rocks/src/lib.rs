@@ -77,6 +77,7 @@ mod config;
 mod engine;
 mod error;
 mod scan;
+mod value;
 
 pub use backend::RocksBackend;
 pub use config::{RocksCompression, RocksConfig};

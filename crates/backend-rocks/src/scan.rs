@@ -4,11 +4,12 @@
 use std::sync::Arc;
 
 use backend_api::{Bytes, Error, KvStream, Partition, Result, ScanRange};
-use backend_support::{blocking_stream, ttl};
+use backend_support::blocking_stream;
 use rocksdb::ReadOptions;
 
 use crate::engine::{CfName, Engine};
 use crate::error::{NAME, rocks_err};
+use crate::value::live_value;
 
 /// Streams the live pairs of `partition` in `range` (which must not be empty) from a
 /// snapshot taken before this returns: writes made after the call never show.
@@ -44,10 +45,8 @@ pub(crate) async fn scan_cf(
         }
         let mut left = range.limit.unwrap_or(usize::MAX);
         while let Some((key, stored)) = iter.item() {
-            let live = match ttl::decode(stored) {
-                Ok((deadline, value)) => {
-                    (!ttl::is_expired(deadline, ttl::now_ms())).then_some(value)
-                }
+            let live = match live_value(stored) {
+                Ok(live) => live,
                 Err(e) => {
                     emit(Err(e));
                     return;

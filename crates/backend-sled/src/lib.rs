@@ -69,6 +69,7 @@ mod backend;
 mod config;
 mod error;
 mod scan;
+mod value;
 
 pub use backend::SledBackend;
 pub use config::{SledConfig, SledMode};
