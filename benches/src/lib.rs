@@ -18,6 +18,21 @@ use futures_util::StreamExt;
 
 pub mod raw;
 
+// The one-place comparison (`benches/benches/compare.rs`, `bench_report`).
+pub mod adapter;
+pub mod mix;
+pub mod null;
+pub mod plan;
+pub mod raw_log;
+pub mod raw_mem;
+pub mod raw_redis;
+pub mod raw_rocks;
+pub mod raw_sled;
+pub mod redis_server;
+pub mod report;
+pub mod subject;
+pub mod workloads;
+
 /// Key size, in bytes.
 pub const KEY_LEN: usize = 16;
 /// Value size, in bytes.

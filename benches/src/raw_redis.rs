@@ -1,0 +1,147 @@
+//! The raw `redis` crate on one multiplexed connection, laid out like backend-redis
+//! keeps a partition (a string per value, a lex-ordered sorted set of keys) but with no
+//! partition marker, no TTL, no watch events: the least work the same layout needs.
+//! Writes are pipelined (`MULTI`/`EXEC` for a batch), gets of many keys are one `MGET`,
+//! a scan is one `ZRANGEBYLEX` then one `MGET`, CAS is one Lua script.
+
+use bytes::Bytes;
+use redis::aio::MultiplexedConnection;
+
+use crate::subject::{Spec, Subject};
+
+const INDEX: &[u8] = b"raw:i";
+const VALUE_PREFIX: &[u8] = b"raw:v:";
+
+const CAS_SCRIPT: &str = r"
+local cur = redis.call('GET', KEYS[1])
+if ARGV[1] == '1' then
+  if cur ~= false then return 0 end
+elseif cur ~= ARGV[2] then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[3])
+redis.call('ZADD', KEYS[2], 0, ARGV[4])
+return 1
+";
+
+/// A connection to the server named by [`Spec::redis_url`].
+pub struct RawRedis {
+    conn: MultiplexedConnection,
+    cas: redis::Script,
+}
+
+fn value_key(key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(VALUE_PREFIX.len() + key.len());
+    out.extend_from_slice(VALUE_PREFIX);
+    out.extend_from_slice(key);
+    out
+}
+
+/// `[key` (inclusive) in ZRANGEBYLEX syntax.
+fn lex(open: u8, key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(key.len() + 1);
+    out.push(open);
+    out.extend_from_slice(key);
+    out
+}
+
+impl Subject for RawRedis {
+    async fn open(spec: &Spec) -> Self {
+        let url = spec.redis_url.as_deref().expect("raw_redis needs Spec::redis_url");
+        let client = redis::Client::open(url).expect("redis url");
+        let conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("redis connection");
+        RawRedis {
+            conn,
+            cas: redis::Script::new(CAS_SCRIPT),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "raw_redis"
+    }
+
+    async fn get(&self, key: &[u8]) -> Option<Bytes> {
+        let mut conn = self.conn.clone();
+        redis::cmd("GET")
+            .arg(value_key(key))
+            .query_async(&mut conn)
+            .await
+            .expect("GET")
+    }
+
+    async fn put(&self, key: &[u8], value: &[u8]) {
+        let mut conn = self.conn.clone();
+        let mut pipe = redis::pipe();
+        pipe.set(value_key(key), value).ignore();
+        pipe.zadd(INDEX, key, 0).ignore();
+        pipe.query_async::<()>(&mut conn).await.expect("SET+ZADD");
+    }
+
+    async fn get_many(&self, keys: &[Bytes]) -> usize {
+        let mut conn = self.conn.clone();
+        let names: Vec<Vec<u8>> = keys.iter().map(|k| value_key(k)).collect();
+        let values: Vec<Option<Bytes>> = redis::cmd("MGET")
+            .arg(names)
+            .query_async(&mut conn)
+            .await
+            .expect("MGET");
+        values.iter().filter(|v| v.is_some()).count()
+    }
+
+    async fn scan(&self, start: &[u8], end: &[u8], limit: usize, reverse: bool) -> usize {
+        let mut conn = self.conn.clone();
+        let (lo, hi) = (lex(b'[', start), lex(b'(', end));
+        let mut cmd = if reverse {
+            let mut c = redis::cmd("ZREVRANGEBYLEX");
+            c.arg(hi).arg(lo);
+            c
+        } else {
+            let mut c = redis::cmd("ZRANGEBYLEX");
+            c.arg(lo).arg(hi);
+            c
+        };
+        cmd.arg("LIMIT").arg(0).arg(limit);
+        let keys: Vec<Bytes> = cmd.query_async(&mut conn).await.expect("ZRANGEBYLEX");
+        if keys.is_empty() {
+            return 0;
+        }
+        let names: Vec<Vec<u8>> = keys.iter().map(|k| value_key(k)).collect();
+        let values: Vec<Option<Bytes>> = redis::cmd("MGET")
+            .arg(names)
+            .query_async(&mut conn)
+            .await
+            .expect("MGET");
+        keys.into_iter()
+            .zip(values)
+            .map(std::hint::black_box)
+            .count()
+    }
+
+    async fn batch(&self, pairs: &[(Bytes, Bytes)]) {
+        let mut conn = self.conn.clone();
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for (k, v) in pairs {
+            pipe.set(value_key(k), &v[..]).ignore();
+            pipe.zadd(INDEX, &k[..], 0).ignore();
+        }
+        pipe.query_async::<()>(&mut conn).await.expect("MULTI batch");
+    }
+
+    async fn cas(&self, key: &[u8], expected: Option<&[u8]>, new: &[u8]) -> bool {
+        let mut conn = self.conn.clone();
+        let mut call = self.cas.key(value_key(key));
+        call.key(INDEX)
+            .arg(if expected.is_none() { "1" } else { "0" })
+            .arg(expected.unwrap_or_default())
+            .arg(new)
+            .arg(key);
+        let swapped: i64 = call.invoke_async(&mut conn).await.expect("CAS script");
+        swapped == 1
+    }
+
+    async fn close(&self) {}
+}
