@@ -10,13 +10,13 @@ use backend_api::{
     ScanRange, Status, StorageBackend, WatchStream, async_trait,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{RedisResult, Value};
+use redis::{Cmd, ErrorKind, FromRedisValue, RedisResult, Script, ServerErrorKind, Value};
 
 use crate::config::RedisConfig;
 use crate::error::{self, NAME};
 use crate::layout::{Layout, PartitionKeys};
-use crate::scripts::Scripts;
-use crate::{scan, watch};
+use crate::scripts::{Scripts, evalsha};
+use crate::{batch, scan, watch};
 
 /// Longest TTL sent to the server, in ms (about 142,000 years): longer ones are clamped.
 const MAX_TTL_MS: u128 = 1 << 52;
@@ -64,6 +64,28 @@ impl Inner {
             Ok(Err(err)) => Err(error::map(err, operation, self.config.response_timeout)),
             Err(_) => Err(error::timeout(operation, self.deadline)),
         }
+    }
+
+    /// Runs the script call `cmd` (from [`evalsha`]) under the deadline; when the
+    /// server does not know `script` (restarted, or `SCRIPT FLUSH`), loads it and
+    /// retries once.
+    pub async fn eval<T: FromRedisValue>(
+        &self,
+        operation: &'static str,
+        script: &Script,
+        cmd: &Cmd,
+    ) -> Result<T> {
+        let mut conn = self.conn.clone();
+        let call = async move {
+            match cmd.query_async::<T>(&mut conn).await {
+                Err(err) if err.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                    script.load_async(&mut conn).await?;
+                    cmd.query_async(&mut conn).await
+                }
+                other => other,
+            }
+        };
+        self.run(operation, call).await
     }
 }
 
@@ -187,17 +209,14 @@ impl RedisBackend {
 
     async fn delete_inner(&self, partition: &Partition, key: &[u8]) -> Result<()> {
         let keys = self.keys(partition);
-        let mut invocation = self.inner.scripts.delete.key(&keys.marker);
-        invocation
-            .key(keys.value(key))
-            .key(&keys.index)
+        let script = &self.inner.scripts.delete;
+        let mut cmd = evalsha(script, 3);
+        cmd.arg(&keys.marker)
+            .arg(keys.value(key))
+            .arg(&keys.index)
             .arg(key)
             .arg(&keys.channel);
-        let mut conn = self.conn();
-        let done: i64 = self
-            .inner
-            .run("delete", invocation.invoke_async(&mut conn))
-            .await?;
+        let done: i64 = self.inner.eval("delete", script, &cmd).await?;
         if done == 0 {
             Err(not_found(partition))
         } else {
@@ -212,7 +231,7 @@ fn not_found(partition: &Partition) -> Error {
 
 /// The TTL argument of the write scripts: `0` for none, else whole milliseconds
 /// (rounded up, so a short TTL never becomes "no TTL").
-fn ttl_arg(ttl: Option<Duration>) -> u64 {
+pub(crate) fn ttl_arg(ttl: Option<Duration>) -> u64 {
     match ttl {
         None => 0,
         Some(ttl) => ttl.as_nanos().div_ceil(1_000_000).clamp(1, MAX_TTL_MS) as u64,
@@ -232,16 +251,13 @@ impl StorageBackend for RedisBackend {
     async fn create_partition(&self, partition: &Partition) -> Result<()> {
         self.inner.check_open()?;
         let keys = self.keys(partition);
-        let mut invocation = self.inner.scripts.create.key(&keys.marker);
-        invocation
-            .key(self.inner.layout.registry())
+        let script = &self.inner.scripts.create;
+        let mut cmd = evalsha(script, 2);
+        cmd.arg(&keys.marker)
+            .arg(self.inner.layout.registry())
             .arg(partition.name());
-        let mut conn = self.conn();
         self.inner
-            .run(
-                "create_partition",
-                invocation.invoke_async::<i64>(&mut conn),
-            )
+            .eval::<i64>("create_partition", script, &cmd)
             .await?;
         Ok(())
     }
@@ -249,18 +265,15 @@ impl StorageBackend for RedisBackend {
     async fn drop_partition(&self, partition: &Partition) -> Result<()> {
         self.inner.check_open()?;
         let keys = self.keys(partition);
-        let mut invocation = self.inner.scripts.drop.key(&keys.marker);
-        invocation
-            .key(&keys.index)
-            .key(self.inner.layout.registry())
+        let script = &self.inner.scripts.drop;
+        let mut cmd = evalsha(script, 3);
+        cmd.arg(&keys.marker)
+            .arg(&keys.index)
+            .arg(self.inner.layout.registry())
             .arg(partition.name())
             .arg(&keys.value_prefix)
             .arg(&keys.channel);
-        let mut conn = self.conn();
-        let done: i64 = self
-            .inner
-            .run("drop_partition", invocation.invoke_async(&mut conn))
-            .await?;
+        let done: i64 = self.inner.eval("drop_partition", script, &cmd).await?;
         if done == 0 {
             Err(not_found(partition))
         } else {
@@ -404,19 +417,16 @@ impl StorageBackend for RedisBackend {
             return self.delete_inner(partition, key).await;
         }
         let keys = self.keys(partition);
-        let mut invocation = self.inner.scripts.put.key(&keys.marker);
-        invocation
-            .key(keys.value(key))
-            .key(&keys.index)
+        let script = &self.inner.scripts.put;
+        let mut cmd = evalsha(script, 3);
+        cmd.arg(&keys.marker)
+            .arg(keys.value(key))
+            .arg(&keys.index)
             .arg(key)
             .arg(value)
             .arg(ttl_arg(options.ttl))
             .arg(&keys.channel);
-        let mut conn = self.conn();
-        let done: i64 = self
-            .inner
-            .run("put", invocation.invoke_async(&mut conn))
-            .await?;
+        let done: i64 = self.inner.eval("put", script, &cmd).await?;
         if done == 0 {
             Err(not_found(partition))
         } else {
@@ -445,36 +455,14 @@ impl StorageBackend for RedisBackend {
         if operations.is_empty() {
             return Ok(());
         }
-        let mut invocation = self.inner.scripts.batch.prepare_invoke();
-        for op in &operations {
-            let keys = self.keys(op.partition());
-            invocation
-                .key(&keys.marker)
-                .key(keys.value(op.key()))
-                .key(&keys.index);
-            match op {
-                Operation::Put { value, options, .. } if options.ttl != Some(Duration::ZERO) => {
-                    invocation
-                        .arg("P")
-                        .arg(&op.key()[..])
-                        .arg(&value[..])
-                        .arg(ttl_arg(options.ttl));
-                }
-                // A put whose deadline is already past acts as a delete.
-                _ => {
-                    invocation.arg("D").arg(&op.key()[..]).arg("").arg(0);
-                }
-            }
-            invocation.arg(&keys.channel);
-        }
-        let mut conn = self.conn();
+        let plan = batch::plan(&self.inner.layout, &self.inner.scripts, &operations);
         let missing: usize = self
             .inner
-            .run("batch", invocation.invoke_async(&mut conn))
+            .eval("batch", &self.inner.scripts.batch, &plan.cmd)
             .await?;
-        match missing.checked_sub(1).and_then(|i| operations.get(i)) {
+        match missing.checked_sub(1).and_then(|j| plan.partitions.get(j)) {
             None => Ok(()),
-            Some(op) => Err(not_found(op.partition())),
+            Some(partition) => Err(not_found(partition)),
         }
     }
 
@@ -491,21 +479,18 @@ impl StorageBackend for RedisBackend {
             CAPABILITIES.check_value(new)?;
         }
         let keys = self.keys(partition);
-        let mut invocation = self.inner.scripts.cas.key(&keys.marker);
-        invocation
-            .key(keys.value(key))
-            .key(&keys.index)
+        let script = &self.inner.scripts.cas;
+        let mut cmd = evalsha(script, 3);
+        cmd.arg(&keys.marker)
+            .arg(keys.value(key))
+            .arg(&keys.index)
             .arg(key)
             .arg(if expected.is_some() { "1" } else { "0" })
             .arg(expected.unwrap_or_default())
             .arg(if new.is_some() { "1" } else { "0" })
             .arg(new.unwrap_or_default())
             .arg(&keys.channel);
-        let mut conn = self.conn();
-        let reply: Vec<Value> = self
-            .inner
-            .run("compare_and_swap", invocation.invoke_async(&mut conn))
-            .await?;
+        let reply: Vec<Value> = self.inner.eval("compare_and_swap", script, &cmd).await?;
         match reply.first() {
             Some(Value::Int(0)) => Err(not_found(partition)),
             Some(Value::Int(1)) => Ok(CasOutcome::Swapped),

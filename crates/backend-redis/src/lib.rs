@@ -63,6 +63,7 @@
 #![deny(unsafe_code)]
 
 mod backend;
+mod batch;
 mod config;
 mod error;
 mod event;

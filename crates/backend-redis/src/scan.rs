@@ -12,6 +12,7 @@ use futures_util::StreamExt;
 
 use crate::backend::Inner;
 use crate::layout::PartitionKeys;
+use crate::scripts::evalsha;
 
 /// A lex range bound: `[` inclusive, `(` exclusive, followed by raw key bytes (any
 /// bytes, 0x00 and 0xFF included); `-` and `+` alone are the open ends.
@@ -165,15 +166,13 @@ impl Cursor {
         }
         if !dead_members.is_empty() {
             // Best effort: a failure here leaves stale entries for a later scan.
-            let mut invocation = self.inner.scripts.reclaim.key(&self.keys.index);
-            invocation.key(&dead_names);
+            let script = &self.inner.scripts.reclaim;
+            let mut cmd = evalsha(script, 1 + dead_names.len());
+            cmd.arg(&self.keys.index).arg(&dead_names);
             for member in &dead_members {
-                invocation.arg(&member[..]);
+                cmd.arg(&member[..]);
             }
-            let _ = self
-                .inner
-                .run("scan", invocation.invoke_async::<i64>(&mut conn))
-                .await;
+            let _ = self.inner.eval::<i64>("scan", script, &cmd).await;
         }
         Ok(live)
     }

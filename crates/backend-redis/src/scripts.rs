@@ -3,18 +3,20 @@
 //! inside the same atomic step, so watchers see commit order.
 //!
 //! User data travels only in `KEYS` and `ARGV`; the script texts are constants, loaded
-//! once per server and then run by SHA (`redis::Script` falls back to `SCRIPT LOAD` when
-//! the server answers `NOSCRIPT`, e.g. after a restart).
+//! once per server and then run by SHA: [`evalsha`] starts the command, and the caller
+//! (`Inner::eval`) loads the script and retries once when the server answers `NOSCRIPT`
+//! (e.g. after a restart).
 //!
 //! The write scripts start with `#!lua` (Redis 7 function flags syntax, no flags), so the
 //! server checks `maxmemory` before running them rather than failing half way: a script
 //! that runs, runs to the end.
 //!
-//! Event encoding (binary safe), published on the partition's channel:
-//! `P<decimal key length>:<key><value>` for a put, `D<key>` for a delete, `X` when the
-//! partition is dropped.
+//! Change messages (binary safe; decoded by `event`), published on the partition's
+//! channel: one or more records back to back, `P<key len>:<value len>:<key><value>` for
+//! a put, `D<key len>:<key>` for a delete, `X` when the partition is dropped. A batch
+//! publishes one message per partition holding all its records in commit order.
 
-use redis::Script;
+use redis::{Cmd, Script};
 
 /// `KEYS`: marker, value key, index. `ARGV`: key, value, TTL in ms (`0`: none),
 /// channel. Returns 0 when the partition is missing, else 1.
@@ -26,17 +28,18 @@ else
   redis.call('SET', KEYS[2], ARGV[2])
 end
 redis.call('ZADD', KEYS[3], 0, ARGV[1])
-redis.call('PUBLISH', ARGV[4], 'P' .. #ARGV[1] .. ':' .. ARGV[1] .. ARGV[2])
+redis.call('PUBLISH', ARGV[4], 'P' .. #ARGV[1] .. ':' .. #ARGV[2] .. ':' .. ARGV[1] .. ARGV[2])
 return 1
 "#;
 
 /// `KEYS`: marker, value key, index. `ARGV`: key, channel. Returns 0 when the partition
-/// is missing, else 1. Publishes only when a live value was removed.
+/// is missing, else 1. Publishes the delete whether or not a value was there (as every
+/// backend does).
 const DELETE: &str = r#"#!lua
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local removed = redis.call('DEL', KEYS[2])
+redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[3], ARGV[1])
-if removed > 0 then redis.call('PUBLISH', ARGV[2], 'D' .. ARGV[1]) end
+redis.call('PUBLISH', ARGV[2], 'D' .. #ARGV[1] .. ':' .. ARGV[1])
 return 1
 "#;
 
@@ -55,38 +58,87 @@ end
 if ARGV[4] == '1' then
   redis.call('SET', KEYS[2], ARGV[5])
   redis.call('ZADD', KEYS[3], 0, ARGV[1])
-  redis.call('PUBLISH', ARGV[6], 'P' .. #ARGV[1] .. ':' .. ARGV[1] .. ARGV[5])
+  redis.call('PUBLISH', ARGV[6], 'P' .. #ARGV[1] .. ':' .. #ARGV[5] .. ':' .. ARGV[1] .. ARGV[5])
 else
-  if redis.call('DEL', KEYS[2]) > 0 then redis.call('PUBLISH', ARGV[6], 'D' .. ARGV[1]) end
+  if redis.call('DEL', KEYS[2]) > 0 then
+    redis.call('PUBLISH', ARGV[6], 'D' .. #ARGV[1] .. ':' .. ARGV[1])
+  end
   redis.call('ZREM', KEYS[3], ARGV[1])
 end
 return {1}
 "#;
 
-/// `KEYS`: per operation marker, value key, index. `ARGV`: per operation `P` or `D`,
-/// key, value, TTL in ms (`0`: none), channel. Checks every partition first; returns
-/// the 1-based number of the first operation whose partition is missing (nothing
-/// written), else 0 after applying every operation in order.
+/// The batch, grouped by partition on the client (operations keep their order within
+/// a partition; operations on different partitions touch different keys, so their
+/// relative order is not observable).
+///
+/// `KEYS`: per partition its marker and index; then one value key per operation marked
+/// final (below), in operation order. `ARGV[1]`: the number of partitions; then per
+/// partition its channel and its number of operations; then per operation four
+/// arguments: a flag, the key, the value (empty for a delete), the TTL in ms (`0`:
+/// none). Flags: `P` put, `D` delete, when the operation is the last one on its key in
+/// the batch (it decides the key's final state and has a value key in `KEYS`); `p`, `d`
+/// when a later operation on the same key follows (it is only published).
+///
+/// Checks every partition marker first and returns the 1-based number of the first
+/// missing partition (nothing written). Else, per partition: one `MSET` of the final
+/// plain puts, one `SET .. PX` per final TTL put, one `ZADD` of every put key, one `DEL`
+/// and one `ZREM` of the deleted keys, one `PUBLISH` of all the partition's records in
+/// order (commands over 1024 arguments are split, below Lua's `unpack` limit); returns 0.
 const BATCH: &str = r#"#!lua
-local n = #KEYS / 3
-for i = 0, n - 1 do
-  if redis.call('EXISTS', KEYS[i * 3 + 1]) == 0 then return i + 1 end
+local np = tonumber(ARGV[1])
+for j = 1, np do
+  if redis.call('EXISTS', KEYS[j * 2 - 1]) == 0 then return j end
 end
-for i = 0, n - 1 do
-  local k, a = i * 3, i * 5
-  local key = ARGV[a + 2]
-  if ARGV[a + 1] == 'P' then
-    if ARGV[a + 4] ~= '0' then
-      redis.call('SET', KEYS[k + 2], ARGV[a + 3], 'PX', ARGV[a + 4])
+local function chunked(cmd, head, args)
+  local n, s = #args, 1
+  while s <= n do
+    local e = math.min(s + 1023, n)
+    if head then
+      redis.call(cmd, head, unpack(args, s, e))
     else
-      redis.call('SET', KEYS[k + 2], ARGV[a + 3])
+      redis.call(cmd, unpack(args, s, e))
     end
-    redis.call('ZADD', KEYS[k + 3], 0, key)
-    redis.call('PUBLISH', ARGV[a + 5], 'P' .. #key .. ':' .. key .. ARGV[a + 3])
-  else
-    if redis.call('DEL', KEYS[k + 2]) > 0 then redis.call('PUBLISH', ARGV[a + 5], 'D' .. key) end
-    redis.call('ZREM', KEYS[k + 3], key)
+    s = e + 1
   end
+end
+local a, k = np * 2 + 2, np * 2 + 1
+for j = 1, np do
+  local plain, zadd, del, zrem, ev = {}, {}, {}, {}, {}
+  for _ = 1, tonumber(ARGV[j * 2 + 1]) do
+    local flag, key = ARGV[a], ARGV[a + 1]
+    if flag == 'P' or flag == 'p' then
+      local value = ARGV[a + 2]
+      ev[#ev + 1] = 'P' .. #key .. ':' .. #value .. ':'
+      ev[#ev + 1] = key
+      ev[#ev + 1] = value
+      if flag == 'P' then
+        if ARGV[a + 3] == '0' then
+          plain[#plain + 1] = KEYS[k]
+          plain[#plain + 1] = value
+        else
+          redis.call('SET', KEYS[k], value, 'PX', ARGV[a + 3])
+        end
+        zadd[#zadd + 1] = '0'
+        zadd[#zadd + 1] = key
+        k = k + 1
+      end
+    else
+      ev[#ev + 1] = 'D' .. #key .. ':'
+      ev[#ev + 1] = key
+      if flag == 'D' then
+        del[#del + 1] = KEYS[k]
+        zrem[#zrem + 1] = key
+        k = k + 1
+      end
+    end
+    a = a + 4
+  end
+  chunked('MSET', nil, plain)
+  chunked('ZADD', KEYS[j * 2], zadd)
+  chunked('DEL', nil, del)
+  chunked('ZREM', KEYS[j * 2], zrem)
+  redis.call('PUBLISH', ARGV[j * 2], table.concat(ev))
 end
 return 0
 "#;
@@ -167,4 +219,13 @@ impl Scripts {
             &self.reclaim,
         ]
     }
+}
+
+/// `EVALSHA <sha of script> <keys>`: append the `keys` key names, then the arguments.
+/// (Built directly as one command, rather than through `redis::ScriptInvocation`, which
+/// copies every argument twice.)
+pub(crate) fn evalsha(script: &Script, keys: usize) -> Cmd {
+    let mut cmd = redis::cmd("EVALSHA");
+    cmd.arg(script.get_hash()).arg(keys);
+    cmd
 }

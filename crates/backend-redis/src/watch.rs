@@ -55,18 +55,31 @@ pub(crate) async fn subscribe(
                             .await;
                         break;
                     };
+                    // One message holds one write's records, or a whole batch's for
+                    // this partition, in commit order.
                     let payload = Bytes::copy_from_slice(message.get_payload_bytes());
-                    match event::decode(payload) {
-                        Ok(Decoded::Dropped) => break,
-                        Ok(Decoded::Event(event)) => {
-                            if matches_prefix(&event, &prefix) && !deliver(&tx, &mut lost, Ok(event)) {
-                                break;
+                    let mut end = false;
+                    for record in event::decode(payload) {
+                        match record {
+                            Ok(Decoded::Dropped) => end = true,
+                            Ok(Decoded::Event(event)) => {
+                                if matches_prefix(&event, &prefix)
+                                    && !deliver(&tx, &mut lost, Ok(event))
+                                {
+                                    end = true;
+                                }
+                            }
+                            Err(err) => {
+                                let _ = tx.send(Err(err)).await;
+                                end = true;
                             }
                         }
-                        Err(err) => {
-                            let _ = tx.send(Err(err)).await;
+                        if end {
                             break;
                         }
+                    }
+                    if end {
+                        break;
                     }
                 }
                 permit = tx.reserve(), if lost > 0 => {
