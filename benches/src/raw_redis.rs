@@ -96,11 +96,11 @@ impl Subject for RawRedis {
         let (lo, hi) = (lex(b'[', start), lex(b'(', end));
         let mut cmd = if reverse {
             let mut c = redis::cmd("ZREVRANGEBYLEX");
-            c.arg(hi).arg(lo);
+            c.arg(INDEX).arg(hi).arg(lo);
             c
         } else {
             let mut c = redis::cmd("ZRANGEBYLEX");
-            c.arg(lo).arg(hi);
+            c.arg(INDEX).arg(lo).arg(hi);
             c
         };
         cmd.arg("LIMIT").arg(0).arg(limit);

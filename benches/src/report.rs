@@ -444,7 +444,7 @@ mod tests {
         let md = markdown(&sample(), Path::new("/nonexistent"), Some("short run"));
         assert!(md.contains("| mem | 1.00 M |"), "{md}");
         assert!(md.contains("**2.00x of raw_btree** (miss)"));
-        assert!(md.contains("0.96x of raw_log"));
+        assert!(md.contains("1.04x of raw_log"));
         assert!(md.contains("harness floor"));
         assert!(md.contains("skipped: DashMap is unordered"));
         assert!(md.contains("`get_100B`: mem is 2.00x slower than raw_btree"));
