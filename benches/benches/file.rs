@@ -8,7 +8,11 @@
 //! - `file_group_commit`: durable puts from 1 and from 16 concurrent writers (time per
 //!   put; the ratio is the group-commit speed-up);
 //! - `file_open`: open of a store of 1M keys from its hint files;
-//! - `file_merge`: merge of a store of 200k keys overwritten twice (MB/s of input).
+//! - `file_merge`: merge of a store of 200k keys overwritten twice (MB/s of input);
+//! - `file_ab`, `file_ab_durable`: the put, get and durable-put pairs again, raw and
+//!   backend timed back to back inside every sample; the median per-sample ratio is
+//!   printed (`file_ab: ...`). On a shared, noisy machine these ratios are the ones to
+//!   quote: separate groups run seconds apart under different load.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -274,17 +278,9 @@ fn durable(c: &mut Criterion) {
 fn open_and_merge(c: &mut Criterion) {
     let rt = multi_runtime();
     let p = Partition::new("bench").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let n = 1_000_000;
-    let workload = Workload::new(n);
-    rt.block_on(async {
-        let s = FileBackend::open(config(dir.path(), SyncPolicy::Never))
-            .await
-            .unwrap();
-        benches::load(&s, &p, &workload).await.unwrap();
-        s.merge().await.unwrap();
-        s.close().await.unwrap();
-    });
+    // Stores are built on first use, so a filter that skips these benches skips the
+    // (long) loads too.
+    let mut hinted: Option<tempfile::TempDir> = None;
     let mut group = c.benchmark_group("file_open");
     group
         .sample_size(10)
@@ -292,6 +288,19 @@ fn open_and_merge(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .sampling_mode(SamplingMode::Flat);
     group.bench_function("open_1m_keys_from_hints", |b| {
+        let dir = hinted.get_or_insert_with(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let workload = Workload::new(1_000_000);
+            rt.block_on(async {
+                let s = FileBackend::open(config(dir.path(), SyncPolicy::Never))
+                    .await
+                    .unwrap();
+                benches::load(&s, &p, &workload).await.unwrap();
+                s.merge().await.unwrap();
+                s.close().await.unwrap();
+            });
+            dir
+        });
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
@@ -307,20 +316,11 @@ fn open_and_merge(c: &mut Criterion) {
         })
     });
     group.finish();
-    drop(dir);
+    drop(hinted);
 
     // Merge: 200k keys written three times; each iteration rewrites once more, then merges.
-    let dir = tempfile::tempdir().unwrap();
     let workload = Workload::new(200_000);
-    let store = rt.block_on(async {
-        let s = FileBackend::open(config(dir.path(), SyncPolicy::Never))
-            .await
-            .unwrap();
-        for _ in 0..3 {
-            benches::load(&s, &p, &workload).await.unwrap();
-        }
-        s
-    });
+    let mut merged: Option<(tempfile::TempDir, FileBackend)> = None;
     let mut group = c.benchmark_group("file_merge");
     group
         .sample_size(10)
@@ -329,12 +329,25 @@ fn open_and_merge(c: &mut Criterion) {
         .sampling_mode(SamplingMode::Flat);
     let mut mbps = Vec::new();
     group.bench_function("merge_200k_live_of_600k", |b| {
+        let (_, store) = merged.get_or_insert_with(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let s = rt.block_on(async {
+                let s = FileBackend::open(config(dir.path(), SyncPolicy::Never))
+                    .await
+                    .unwrap();
+                for _ in 0..3 {
+                    benches::load(&s, &p, &workload).await.unwrap();
+                }
+                s
+            });
+            (dir, s)
+        });
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 rt.block_on(async {
                     for _ in 0..2 {
-                        benches::load(&store, &p, &workload).await.unwrap();
+                        benches::load(store, &p, &workload).await.unwrap();
                     }
                 });
                 let start = Instant::now();
@@ -354,8 +367,148 @@ fn open_and_merge(c: &mut Criterion) {
             mbps.len()
         );
     }
-    rt.block_on(store.close()).unwrap();
+    if let Some((_, store)) = merged {
+        rt.block_on(store.close()).unwrap();
+    }
 }
 
-criterion_group!(benches, file_put_and_get, durable, open_and_merge);
+/// Median of the per-sample ratios an A/B bench collected.
+fn median_ratio(mut ratios: Vec<f64>) -> Option<f64> {
+    ratios.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    ratios.get(ratios.len() / 2).copied()
+}
+
+/// Same-run A/B pairs: every sample times `iters` raw operations and then `iters`
+/// backend operations back to back, so the load of the shared machine hits both alike.
+/// Criterion reports the backend's time; the median of the per-sample ratios
+/// (backend / raw) is printed at the end of each group.
+fn interleaved(c: &mut Criterion) {
+    let workload = Workload::new(KEYS);
+    let rt = multi_runtime();
+    let p = Partition::new("bench").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = rt.block_on(async {
+        let s = FileBackend::open(config(dir.path(), SyncPolicy::Never))
+            .await
+            .unwrap();
+        benches::load(&s, &p, &workload).await.unwrap();
+        s
+    });
+    let raw_dir = tempfile::tempdir().unwrap();
+    let mut raw = RawLog::new(raw_dir.path());
+    for (k, v) in workload.pairs() {
+        raw.append(k, v);
+    }
+    let mut group = c.benchmark_group("file_ab");
+    let mut i = 0;
+    let mut put_ratios = Vec::new();
+    group.bench_function("put_never_after_raw_append", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                i += 1;
+                black_box(raw.append(workload.random_key(i), workload.value()));
+            }
+            let raw_time = start.elapsed();
+            let start = Instant::now();
+            rt.block_on(async {
+                for _ in 0..iters {
+                    i += 1;
+                    store
+                        .put(&p, workload.random_key(i), workload.value())
+                        .await
+                        .unwrap();
+                }
+            });
+            let took = start.elapsed();
+            put_ratios.push(took.as_secs_f64() / raw_time.as_secs_f64());
+            took
+        })
+    });
+    let mut get_ratios = Vec::new();
+    group.bench_function("get_after_raw_pread", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                i += 1;
+                black_box(raw.get(workload.random_key(i)).unwrap());
+            }
+            let raw_time = start.elapsed();
+            let start = Instant::now();
+            rt.block_on(async {
+                for _ in 0..iters {
+                    i += 1;
+                    black_box(store.get(&p, workload.random_key(i)).await.unwrap());
+                }
+            });
+            let took = start.elapsed();
+            get_ratios.push(took.as_secs_f64() / raw_time.as_secs_f64());
+            took
+        })
+    });
+    group.finish();
+    rt.block_on(store.close()).unwrap();
+
+    let durable_dir = tempfile::tempdir().unwrap();
+    let durable = rt.block_on(async {
+        let s = FileBackend::open(config(durable_dir.path(), SyncPolicy::Always))
+            .await
+            .unwrap();
+        s.create_partition(&p).await.unwrap();
+        s
+    });
+    let raw_dir = tempfile::tempdir().unwrap();
+    let mut raw = RawLog::new(raw_dir.path());
+    let mut group = c.benchmark_group("file_ab_durable");
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(6))
+        .warm_up_time(Duration::from_secs(1))
+        .sampling_mode(SamplingMode::Flat);
+    let mut durable_ratios = Vec::new();
+    group.bench_function("put_always_after_raw_fdatasync", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                i += 1;
+                raw.append(workload.random_key(i), workload.value());
+                raw.file.sync_data().unwrap();
+            }
+            let raw_time = start.elapsed();
+            let start = Instant::now();
+            rt.block_on(async {
+                for _ in 0..iters {
+                    i += 1;
+                    durable
+                        .put(&p, workload.random_key(i), workload.value())
+                        .await
+                        .unwrap();
+                }
+            });
+            let took = start.elapsed();
+            durable_ratios.push(took.as_secs_f64() / raw_time.as_secs_f64());
+            took
+        })
+    });
+    group.finish();
+    rt.block_on(durable.close()).unwrap();
+    for (what, ratios) in [
+        ("put (Never) / raw append", put_ratios),
+        ("get / raw keydir+pread+CRC", get_ratios),
+        ("durable put (Always) / raw write+fdatasync", durable_ratios),
+    ] {
+        let n = ratios.len();
+        if let Some(m) = median_ratio(ratios) {
+            eprintln!("file_ab: {what}: median time ratio {m:.2} over {n} samples");
+        }
+    }
+}
+
+criterion_group!(
+    benches,
+    file_put_and_get,
+    interleaved,
+    durable,
+    open_and_merge
+);
 criterion_main!(benches);

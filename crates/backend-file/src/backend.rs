@@ -5,6 +5,8 @@ use std::ops::Bound;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
+
+use crate::seal::SealQueue;
 use std::time::Duration;
 
 use backend_api::{
@@ -61,6 +63,21 @@ pub(crate) struct Inner {
     pub report: RecoveryReport,
     pub merges: AtomicU64,
     pub last_merge: Mutex<Option<MergeStats>>,
+    /// Limits every length read back from disk is checked against.
+    pub limits: Limits,
+    /// Rotated files waiting for their hint.
+    pub seals: SealQueue,
+    /// This store itself, for threads started from `&Inner`.
+    pub me: Weak<Inner>,
+}
+
+/// What an append did.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Written {
+    /// Sequence number of the last record written; 0: nothing was written.
+    seq: u64,
+    /// The store is past the automatic merge trigger.
+    merge_due: bool,
 }
 
 /// One write, resolved to its partition id.
@@ -126,10 +143,12 @@ impl FileBackend {
             next_file_id: rec.next_file_id,
             next_pid: rec.next_pid,
             last_seq: 0,
-            buf: Vec::new(),
+            buf: Vec::with_capacity(512),
+            entries: Vec::with_capacity(1),
+            unsynced: Vec::new(),
         };
         let repaired = !rec.report.dropped.is_empty();
-        let inner = Arc::new(Inner {
+        let inner = Arc::new_cyclic(|me| Inner {
             watch: WatchHub::new(cfg.watch_capacity),
             caps,
             state: RwLock::new(rec.state),
@@ -142,6 +161,9 @@ impl FileBackend {
             report: rec.report,
             merges: AtomicU64::new(0),
             last_merge: Mutex::new(None),
+            limits,
+            seals: SealQueue::default(),
+            me: me.clone(),
             cfg,
         });
         if repaired {
@@ -184,7 +206,7 @@ impl FileBackend {
         ops: impl FnOnce(&State) -> Result<Vec<Op<'a>>>,
         batch: bool,
     ) -> Result<()> {
-        let seq = {
+        let written = {
             let inner = &*self.inner;
             let mut w = inner.writer.lock();
             inner.check_writable()?;
@@ -197,18 +219,56 @@ impl FileBackend {
             }
             inner.append(&mut w, &ops, batch)?
         };
-        self.finish_write(seq).await
+        self.finish_write(written).await
     }
 
-    /// After a write of `seq` (0: nothing written): durability wait, merge trigger.
-    async fn finish_write(&self, seq: u64) -> Result<()> {
-        if seq == 0 {
+    /// Writes one put or delete record (the common case, without building a list):
+    /// partition resolved and record appended under the writer lock. A delete of a key
+    /// the keydir does not hold writes nothing.
+    async fn write_one(
+        &self,
+        partition: &Partition,
+        kind: Kind,
+        key: &[u8],
+        value: &[u8],
+        expiry: u64,
+    ) -> Result<()> {
+        let written = {
+            let inner = &*self.inner;
+            let mut w = inner.writer.lock();
+            inner.check_writable()?;
+            let o = {
+                let st = inner.state.read();
+                let p = self.part(&st, partition)?;
+                if kind == Kind::Delete && !p.keys.contains_key(key) {
+                    return Ok(());
+                }
+                Op {
+                    name: partition.name(),
+                    part: partition,
+                    pid: p.id,
+                    kind,
+                    key,
+                    value,
+                    expiry,
+                }
+            };
+            inner.append(&mut w, std::slice::from_ref(&o), false)?
+        };
+        self.finish_write(written).await
+    }
+
+    /// After a write (`seq` 0: nothing written): durability wait, merge trigger.
+    async fn finish_write(&self, written: Written) -> Result<()> {
+        if written.seq == 0 {
             return Ok(());
         }
         if self.inner.cfg.sync == SyncPolicy::Always {
-            self.wait_durable(seq).await?;
+            self.wait_durable(written.seq).await?;
         }
-        self.maybe_merge();
+        if written.merge_due {
+            self.start_merge();
+        }
         Ok(())
     }
 
@@ -230,17 +290,8 @@ impl FileBackend {
         }
     }
 
-    fn maybe_merge(&self) {
-        let Some(ratio) = self.inner.cfg.merge_trigger else {
-            return;
-        };
-        let (total, dead) = {
-            let st = self.inner.state.read();
-            (st.total_bytes, st.dead_bytes())
-        };
-        if total < self.inner.cfg.merge_min_bytes || (dead as f64) <= ratio * total as f64 {
-            return;
-        }
+    /// Starts an automatic merge on its own thread unless one is running.
+    fn start_merge(&self) {
         if self.inner.merging.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -254,6 +305,20 @@ impl FileBackend {
         if spawned.is_err() {
             self.inner.merging.store(false, Ordering::Release);
         }
+    }
+
+    async fn put_inner(
+        &self,
+        partition: &Partition,
+        key: &[u8],
+        value: &[u8],
+        expiry: u64,
+    ) -> Result<()> {
+        self.inner.check_open()?;
+        self.inner.caps.check_key(key)?;
+        self.inner.caps.check_value(value)?;
+        self.write_one(partition, Kind::Put, key, value, expiry)
+            .await
     }
 
     fn part<'s>(&self, st: &'s State, p: &Partition) -> Result<&'s PartState> {
@@ -303,19 +368,6 @@ impl Inner {
         }
     }
 
-    /// Seals the active file (syncs it; the next write starts a new one). Writer lock
-    /// held.
-    pub(crate) fn seal(&self, w: &mut Writer) -> Result<()> {
-        if let Some(file) = w.file.take()
-            && let Err(e) = file.sync_data()
-        {
-            self.commit.poison(format!("fdatasync failed: {e}"));
-            return Err(e.into());
-        }
-        self.commit.mark_synced(w.last_seq);
-        Ok(())
-    }
-
     /// The active file, created if there is none. Writer lock held.
     fn ensure_active(&self, w: &mut Writer) -> Result<Arc<File>> {
         if let Some(f) = &w.file {
@@ -336,10 +388,11 @@ impl Inner {
     }
 
     /// Appends `ops` as one write, updates the keydir and tells watchers. Returns the
-    /// last sequence number written (0 if `ops` is empty). Writer lock held.
-    fn append(&self, w: &mut Writer, ops: &[Op<'_>], batch: bool) -> Result<u64> {
+    /// last sequence number written (0 if `ops` is empty) and whether the write took the
+    /// store past the merge trigger. Writer lock held.
+    fn append(&self, w: &mut Writer, ops: &[Op<'_>], batch: bool) -> Result<Written> {
         if ops.is_empty() {
-            return Ok(0);
+            return Ok(Written::default());
         }
         let total: u64 = ops
             .iter()
@@ -349,13 +402,14 @@ impl Inner {
             && w.offset > FILE_HEADER_LEN as u64
             && w.offset + total > self.cfg.max_file_size
         {
-            self.seal(w)?;
+            self.seal(w, true);
         }
         let file = self.ensure_active(w)?;
         let first = w.take_seqs(ops.len() as u64);
         let mut buf = std::mem::take(&mut w.buf);
         buf.clear();
-        let mut entries = Vec::with_capacity(ops.len());
+        let mut entries = std::mem::take(&mut w.entries);
+        entries.clear();
         let last = ops.len() - 1;
         for (i, op) in ops.iter().enumerate() {
             let flags = if batch {
@@ -387,10 +441,11 @@ impl Inner {
         w.buf = buf;
         if let Err(e) = w.append_buf(&file) {
             self.commit.poison(format!("write failed: {e}"));
+            w.entries = entries;
             return Err(e.into());
         }
         w.last_seq = first + last as u64;
-        {
+        let merge_due = {
             let mut guard = self.state.write();
             let st = &mut *guard;
             st.grew(w.file_id, total);
@@ -427,7 +482,12 @@ impl Inner {
                     }
                 }
             }
-        }
+            self.cfg.merge_trigger.is_some_and(|ratio| {
+                st.total_bytes >= self.cfg.merge_min_bytes
+                    && st.dead_bytes() as f64 > ratio * st.total_bytes as f64
+            }) && !self.merging.load(Ordering::Relaxed)
+        };
+        w.entries = entries;
         for op in ops {
             match op.kind {
                 Kind::Put if self.watch.is_watched(op.part) => self.watch.publish(
@@ -447,14 +507,19 @@ impl Inner {
                 _ => {}
             }
         }
-        Ok(w.last_seq)
+        Ok(Written {
+            seq: w.last_seq,
+            merge_due,
+        })
     }
 
     pub(crate) fn wait_durable(&self, seq: u64) -> Result<()> {
         self.commit
             .wait(seq, || {
                 let w = self.writer.lock();
-                (w.file.clone(), w.last_seq)
+                let mut files: Vec<Arc<File>> = w.unsynced.iter().map(|u| u.1.clone()).collect();
+                files.extend(w.file.clone());
+                (files, w.last_seq)
             })
             .map_err(|why| Error::backend(NAME, format!("{why}; close and reopen the store")))
     }
@@ -625,8 +690,8 @@ impl StorageBackend for FileBackend {
     }
 
     async fn put(&self, partition: &Partition, key: &[u8], value: &[u8]) -> Result<()> {
-        self.put_with(partition, key, value, PutOptions::default())
-            .await
+        // The inherent helper, not `put_with`: one boxed future per call, not two.
+        self.put_inner(partition, key, value, 0).await
     }
 
     async fn put_with(
@@ -636,29 +701,14 @@ impl StorageBackend for FileBackend {
         value: &[u8],
         options: PutOptions,
     ) -> Result<()> {
-        self.inner.check_open()?;
-        self.inner.caps.check_key(key)?;
-        self.inner.caps.check_value(value)?;
-        let expiry = expiry_of(&options);
-        self.write(
-            |st| Ok(vec![op(st, partition, Kind::Put, key, value, expiry)?]),
-            false,
-        )
-        .await
+        self.put_inner(partition, key, value, expiry_of(&options))
+            .await
     }
 
     async fn delete(&self, partition: &Partition, key: &[u8]) -> Result<()> {
         self.inner.check_open()?;
         self.inner.caps.check_key(key)?;
-        self.write(
-            |st| {
-                let o = op(st, partition, Kind::Delete, key, b"", 0)?;
-                let present = st.parts[partition.name()].keys.contains_key(key);
-                Ok(if present { vec![o] } else { Vec::new() })
-            },
-            false,
-        )
-        .await
+        self.write_one(partition, Kind::Delete, key, b"", 0).await
     }
 
     async fn scan(&self, partition: &Partition, range: ScanRange) -> Result<KvStream> {
@@ -720,7 +770,7 @@ impl StorageBackend for FileBackend {
         if let Some(v) = new {
             self.inner.caps.check_value(v)?;
         }
-        let (outcome, seq) = {
+        let (outcome, written) = {
             let inner = &*self.inner;
             let mut w = inner.writer.lock();
             inner.check_writable()?;
@@ -728,7 +778,7 @@ impl StorageBackend for FileBackend {
             // the write below.
             let current = self.get_sync(partition, key)?;
             if current.as_deref() != expected {
-                (CasOutcome::Mismatch { current }, 0)
+                (CasOutcome::Mismatch { current }, Written::default())
             } else {
                 let ops = {
                     let st = inner.state.read();
@@ -743,7 +793,7 @@ impl StorageBackend for FileBackend {
                 (CasOutcome::Swapped, inner.append(&mut w, &ops, false)?)
             }
         };
-        self.finish_write(seq).await?;
+        self.finish_write(written).await?;
         Ok(outcome)
     }
 
@@ -841,6 +891,10 @@ impl StorageBackend for FileBackend {
             "recovery_dropped_ranges".into(),
             r.dropped.len().to_string(),
         );
+        s.insert(
+            "rotation_hints_written".into(),
+            self.inner.seals.hints_written().to_string(),
+        );
         s.insert("sync_policy".into(), format!("{:?}", self.inner.cfg.sync));
         Ok(s)
     }
@@ -853,12 +907,20 @@ impl StorageBackend for FileBackend {
         let result = tokio::task::spawn_blocking(move || {
             // Wait for a running merge to stop, and for in-flight writes.
             let _m = inner.merge_lock.lock();
-            let (file, last) = {
+            let (files, last) = {
                 let w = inner.writer.lock();
-                (w.file.clone(), w.last_seq)
+                let mut files: Vec<Arc<File>> = w.unsynced.iter().map(|u| u.1.clone()).collect();
+                files.extend(w.file.clone());
+                (files, w.last_seq)
             };
-            let synced = file.map_or(Ok(()), |f| f.sync_data());
-            inner.commit.mark_synced(last);
+            let synced = files.iter().try_for_each(|f| f.sync_data());
+            if synced.is_ok() {
+                inner.writer.lock().unsynced.clear();
+                inner.commit.mark_synced(last);
+                // Rotated files still without a hint get it now, so the next open
+                // reads hints for every sealed file.
+                inner.write_queued_hints(true);
+            }
             inner.watch.close_all();
             {
                 let mut st = inner.state.write();

@@ -4,14 +4,20 @@
 //! then a 24-byte trailer with the entry count, the data file length covered, and a
 //! CRC-32C over every byte before it. A hint that fails any check is ignored and the
 //! data file is scanned instead.
+//!
+//! Merge writes a hint beside every output file; rotation has the sealer thread
+//! ([`write_hint_for`]) write one for every sealed file.
 
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
+use crate::files::{create_rw, hint_name, path, remove_if_exists, sync_dir, tmp_name};
 use crate::format::{
-    FILE_HEADER_LEN, FILE_KIND_HINT, FileHeader, Kind, Limits, RECORD_HEADER_LEN, u32_at, u64_at,
+    FILE_HEADER_LEN, FILE_KIND_DATA, FILE_KIND_HINT, FLAG_BEGIN, FLAG_END, FileHeader, Kind,
+    Limits, RECORD_HEADER_LEN, RecordHeader, record_crc_ok, u32_at, u64_at,
 };
+use crate::recovery::PosReader;
 
 /// Bytes of a hint entry before its key.
 pub const HINT_ENTRY_LEN: usize = 40;
@@ -71,16 +77,39 @@ impl HintWriter {
 
     /// Adds one entry.
     pub fn add(&mut self, e: &HintEntry) -> io::Result<()> {
+        self.add_record(
+            e.kind,
+            e.partition,
+            e.seq,
+            e.expiry,
+            e.offset,
+            e.len,
+            &e.key,
+        )
+    }
+
+    /// Adds one entry from its fields.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_record(
+        &mut self,
+        kind: Kind,
+        partition: u32,
+        seq: u64,
+        expiry: u64,
+        offset: u64,
+        len: u32,
+        key: &[u8],
+    ) -> io::Result<()> {
         let mut b = [0u8; HINT_ENTRY_LEN];
-        b[0] = e.kind as u8;
-        b[4..8].copy_from_slice(&e.partition.to_le_bytes());
-        b[8..16].copy_from_slice(&e.seq.to_le_bytes());
-        b[16..24].copy_from_slice(&e.expiry.to_le_bytes());
-        b[24..32].copy_from_slice(&e.offset.to_le_bytes());
-        b[32..36].copy_from_slice(&e.len.to_le_bytes());
-        b[36..40].copy_from_slice(&(e.key.len() as u32).to_le_bytes());
+        b[0] = kind as u8;
+        b[4..8].copy_from_slice(&partition.to_le_bytes());
+        b[8..16].copy_from_slice(&seq.to_le_bytes());
+        b[16..24].copy_from_slice(&expiry.to_le_bytes());
+        b[24..32].copy_from_slice(&offset.to_le_bytes());
+        b[32..36].copy_from_slice(&len.to_le_bytes());
+        b[36..40].copy_from_slice(&(key.len() as u32).to_le_bytes());
         self.write(&b)?;
-        self.write(&e.key)?;
+        self.write(key)?;
         self.count += 1;
         Ok(())
     }
@@ -97,6 +126,104 @@ impl HintWriter {
         let file = self.out.into_inner().map_err(|e| e.into_error())?;
         file.sync_data()
     }
+}
+
+/// Writes the hint file of the sealed data file `id` (`len` bytes, never appended to
+/// again): syncs the data file, reads it back record by record (every checksum, limit
+/// and the batch framing checked), writes the hint under a temporary name, fsyncs it,
+/// renames it into place and fsyncs the directory.
+///
+/// `Ok(false)` (and no hint) if the data file does not read back as whole, valid
+/// records: open will scan it, as it would without a hint.
+pub fn write_hint_for(
+    dir: &Path,
+    id: u64,
+    file: &File,
+    len: u64,
+    limits: &Limits,
+) -> io::Result<bool> {
+    // The hint must never describe records that a power loss could still take away.
+    file.sync_data()?;
+    let tmp = path(dir, &tmp_name(&hint_name(id)));
+    let result = (|| {
+        let mut hint = HintWriter::new(create_rw(&tmp)?, id)?;
+        if !hint_records(file, id, len, limits, &mut hint)? {
+            return Ok(false);
+        }
+        hint.finish(len)?;
+        fs::rename(&tmp, path(dir, &hint_name(id)))?;
+        sync_dir(dir)?;
+        Ok(true)
+    })();
+    if !matches!(result, Ok(true)) {
+        let _ = remove_if_exists(&tmp);
+    }
+    result
+}
+
+/// Adds an entry per record of data file `id` to `hint`; false at the first record
+/// that is not whole and valid.
+fn hint_records(
+    file: &File,
+    id: u64,
+    len: u64,
+    limits: &Limits,
+    hint: &mut HintWriter,
+) -> io::Result<bool> {
+    if len < FILE_HEADER_LEN as u64 {
+        return Ok(false);
+    }
+    let mut r = PosReader::new(file, len);
+    let mut hb = [0u8; FILE_HEADER_LEN];
+    r.read(0, &mut hb)?;
+    match FileHeader::decode(&hb) {
+        Ok(h) if h.kind == FILE_KIND_DATA && h.file_id == id => {}
+        _ => return Ok(false),
+    }
+    let mut pos = FILE_HEADER_LEN as u64;
+    let mut rec = Vec::new();
+    let mut in_batch = false;
+    while pos < len {
+        if len - pos < RECORD_HEADER_LEN as u64 {
+            return Ok(false);
+        }
+        rec.resize(RECORD_HEADER_LEN, 0);
+        r.read(pos, &mut rec)?;
+        let Ok(h) = RecordHeader::decode(&rec) else {
+            return Ok(false);
+        };
+        if limits.check(&h).is_err() || h.total_len() > len - pos {
+            return Ok(false);
+        }
+        rec.resize(h.total_len() as usize, 0);
+        r.read(pos, &mut rec)?;
+        if !record_crc_ok(&rec) {
+            return Ok(false);
+        }
+        // Only whole batches: a BEGIN opens one, END closes it, plain records and
+        // BEGIN only outside one, middle records only inside.
+        let begin = h.flags & FLAG_BEGIN != 0;
+        if h.flags == 0 || begin {
+            if in_batch {
+                return Ok(false);
+            }
+        } else if !in_batch {
+            return Ok(false);
+        }
+        in_batch = h.flags != 0 && h.flags & FLAG_END == 0;
+        let key = &rec[RECORD_HEADER_LEN..RECORD_HEADER_LEN + h.key_len as usize];
+        hint.add_record(
+            h.kind,
+            h.partition,
+            h.seq,
+            h.expiry,
+            pos,
+            h.total_len() as u32,
+            key,
+        )?;
+        pos += h.total_len();
+    }
+    Ok(!in_batch)
 }
 
 /// Reads and verifies the hint for data file `data_id` of length `data_len`.

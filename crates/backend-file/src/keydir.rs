@@ -1,6 +1,6 @@
 //! The in-RAM state: partitions, their ordered keydirs, and the open data files.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::sync::Arc;
 
@@ -94,10 +94,10 @@ impl PartState {
 pub struct State {
     /// Partitions by name.
     pub parts: BTreeMap<String, PartState>,
-    /// Readable data files by id.
-    pub files: HashMap<u64, Arc<File>>,
+    /// Readable data files by id (a handful: an ordered map beats hashing the id).
+    pub files: BTreeMap<u64, Arc<File>>,
     /// Bytes in each data file.
-    pub sizes: HashMap<u64, u64>,
+    pub sizes: BTreeMap<u64, u64>,
     /// Sum of `sizes`.
     pub total_bytes: u64,
     /// Sum of record lengths the keydirs point at.

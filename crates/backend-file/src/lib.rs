@@ -68,6 +68,7 @@ mod keydir;
 mod manifest;
 mod merge;
 mod recovery;
+mod seal;
 mod writer;
 
 pub use backend::FileBackend;

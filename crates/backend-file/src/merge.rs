@@ -168,7 +168,7 @@ pub fn merge(inner: &Inner) -> Result<MergeStats> {
     let (inputs, seq_floor, parts) = {
         let mut w = inner.writer.lock();
         inner.check_writable()?;
-        inner.seal(&mut w)?;
+        inner.seal(&mut w, false);
         let st = inner.state.read();
         let inputs: HashSet<u64> = st.files.keys().copied().collect();
         let parts: Vec<(String, u32, u64)> = st

@@ -77,7 +77,7 @@ pub struct Recovered {
 }
 
 /// Reads ahead through a file with positioned reads.
-struct PosReader<'a> {
+pub(crate) struct PosReader<'a> {
     file: &'a File,
     len: u64,
     buf: Vec<u8>,
@@ -86,7 +86,7 @@ struct PosReader<'a> {
 }
 
 impl<'a> PosReader<'a> {
-    fn new(file: &'a File, len: u64) -> Self {
+    pub(crate) fn new(file: &'a File, len: u64) -> Self {
         PosReader {
             file,
             len,
@@ -96,7 +96,7 @@ impl<'a> PosReader<'a> {
         }
     }
 
-    fn read(&mut self, pos: u64, out: &mut [u8]) -> std::io::Result<()> {
+    pub(crate) fn read(&mut self, pos: u64, out: &mut [u8]) -> std::io::Result<()> {
         let end = pos + out.len() as u64;
         if pos >= self.start && end <= self.start + self.filled as u64 {
             let at = (pos - self.start) as usize;
@@ -325,6 +325,7 @@ pub fn recover(cfg: &FileConfig, limits: &Limits) -> Result<Recovered> {
         } else {
             None
         };
+        let sealed = hint.is_some();
         if let Some(entries) = hint {
             report.hints_loaded += 1;
             for e in entries {
@@ -366,7 +367,7 @@ pub fn recover(cfg: &FileConfig, limits: &Limits) -> Result<Recovered> {
         state.files.insert(id, Arc::new(file));
         state.sizes.insert(id, valid_len);
         state.total_bytes += valid_len;
-        last_header = Some(header);
+        last_header = Some((header, sealed));
     }
 
     let next_seq = staging.max_seq + 1;
@@ -380,9 +381,10 @@ pub fn recover(cfg: &FileConfig, limits: &Limits) -> Result<Recovered> {
         .map(|e| u64::from(e.len))
         .sum();
 
-    // Keep appending to the newest file if it is an ordinary one with room left.
+    // Keep appending to the newest file if it is an ordinary one with room left and no
+    // hint (a hint means it was sealed: appending would make the hint stale).
     let active = match last_header {
-        Some(h) if h.flags & FILE_FLAG_MERGED == 0 && report.dropped.is_empty() => {
+        Some((h, false)) if h.flags & FILE_FLAG_MERGED == 0 && report.dropped.is_empty() => {
             let size = state.sizes[&h.file_id];
             (size < cfg.max_file_size).then(|| (h.file_id, state.files[&h.file_id].clone(), size))
         }

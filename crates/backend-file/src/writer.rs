@@ -3,10 +3,12 @@
 use std::fs::{self, File};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use crate::files::{create_rw, data_name, path, sync_dir, tmp_name};
 use crate::format::{FILE_KIND_DATA, FileHeader};
+use crate::keydir::Entry;
 
 /// The single writer's state; lives behind the writer mutex.
 pub struct Writer {
@@ -26,6 +28,11 @@ pub struct Writer {
     pub last_seq: u64,
     /// Encoding buffer, reused.
     pub buf: Vec<u8>,
+    /// Keydir entries of the write being appended, reused.
+    pub entries: Vec<Entry>,
+    /// Sealed files whose background `fdatasync` has not finished yet: a group-commit
+    /// leader syncs them too.
+    pub unsynced: Vec<(u64, Arc<File>)>,
 }
 
 impl Writer {
@@ -69,46 +76,57 @@ pub fn create_data_file(dir: &Path, id: u64, flags: u32, seq_floor: u64) -> std:
 /// Group commit: writers waiting for durability share one `fdatasync`.
 ///
 /// A writer that needs sequence number `s` durable becomes the leader if no sync is
-/// running, syncs the active file up to everything written so far, and wakes everyone
-/// it covered; writers arriving meanwhile wait and are covered by the next leader.
+/// running, syncs every file that may hold unsynced records (sealed files whose
+/// background sync has not finished, then the active file) up to everything written so
+/// far, and wakes everyone it covered; writers arriving meanwhile wait and are covered
+/// by the next leader.
 #[derive(Default)]
 pub struct GroupCommit {
     state: Mutex<SyncState>,
     done: Condvar,
+    /// Mirrors `SyncState::synced`, so a covered writer need not take the mutex.
+    synced: AtomicU64,
+    /// Set once `SyncState::failed` is, so the write path checks an atomic.
+    poisoned: AtomicBool,
 }
 
 #[derive(Default)]
 struct SyncState {
     synced: u64,
     leader: bool,
+    waiters: usize,
     failed: Option<String>,
     syncs: u64,
 }
 
 impl GroupCommit {
-    /// Records that everything up to `seq` is durable (rotation synced the old file).
+    /// Records that everything up to `seq` is durable.
     pub fn mark_synced(&self, seq: u64) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         s.synced = s.synced.max(seq);
-        self.done.notify_all();
+        self.synced.store(s.synced, Ordering::Release);
+        if s.waiters > 0 {
+            self.done.notify_all();
+        }
     }
 
     /// The highest sequence number known durable.
     pub fn synced(&self) -> u64 {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).synced
+        self.synced.load(Ordering::Acquire)
     }
 
-    /// Number of fdatasync calls made by leaders.
+    /// Number of fdatasync rounds made by leaders.
     pub fn syncs(&self) -> u64 {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).syncs
     }
 
-    /// Blocks until `seq` is durable. `snapshot` returns the active file and the last
-    /// sequence number written to it (taken under the writer lock).
+    /// Blocks until `seq` is durable. `snapshot` returns the files that may hold
+    /// unsynced records and the last sequence number written to them (taken under the
+    /// writer lock).
     pub fn wait(
         &self,
         seq: u64,
-        snapshot: impl Fn() -> (Option<Arc<File>>, u64),
+        snapshot: impl Fn() -> (Vec<Arc<File>>, u64),
     ) -> Result<(), String> {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         loop {
@@ -119,22 +137,31 @@ impl GroupCommit {
                 return Ok(());
             }
             if s.leader {
+                s.waiters += 1;
                 s = self.done.wait(s).unwrap_or_else(|e| e.into_inner());
+                s.waiters -= 1;
                 continue;
             }
             s.leader = true;
             drop(s);
-            let (file, target) = snapshot();
-            // No active file: everything written was synced when its file was sealed.
-            let result = file.map_or(Ok(()), |f| f.sync_data());
+            let (files, target) = snapshot();
+            let result = files.iter().try_for_each(|f| f.sync_data());
             s = self.state.lock().unwrap_or_else(|e| e.into_inner());
             s.leader = false;
             s.syncs += 1;
             match result {
-                Ok(()) => s.synced = s.synced.max(target),
-                Err(e) => s.failed = Some(format!("fdatasync failed: {e}")),
+                Ok(()) => {
+                    s.synced = s.synced.max(target);
+                    self.synced.store(s.synced, Ordering::Release);
+                }
+                Err(e) => {
+                    s.failed = Some(format!("fdatasync failed: {e}"));
+                    self.poisoned.store(true, Ordering::Release);
+                }
             }
-            self.done.notify_all();
+            if s.waiters > 0 {
+                self.done.notify_all();
+            }
         }
     }
 
@@ -142,11 +169,15 @@ impl GroupCommit {
     pub fn poison(&self, why: String) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         s.failed.get_or_insert(why);
+        self.poisoned.store(true, Ordering::Release);
         self.done.notify_all();
     }
 
     /// Why the store is poisoned, if it is.
     pub fn failure(&self) -> Option<String> {
+        if !self.poisoned.load(Ordering::Acquire) {
+            return None;
+        }
         self.state
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -1,0 +1,126 @@
+//! Sealing rotated files off the write path: their `fdatasync`, then their hint file.
+//!
+//! When the active file is rotated the writer only hands it over: a background thread
+//! syncs it (until that finishes, a group-commit leader syncs it too, so durability
+//! never depends on the thread), then writes its hint file (temporary name, fsync,
+//! rename, directory fsync), so the next open reads the hint instead of scanning the
+//! data file. Hints are written under the merge lock, only for files still in the
+//! store, only from data that is synced, and never after close (the directory may
+//! belong to another handle by then): close writes the hints still queued itself.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+
+use crate::backend::Inner;
+use crate::hint::write_hint_for;
+use crate::writer::Writer;
+
+/// A sealed data file waiting for its hint.
+struct Sealed {
+    id: u64,
+    file: Arc<File>,
+    len: u64,
+}
+
+/// Sealed files waiting for a hint, and whether a sealer thread is running.
+#[derive(Default)]
+pub struct SealQueue {
+    hints: Mutex<VecDeque<Sealed>>,
+    running: AtomicBool,
+    written: AtomicU64,
+}
+
+impl SealQueue {
+    /// Hint files written for rotated files since open.
+    pub fn hints_written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
+    }
+}
+
+impl Inner {
+    /// Seals the active file: the next write starts a new one. The file's `fdatasync`
+    /// and hint are left to a background thread (`hint`: false for a file a merge is
+    /// about to replace). Writer lock held.
+    pub(crate) fn seal(&self, w: &mut Writer, hint: bool) {
+        let Some(file) = w.file.take() else { return };
+        w.unsynced.push((w.file_id, file.clone()));
+        if hint {
+            self.seals.hints.lock().push_back(Sealed {
+                id: w.file_id,
+                file,
+                len: w.offset,
+            });
+        }
+        self.start_sealer();
+    }
+
+    /// Starts the sealer thread unless one is running.
+    fn start_sealer(&self) {
+        if self.seals.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Some(me) = self.me.upgrade() else {
+            self.seals.running.store(false, Ordering::Release);
+            return;
+        };
+        let spawned = std::thread::Builder::new()
+            .name("backend-file-seal".into())
+            .spawn(move || me.run_sealer());
+        if spawned.is_err() {
+            // Durability is still covered by group-commit leaders, flush and close;
+            // the hint is only an optimisation.
+            self.seals.running.store(false, Ordering::Release);
+        }
+    }
+
+    fn run_sealer(&self) {
+        loop {
+            self.sync_sealed();
+            self.write_queued_hints(false);
+            self.seals.running.store(false, Ordering::Release);
+            let idle = self.closed.load(Ordering::Acquire)
+                || (self.seals.hints.lock().is_empty() && self.writer.lock().unsynced.is_empty());
+            if idle || self.seals.running.swap(true, Ordering::AcqRel) {
+                return;
+            }
+        }
+    }
+
+    /// Syncs every sealed file not yet synced, forgetting each once it is durable. A
+    /// failure poisons the store.
+    pub(crate) fn sync_sealed(&self) {
+        let files = self.writer.lock().unsynced.clone();
+        for (id, file) in files {
+            if let Err(e) = file.sync_data() {
+                self.commit.poison(format!("fdatasync failed: {e}"));
+                return;
+            }
+            self.writer.lock().unsynced.retain(|(i, _)| *i != id);
+        }
+    }
+
+    /// Writes the queued hint files. `closing`: called by close, which holds the merge
+    /// lock already; otherwise it is taken here and nothing is written once closed.
+    pub(crate) fn write_queued_hints(&self, closing: bool) {
+        let _merge = (!closing).then(|| self.merge_lock.lock());
+        loop {
+            if !closing && self.closed.load(Ordering::Acquire) {
+                return;
+            }
+            let Some(s) = self.seals.hints.lock().pop_front() else {
+                return;
+            };
+            if self.commit.failure().is_some() || !self.state.read().files.contains_key(&s.id) {
+                continue;
+            }
+            // A hint that cannot be written is only a missed optimisation: open scans.
+            if let Ok(true) = write_hint_for(&self.cfg.dir, s.id, &s.file, s.len, &self.limits) {
+                self.seals.written.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
