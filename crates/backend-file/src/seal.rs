@@ -82,8 +82,10 @@ impl Inner {
             self.sync_sealed();
             self.write_queued_hints(false);
             self.seals.running.store(false, Ordering::Release);
-            let idle = self.closed.load(Ordering::Acquire)
-                || (self.seals.hints.lock().is_empty() && self.writer.lock().unsynced.is_empty());
+            // One lock at a time: `seal` takes the hint queue under the writer lock.
+            let no_hints = self.seals.hints.lock().is_empty();
+            let no_syncs = self.writer.lock().unsynced.is_empty();
+            let idle = self.closed.load(Ordering::Acquire) || (no_hints && no_syncs);
             if idle || self.seals.running.swap(true, Ordering::AcqRel) {
                 return;
             }
