@@ -3,19 +3,36 @@
 //! scan of 1k keys, over 10k 16-byte keys with 100-byte values. The raw database uses
 //! the same settings (LZ4, same block cache size, WAL on, no sync) and one column
 //! family. One criterion group per operation, `raw_rocks` and `adapter` side by side.
+//!
+//! Same work on both sides:
+//! - reads run first, while both databases hold exactly what was loaded (the write
+//!   groups leave a different number of overwritten versions behind on each side);
+//! - a get copies the pinned value into `Bytes`, as the adapter must;
+//! - a scan takes a snapshot, sets the start as the iterator's lower bound, and copies
+//!   each key and value into `Bytes` (a raw iterator, as the adapter uses);
+//! - a batch's `Vec<Operation>` is built outside the timed part (`iter_batched`), as the
+//!   raw side's keys and values already exist;
+//! - puts overwrite a key with the value it holds (RocksDB writes it anyway, unlike
+//!   sled, which skips an equal value);
+//! - `*_async` rows run the raw engine behind one boxed future on the same runtime as the
+//!   adapter: the floor any `#[async_trait]` backend pays per call. The adapter rows call
+//!   through `&dyn StorageBackend` (one boxed future per call); calling through an
+//!   `Arc<dyn StorageBackend>` goes through backend-api's blanket `impl for Arc<T>`,
+//!   which boxes a second future (measured on its own in `*_get/adapter_via_arc`).
 
 use std::hint::black_box;
 use std::sync::Arc;
 
+use backend_api::ScanRange;
 use backend_api::{Bytes, Operation, Partition, StorageBackend};
 use backend_rocks::{RocksBackend, RocksConfig};
-use benches::{SCAN_LEN, Workload, bench_get, bench_put, bench_scan, runtime};
-use criterion::{Criterion, criterion_group, criterion_main};
+use benches::{SCAN_LEN, Workload, runtime};
+use criterion::measurement::WallTime;
+use criterion::{BatchSize, BenchmarkGroup, Criterion, criterion_group, criterion_main};
+use futures_util::future::BoxFuture;
 use rocksdb::{
-    BlockBasedOptions, Cache, DB, DBCompressionType, Direction, IteratorMode, Options, ReadOptions,
-    WriteBatch, WriteOptions,
+    BlockBasedOptions, Cache, DB, DBCompressionType, Options, ReadOptions, WriteBatch, WriteOptions,
 };
-
 const KEYS: usize = 10_000;
 const BATCH: usize = 100;
 const CACHE: usize = 64 << 20;
@@ -72,10 +89,60 @@ fn rocks_vs_raw(c: &mut Criterion) {
                 .get_pinned_cf_opt(&cf, workload.random_key(i), &read_opts)
                 .expect("get")
                 .expect("present");
-            black_box(Bytes::copy_from_slice(&value))
+            Bytes::copy_from_slice(&value)
         })
     });
-    bench_get(&mut group, "adapter", &rt, &adapter, &partition, &workload);
+    let mut i = 0;
+    group.bench_function("raw_rocks_async", |b| {
+        b.to_async(&rt).iter(|| {
+            i += 1;
+            let (raw, cf, read_opts, key) = (&raw, &cf, &read_opts, workload.random_key(i));
+            let fut: BoxFuture<'_, Bytes> = Box::pin(async move {
+                let value = raw
+                    .get_pinned_cf_opt(cf, key, read_opts)
+                    .expect("get")
+                    .expect("present");
+                Bytes::copy_from_slice(&value)
+            });
+            fut
+        })
+    });
+    adapter_get(&mut group, &rt, &*adapter, &partition, &workload);
+    benches::bench_get(
+        &mut group,
+        "adapter_via_arc",
+        &rt,
+        &adapter,
+        &partition,
+        &workload,
+    );
+    group.finish();
+
+    // Reads first, while both databases hold exactly what was loaded; writes after.
+    let mut group = c.benchmark_group("rocks_scan_1k");
+    let mut i = 0;
+    group.bench_function("raw_rocks", |b| {
+        b.iter(|| {
+            i += 1;
+            let snapshot = raw.snapshot();
+            let mut opts = ReadOptions::default();
+            opts.set_iterate_lower_bound(workload.scan_start(i).to_vec());
+            let mut iter = snapshot.raw_iterator_cf_opt(&cf, opts);
+            iter.seek_to_first();
+            let mut n = 0;
+            while let Some((key, value)) = iter.item() {
+                black_box((Bytes::copy_from_slice(key), Bytes::copy_from_slice(value)));
+                n += 1;
+                if n == SCAN_LEN {
+                    break;
+                }
+                iter.next();
+            }
+            iter.status().expect("scan");
+            assert_eq!(n, SCAN_LEN);
+        })
+    });
+    adapter_scan(&mut group, &rt, &*adapter, &partition, &workload);
     group.finish();
 
     let mut group = c.benchmark_group("rocks_put");
@@ -87,63 +154,123 @@ fn rocks_vs_raw(c: &mut Criterion) {
                 .expect("put")
         })
     });
-    bench_put(&mut group, "adapter", &rt, &adapter, &partition, &workload);
-    group.finish();
-
-    let value = Bytes::copy_from_slice(workload.value());
-    let mut group = c.benchmark_group("rocks_batch_100");
     let mut i = 0;
-    group.bench_function("raw_rocks", |b| {
-        b.iter(|| {
-            let mut batch = WriteBatch::default();
-            for _ in 0..BATCH {
-                i += 1;
-                batch.put_cf(&cf, workload.random_key(i), workload.value());
-            }
-            raw.write_opt(batch, &write_opts).expect("write batch")
-        })
-    });
-    let mut i = 0;
-    group.bench_function("adapter", |b| {
+    group.bench_function("raw_rocks_async", |b| {
         b.to_async(&rt).iter(|| {
-            let ops: Vec<Operation> = (0..BATCH)
-                .map(|_| {
-                    i += 1;
-                    Operation::put(
-                        &partition,
-                        Bytes::copy_from_slice(workload.random_key(i)),
-                        value.clone(),
-                    )
-                })
-                .collect();
-            let adapter = &adapter;
-            async move { adapter.batch(ops).await.expect("batch") }
+            i += 1;
+            let (raw, cf, write_opts) = (&raw, &cf, &write_opts);
+            let (key, value) = (workload.random_key(i), workload.value());
+            let fut: BoxFuture<'_, ()> =
+                Box::pin(async move { raw.put_cf_opt(cf, key, value, write_opts).expect("put") });
+            fut
         })
     });
+    adapter_put(&mut group, &rt, &*adapter, &partition, &workload);
     group.finish();
 
-    let mut group = c.benchmark_group("rocks_scan_1k");
-    let mut i = 0;
-    group.bench_function("raw_rocks", |b| {
-        b.iter(|| {
-            i += 1;
-            let snapshot = raw.snapshot();
-            let mode = IteratorMode::From(workload.scan_start(i), Direction::Forward);
-            let mut n = 0;
-            for item in snapshot
-                .iterator_cf_opt(&cf, ReadOptions::default(), mode)
-                .take(SCAN_LEN)
-            {
-                black_box(item.expect("scan item"));
-                n += 1;
-            }
-            assert_eq!(n, SCAN_LEN);
-        })
-    });
-    bench_scan(&mut group, "adapter", &rt, &adapter, &partition, &workload);
-    group.finish();
+    {
+        let mut group = c.benchmark_group("rocks_batch_100");
+        let mut i = 0;
+        group.bench_function("raw_rocks", |b| {
+            b.iter(|| {
+                let mut batch = WriteBatch::default();
+                for _ in 0..BATCH {
+                    i += 1;
+                    batch.put_cf(&cf, workload.random_key(i), workload.value());
+                }
+                raw.write_opt(batch, &write_opts).expect("write batch")
+            })
+        });
+        let mut i = 0;
+        group.bench_function("adapter", |b| {
+            b.to_async(&rt).iter_batched(
+                || {
+                    (0..BATCH)
+                        .map(|_| {
+                            i += 1;
+                            let value = Bytes::copy_from_slice(workload.value());
+                            let key = Bytes::copy_from_slice(workload.random_key(i));
+                            Operation::put(&partition, key, value)
+                        })
+                        .collect::<Vec<_>>()
+                },
+                |ops| {
+                    let adapter = &adapter;
+                    async move { adapter.batch(ops).await.expect("batch") }
+                },
+                BatchSize::SmallInput,
+            )
+        });
+        group.finish();
+    }
 
     rt.block_on(adapter.close()).expect("close");
+}
+
+/// `get` of a random present key through the trait object.
+fn adapter_get(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    rt: &tokio::runtime::Runtime,
+    backend: &dyn StorageBackend,
+    partition: &Partition,
+    workload: &Workload,
+) {
+    let mut i = 0;
+    group.bench_function("adapter", |b| {
+        b.to_async(rt).iter(|| {
+            i += 1;
+            let key = workload.random_key(i);
+            async move {
+                let value = backend.get(partition, key).await.expect("get");
+                value.expect("present")
+            }
+        })
+    });
+}
+
+/// `put` overwriting a random present key with its value, through the trait object.
+fn adapter_put(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    rt: &tokio::runtime::Runtime,
+    backend: &dyn StorageBackend,
+    partition: &Partition,
+    workload: &Workload,
+) {
+    let mut i = 0;
+    group.bench_function("adapter", |b| {
+        b.to_async(rt).iter(|| {
+            i += 1;
+            let key = workload.random_key(i);
+            async move {
+                let put = backend.put(partition, key, workload.value()).await;
+                put.expect("put")
+            }
+        })
+    });
+}
+
+/// A forward scan of [`SCAN_LEN`] pairs from a random start, through the trait object.
+fn adapter_scan(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    rt: &tokio::runtime::Runtime,
+    backend: &dyn StorageBackend,
+    partition: &Partition,
+    workload: &Workload,
+) {
+    let mut i = 0;
+    group.bench_function("adapter", |b| {
+        b.to_async(rt).iter(|| {
+            i += 1;
+            let range = ScanRange::all()
+                .start(Bytes::copy_from_slice(workload.scan_start(i)))
+                .limit(SCAN_LEN);
+            async move {
+                let stream = backend.scan(partition, range).await.expect("scan");
+                let n = benches::drain(stream).await.expect("scan items");
+                assert_eq!(n, SCAN_LEN);
+            }
+        })
+    });
 }
 
 criterion_group!(benches, rocks_vs_raw);

@@ -1,7 +1,7 @@
 //! Range scans over a sled tree, streamed a chunk at a time from a blocking thread.
 
 use backend_api::{Bytes, KvStream, Result, ScanRange};
-use backend_support::blocking_stream;
+use backend_support::blocking_stream_with;
 
 use crate::error::sled_err;
 use crate::value;
@@ -9,43 +9,53 @@ use crate::value;
 /// Streams the live pairs of `tree` in `range` (which must not be empty), forward or
 /// reverse, skipping expired values. Bounded memory: the tree's iterator is consumed
 /// lazily and at most two chunks wait for the consumer.
+///
+/// The blocking thread walks the tree and filters by TTL; it sends sled's own `IVec`s
+/// (reference-counted, no copy), and the consumer wraps them in [`Bytes`] as it polls,
+/// so every allocation of a handed-out pair is made and freed on the same thread.
 pub(crate) fn scan_tree(tree: sled::Tree, range: ScanRange) -> KvStream {
-    blocking_stream(move |emit| {
-        let mut left = range.limit.unwrap_or(usize::MAX);
-        let keys_only = range.keys_only;
-        let mut visit = |item: sled::Result<(sled::IVec, sled::IVec)>| -> bool {
-            let (key, stored) = match item {
-                Ok(pair) => pair,
-                Err(e) => return emit(Err(sled_err(e))),
-            };
-            let header_len = match value::live_header(&stored) {
-                Ok(Some(header_len)) => header_len,
-                Ok(None) => return true,
-                Err(e) => return emit(Err(e)),
-            };
-            let value = if keys_only {
-                Bytes::new()
-            } else {
-                value::user_bytes(stored, header_len)
-            };
-            left -= 1;
-            emit(Ok((value::key_bytes(key), value))) && left > 0
-        };
-        let iter = tree.range(range.bounds());
-        if range.reverse {
-            for item in iter.rev() {
-                if !visit(item) {
-                    break;
-                }
-            }
+    let keys_only = range.keys_only;
+    let convert = move |(key, stored, header_len): (sled::IVec, sled::IVec, usize)| {
+        let value = if keys_only {
+            Bytes::new()
         } else {
-            for item in iter {
-                if !visit(item) {
-                    break;
+            value::user_bytes(stored, header_len)
+        };
+        (value::key_bytes(key), value)
+    };
+    blocking_stream_with(
+        move |emit| {
+            let mut left = range.limit.unwrap_or(usize::MAX);
+            let mut visit = |item: sled::Result<(sled::IVec, sled::IVec)>| -> bool {
+                let (key, stored) = match item {
+                    Ok(pair) => pair,
+                    Err(e) => return emit(Err(sled_err(e))),
+                };
+                let header_len = match value::live_header(&stored) {
+                    Ok(Some(header_len)) => header_len,
+                    Ok(None) => return true,
+                    Err(e) => return emit(Err(e)),
+                };
+                left -= 1;
+                emit(Ok((key, stored, header_len))) && left > 0
+            };
+            let iter = tree.range(range.bounds());
+            if range.reverse {
+                for item in iter.rev() {
+                    if !visit(item) {
+                        break;
+                    }
+                }
+            } else {
+                for item in iter {
+                    if !visit(item) {
+                        break;
+                    }
                 }
             }
-        }
-    })
+        },
+        convert,
+    )
 }
 
 /// Counts live keys and their bytes (key + user value) in `tree`. Blocking, O(n).

@@ -1,11 +1,18 @@
 //! A blocking engine iterator as an async stream.
 
-use backend_api::{Bytes, KvStream, Result};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use backend_api::{Bytes, KvStream, Result, Stream};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
-/// Items a blocking scan sends across in one go.
+/// Largest number of items a blocking scan sends across in one go.
 pub const SCAN_CHUNK: usize = 512;
+
+/// Size of the first chunk: small, so the consumer starts (on its own thread) while the
+/// producer is still filling the next one; chunks then double up to [`SCAN_CHUNK`].
+const FIRST_CHUNK: usize = 64;
 
 /// Chunks in flight between the producer and the consumer.
 const CHUNKS_IN_FLIGHT: usize = 2;
@@ -14,26 +21,43 @@ const CHUNKS_IN_FLIGHT: usize = 2;
 ///
 /// `produce` gets an `emit` function; it calls it with each item in order and stops as
 /// soon as `emit` returns `false` (the stream was dropped). Items travel in chunks of
-/// [`SCAN_CHUNK`], at most two chunks ahead of the consumer, so memory stays bounded
-/// however large the range. An `Err` item ends the stream after it is delivered.
+/// at most [`SCAN_CHUNK`], at most two chunks ahead of the consumer, so memory stays
+/// bounded however large the range. An `Err` item ends the stream after it is delivered.
 ///
 /// Must be called from within a tokio runtime.
 pub fn blocking_stream<F>(produce: F) -> KvStream
 where
     F: FnOnce(&mut dyn FnMut(Result<(Bytes, Bytes)>) -> bool) + Send + 'static,
 {
-    let (tx, rx) = mpsc::channel::<Vec<Result<(Bytes, Bytes)>>>(CHUNKS_IN_FLIGHT);
+    blocking_stream_with(produce, std::convert::identity)
+}
+
+/// Like [`blocking_stream`], but the producer emits engine items of any type `T` and
+/// `convert` turns each into a pair on the consumer's side, as it is polled.
+///
+/// For engines whose items own their buffers (sled's `IVec`), this keeps the
+/// allocations of the [`Bytes`] handed to the caller on the thread that frees them,
+/// instead of allocating on the blocking thread and freeing on the async one.
+pub fn blocking_stream_with<T, F, C>(produce: F, convert: C) -> KvStream
+where
+    T: Send + Unpin + 'static,
+    F: FnOnce(&mut dyn FnMut(Result<T>) -> bool) + Send + 'static,
+    C: FnMut(T) -> (Bytes, Bytes) + Send + Unpin + 'static,
+{
+    let (tx, rx) = mpsc::channel::<Vec<Result<T>>>(CHUNKS_IN_FLIGHT);
     tokio::task::spawn_blocking(move || {
-        let mut chunk = Vec::with_capacity(SCAN_CHUNK);
+        let mut size = FIRST_CHUNK;
+        let mut chunk = Vec::with_capacity(size);
         let mut open = true;
-        let mut emit = |item: Result<(Bytes, Bytes)>| {
+        let mut emit = |item: Result<T>| {
             if !open {
                 return false;
             }
             let failed = item.is_err();
             chunk.push(item);
-            if chunk.len() >= SCAN_CHUNK || failed {
-                let full = std::mem::replace(&mut chunk, Vec::with_capacity(SCAN_CHUNK));
+            if chunk.len() >= size || failed {
+                size = (size * 2).min(SCAN_CHUNK);
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(size));
                 open = tx.blocking_send(full).is_ok() && !failed;
             }
             open
@@ -43,20 +67,50 @@ where
             let _ = tx.blocking_send(chunk);
         }
     });
-    let chunks = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|chunk| (futures_util::stream::iter(chunk), rx))
-    });
-    let mut failed = false;
-    chunks
-        .flatten()
-        .take_while(move |item| {
-            let keep = !failed;
-            failed |= item.is_err();
-            std::future::ready(keep)
-        })
-        .boxed()
+    Chunks {
+        rx,
+        chunk: Vec::new().into_iter(),
+        convert,
+        done: false,
+    }
+    .boxed()
+}
+
+/// The consumer's side: drains the current chunk, then waits for the next; ends after
+/// the first error or when the producer is done.
+struct Chunks<T, C> {
+    rx: mpsc::Receiver<Vec<Result<T>>>,
+    chunk: std::vec::IntoIter<Result<T>>,
+    convert: C,
+    done: bool,
+}
+
+impl<T, C> Stream for Chunks<T, C>
+where
+    T: Unpin,
+    C: FnMut(T) -> (Bytes, Bytes) + Unpin,
+{
+    type Item = Result<(Bytes, Bytes)>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if this.done {
+                return Poll::Ready(None);
+            }
+            match this.chunk.next() {
+                Some(Ok(item)) => return Poll::Ready(Some(Ok((this.convert)(item)))),
+                Some(Err(e)) => {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
+                None => match ready!(this.rx.poll_recv(cx)) {
+                    Some(chunk) => this.chunk = chunk.into_iter(),
+                    None => this.done = true,
+                },
+            }
+        }
+    }
 }
 
 #[cfg(test)]
