@@ -74,17 +74,23 @@ return {1}
 ///
 /// `KEYS`: per partition its marker and index; then one value key per operation marked
 /// final (below), in operation order. `ARGV[1]`: the number of partitions; then per
-/// partition its channel and its number of operations; then per operation four
-/// arguments: a flag, the key, the value (empty for a delete), the TTL in ms (`0`:
-/// none). Flags: `P` put, `D` delete, when the operation is the last one on its key in
-/// the batch (it decides the key's final state and has a value key in `KEYS`); `p`, `d`
-/// when a later operation on the same key follows (it is only published).
+/// partition its channel and its number of operations; then per operation three
+/// arguments: a flag, the key, the value (empty for a delete). Flags of an operation
+/// that is the last one on its key in the batch (it decides the key's final state and
+/// has a value key in `KEYS`): `P` put, `D` delete, or the decimal TTL in ms of a put
+/// with a TTL; `p` and `d` when a later operation on the same key follows (the
+/// operation is then only published).
 ///
 /// Checks every partition marker first and returns the 1-based number of the first
 /// missing partition (nothing written). Else, per partition: one `MSET` of the final
 /// plain puts, one `SET .. PX` per final TTL put, one `ZADD` of every put key, one `DEL`
-/// and one `ZREM` of the deleted keys, one `PUBLISH` of all the partition's records in
-/// order (commands over 1024 arguments are split, below Lua's `unpack` limit); returns 0.
+/// and one `ZREM` of the deleted keys (commands over 1024 arguments are split, below
+/// Lua's `unpack` limit), and, when the channel has a subscriber, one `PUBLISH` of all
+/// the partition's records in order; returns 0.
+///
+/// `PUBSUB NUMSUB` counts this server's subscribers, which on a standalone server are
+/// all of them, and a subscription is never processed during a script: a watcher whose
+/// `watch` returned before the batch began is always counted.
 const BATCH: &str = r#"#!lua
 local np = tonumber(ARGV[1])
 for j = 1, np do
@@ -104,41 +110,47 @@ local function chunked(cmd, head, args)
 end
 local a, k = np * 2 + 2, np * 2 + 1
 for j = 1, np do
+  local channel = ARGV[j * 2]
+  local watched = redis.call('PUBSUB', 'NUMSUB', channel)[2] > 0
   local plain, zadd, del, zrem, ev = {}, {}, {}, {}, {}
   for _ = 1, tonumber(ARGV[j * 2 + 1]) do
     local flag, key = ARGV[a], ARGV[a + 1]
-    if flag == 'P' or flag == 'p' then
-      local value = ARGV[a + 2]
-      ev[#ev + 1] = 'P' .. #key .. ':' .. #value .. ':'
-      ev[#ev + 1] = key
-      ev[#ev + 1] = value
-      if flag == 'P' then
-        if ARGV[a + 3] == '0' then
-          plain[#plain + 1] = KEYS[k]
-          plain[#plain + 1] = value
-        else
-          redis.call('SET', KEYS[k], value, 'PX', ARGV[a + 3])
-        end
-        zadd[#zadd + 1] = '0'
-        zadd[#zadd + 1] = key
-        k = k + 1
+    if flag == 'D' or flag == 'd' then
+      if watched then
+        ev[#ev + 1] = 'D' .. #key .. ':'
+        ev[#ev + 1] = key
       end
-    else
-      ev[#ev + 1] = 'D' .. #key .. ':'
-      ev[#ev + 1] = key
       if flag == 'D' then
         del[#del + 1] = KEYS[k]
         zrem[#zrem + 1] = key
         k = k + 1
       end
+    else
+      local value = ARGV[a + 2]
+      if watched then
+        ev[#ev + 1] = 'P' .. #key .. ':' .. #value .. ':'
+        ev[#ev + 1] = key
+        ev[#ev + 1] = value
+      end
+      if flag ~= 'p' then
+        if flag == 'P' then
+          plain[#plain + 1] = KEYS[k]
+          plain[#plain + 1] = value
+        else
+          redis.call('SET', KEYS[k], value, 'PX', flag)
+        end
+        zadd[#zadd + 1] = '0'
+        zadd[#zadd + 1] = key
+        k = k + 1
+      end
     end
-    a = a + 4
+    a = a + 3
   end
   chunked('MSET', nil, plain)
   chunked('ZADD', KEYS[j * 2], zadd)
   chunked('DEL', nil, del)
   chunked('ZREM', KEYS[j * 2], zrem)
-  redis.call('PUBLISH', ARGV[j * 2], table.concat(ev))
+  if watched then redis.call('PUBLISH', channel, table.concat(ev)) end
 end
 return 0
 "#;
@@ -227,5 +239,13 @@ impl Scripts {
 pub(crate) fn evalsha(script: &Script, keys: usize) -> Cmd {
     let mut cmd = redis::cmd("EVALSHA");
     cmd.arg(script.get_hash()).arg(keys);
+    cmd
+}
+
+/// [`evalsha`] with room for `args` arguments in all (`EVALSHA` included) of `data`
+/// bytes in all, so building a large call does not reallocate.
+pub(crate) fn evalsha_with_capacity(script: &Script, keys: usize, args: usize, data: usize) -> Cmd {
+    let mut cmd = Cmd::with_capacity(args, data + 64);
+    cmd.arg("EVALSHA").arg(script.get_hash()).arg(keys);
     cmd
 }
