@@ -68,7 +68,10 @@ impl Subject for Adapter {
                     .expect("open sled"),
             ),
             "redis" => {
-                let url = spec.redis_url.as_deref().expect("redis needs Spec::redis_url");
+                let url = spec
+                    .redis_url
+                    .as_deref()
+                    .expect("redis needs Spec::redis_url");
                 let config = RedisConfig::new(url).namespace("cmp");
                 Arc::new(RedisBackend::open(config).await.expect("open redis"))
             }
@@ -117,8 +120,9 @@ impl Subject for Adapter {
     }
 
     async fn scan(&self, start: &[u8], end: &[u8], limit: usize, reverse: bool) -> usize {
-        let mut range = ScanRange::between(Bytes::copy_from_slice(start), Bytes::copy_from_slice(end))
-            .limit(limit);
+        let mut range =
+            ScanRange::between(Bytes::copy_from_slice(start), Bytes::copy_from_slice(end))
+                .limit(limit);
         if reverse {
             range = range.reverse();
         }

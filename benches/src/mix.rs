@@ -15,7 +15,11 @@ pub struct XorShift(u64);
 impl XorShift {
     /// A generator from `seed` (zero is replaced by a fixed non-zero seed).
     pub fn new(seed: u64) -> Self {
-        XorShift(if seed == 0 { 0x9E37_79B9_7F4A_7C15 } else { seed })
+        XorShift(if seed == 0 {
+            0x9E37_79B9_7F4A_7C15
+        } else {
+            seed
+        })
     }
 
     /// The next 64 random bits.
@@ -124,7 +128,10 @@ mod tests {
         }
         let hottest = *hits.iter().max().unwrap();
         // Rank 0 of a 10k-key zipfian(0.99) takes about 10% of requests.
-        assert!((5_000..20_000).contains(&hottest), "hottest key got {hottest}");
+        assert!(
+            (5_000..20_000).contains(&hottest),
+            "hottest key got {hottest}"
+        );
         assert_eq!(hits[zipf.key_of(0)], hottest);
         assert_ne!(zipf.key_of(1), 1, "ranks are scrambled");
     }

@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::hint::black_box;
 use std::io::{BufReader, Read};
 use std::ops::Bound;
 use std::os::unix::fs::FileExt;
@@ -17,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
-use crate::subject::{Spec, Subject};
+use crate::subject::{Spec, Subject, consume};
 
 /// Record header bytes: crc(4) header-crc(4) kind(4) version(4) seq(8) expiry(8)
 /// key-len(4) value-len(4).
@@ -133,7 +132,9 @@ impl RawLog {
         let mut header = [0u8; HEADER];
         let mut rec = Vec::new();
         while reader.read_exact(&mut header).is_ok() {
-            let word = |i: usize| u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
+            let word = |i: usize| {
+                u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]])
+            };
             let len = HEADER + word(32) as usize + word(36) as usize;
             if len > MAX_RECORD || crc32c::crc32c(&header[8..]) != word(4) {
                 break;
@@ -147,8 +148,13 @@ impl RawLog {
             let Some((key_at, value_at)) = check(&rec) else {
                 break;
             };
-            seq = seq.max(u64::from_le_bytes(rec[16..24].try_into().unwrap_or_default()));
-            keydir.insert(Bytes::copy_from_slice(&rec[key_at..value_at]), (at, len as u32));
+            seq = seq.max(u64::from_le_bytes(
+                rec[16..24].try_into().unwrap_or_default(),
+            ));
+            keydir.insert(
+                Bytes::copy_from_slice(&rec[key_at..value_at]),
+                (at, len as u32),
+            );
             at += len as u64;
         }
         (keydir, at, seq)
@@ -194,10 +200,11 @@ impl Subject for RawLog {
     }
 
     async fn get_many(&self, keys: &[Bytes]) -> usize {
-        keys.iter()
-            .filter_map(|k| self.lookup(k))
-            .map(|(at, len)| black_box(self.read(at, len)))
-            .count()
+        consume(
+            keys.iter()
+                .filter_map(|k| self.lookup(k))
+                .map(|(at, len)| self.read(at, len)),
+        )
     }
 
     async fn scan(&self, start: &[u8], end: &[u8], limit: usize, reverse: bool) -> usize {
@@ -211,10 +218,11 @@ impl Subject for RawLog {
                 range.take(limit).map(copy).collect()
             }
         };
-        places
-            .into_iter()
-            .map(|(k, (at, len))| black_box((k, self.read(at, len))))
-            .count()
+        consume(
+            places
+                .into_iter()
+                .map(|(k, (at, len))| (k, self.read(at, len))),
+        )
     }
 
     async fn batch(&self, pairs: &[(Bytes, Bytes)]) {

@@ -2,14 +2,13 @@
 //! partition) and a sharded hash map (the fastest point operations, no order).
 
 use std::collections::BTreeMap;
-use std::hint::black_box;
 use std::ops::Bound;
 
 use bytes::Bytes;
 use dashmap::DashMap;
 use parking_lot::RwLock;
 
-use crate::subject::{Spec, Subject};
+use crate::subject::{Spec, Subject, consume};
 
 /// `RwLock<BTreeMap<Bytes, Bytes>>`: the baseline of backend-mem.
 #[derive(Default)]
@@ -35,20 +34,17 @@ impl Subject for RawBtree {
 
     async fn get_many(&self, keys: &[Bytes]) -> usize {
         let map = self.0.read();
-        keys.iter()
-            .filter_map(|k| map.get(k).cloned())
-            .map(black_box)
-            .count()
+        consume(keys.iter().filter_map(|k| map.get(k).cloned()))
     }
 
     async fn scan(&self, start: &[u8], end: &[u8], limit: usize, reverse: bool) -> usize {
         let map = self.0.read();
         let range = map.range::<[u8], _>((Bound::Included(start), Bound::Excluded(end)));
-        let visit = |(k, v): (&Bytes, &Bytes)| black_box((k.clone(), v.clone()));
+        let visit = |(k, v): (&Bytes, &Bytes)| (k.clone(), v.clone());
         if reverse {
-            range.rev().take(limit).map(visit).count()
+            consume(range.rev().take(limit).map(visit))
         } else {
-            range.take(limit).map(visit).count()
+            consume(range.take(limit).map(visit))
         }
     }
 
@@ -98,9 +94,10 @@ impl Subject for RawDash {
     }
 
     async fn get_many(&self, keys: &[Bytes]) -> usize {
-        keys.iter()
-            .filter_map(|k| self.0.get(k).map(|v| black_box(v.value().clone())))
-            .count()
+        consume(
+            keys.iter()
+                .filter_map(|k| self.0.get(k).map(|v| v.value().clone())),
+        )
     }
 
     async fn scan(&self, _start: &[u8], _end: &[u8], _limit: usize, _reverse: bool) -> usize {

@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use redis::aio::MultiplexedConnection;
 
-use crate::subject::{Spec, Subject};
+use crate::subject::{Spec, Subject, consume};
 
 const INDEX: &[u8] = b"raw:i";
 const VALUE_PREFIX: &[u8] = b"raw:v:";
@@ -47,7 +47,10 @@ fn lex(open: u8, key: &[u8]) -> Vec<u8> {
 
 impl Subject for RawRedis {
     async fn open(spec: &Spec) -> Self {
-        let url = spec.redis_url.as_deref().expect("raw_redis needs Spec::redis_url");
+        let url = spec
+            .redis_url
+            .as_deref()
+            .expect("raw_redis needs Spec::redis_url");
         let client = redis::Client::open(url).expect("redis url");
         let conn = client
             .get_multiplexed_async_connection()
@@ -114,10 +117,7 @@ impl Subject for RawRedis {
             .query_async(&mut conn)
             .await
             .expect("MGET");
-        keys.into_iter()
-            .zip(values)
-            .map(std::hint::black_box)
-            .count()
+        consume(keys.into_iter().zip(values))
     }
 
     async fn batch(&self, pairs: &[(Bytes, Bytes)]) {
@@ -128,7 +128,9 @@ impl Subject for RawRedis {
             pipe.set(value_key(k), &v[..]).ignore();
             pipe.zadd(INDEX, &k[..], 0).ignore();
         }
-        pipe.query_async::<()>(&mut conn).await.expect("MULTI batch");
+        pipe.query_async::<()>(&mut conn)
+            .await
+            .expect("MULTI batch");
     }
 
     async fn cas(&self, key: &[u8], expected: Option<&[u8]>, new: &[u8]) -> bool {

@@ -2,8 +2,6 @@
 //! 64 MiB LRU block cache, 16 MiB write buffer, 2 background jobs) and one column family,
 //! no TTL header and no compaction filter.
 
-use std::hint::black_box;
-
 use bytes::Bytes;
 use parking_lot::Mutex;
 use rocksdb::{
@@ -11,7 +9,7 @@ use rocksdb::{
     WriteBatch, WriteOptions,
 };
 
-use crate::subject::{Spec, Subject};
+use crate::subject::{Spec, Subject, consume};
 
 const CF: &str = "bench";
 
@@ -75,12 +73,13 @@ impl Subject for RawRocks {
 
     async fn get_many(&self, keys: &[Bytes]) -> usize {
         let cf = self.cf();
-        self.db
-            .batched_multi_get_cf(&cf, keys, false)
-            .into_iter()
-            .filter_map(|r| r.expect("multi_get"))
-            .map(|v| black_box(Bytes::copy_from_slice(&v)))
-            .count()
+        consume(
+            self.db
+                .batched_multi_get_cf(&cf, keys, false)
+                .into_iter()
+                .filter_map(|r| r.expect("multi_get"))
+                .map(|v| Bytes::copy_from_slice(&v)),
+        )
     }
 
     async fn scan(&self, start: &[u8], end: &[u8], limit: usize, reverse: bool) -> usize {
@@ -94,14 +93,15 @@ impl Subject for RawRocks {
         } else {
             IteratorMode::From(start, Direction::Forward)
         };
-        self.db
-            .iterator_cf_opt(&self.cf(), read, mode)
-            .take(limit)
-            .map(|item| {
-                let (k, v) = item.expect("scan item");
-                black_box((Bytes::copy_from_slice(&k), Bytes::copy_from_slice(&v)))
-            })
-            .count()
+        consume(
+            self.db
+                .iterator_cf_opt(&self.cf(), read, mode)
+                .take(limit)
+                .map(|item| {
+                    let (k, v) = item.expect("scan item");
+                    (Bytes::copy_from_slice(&k), Bytes::copy_from_slice(&v))
+                }),
+        )
     }
 
     async fn batch(&self, pairs: &[(Bytes, Bytes)]) {

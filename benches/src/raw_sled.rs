@@ -1,11 +1,9 @@
 //! Raw sled 0.34 with backend-sled's default settings (256 MiB cache, flush every
 //! 500 ms), one tree, plain values (no TTL header).
 
-use std::hint::black_box;
-
 use bytes::Bytes;
 
-use crate::subject::{Spec, Subject};
+use crate::subject::{Spec, Subject, consume};
 
 /// A sled tree; durable mode calls `flush()` after every write.
 pub struct RawSled {
@@ -54,22 +52,23 @@ impl Subject for RawSled {
     }
 
     async fn get_many(&self, keys: &[Bytes]) -> usize {
-        keys.iter()
-            .filter_map(|k| self.tree.get(k).expect("get"))
-            .map(|v| black_box(Bytes::copy_from_slice(&v)))
-            .count()
+        consume(
+            keys.iter()
+                .filter_map(|k| self.tree.get(k).expect("get"))
+                .map(|v| Bytes::copy_from_slice(&v)),
+        )
     }
 
     async fn scan(&self, start: &[u8], end: &[u8], limit: usize, reverse: bool) -> usize {
         let range = self.tree.range(start..end);
         let visit = |item: sled::Result<(sled::IVec, sled::IVec)>| {
             let (k, v) = item.expect("scan item");
-            black_box((Bytes::copy_from_slice(&k), Bytes::copy_from_slice(&v)))
+            (Bytes::copy_from_slice(&k), Bytes::copy_from_slice(&v))
         };
         if reverse {
-            range.rev().take(limit).map(visit).count()
+            consume(range.rev().take(limit).map(visit))
         } else {
-            range.take(limit).map(visit).count()
+            consume(range.take(limit).map(visit))
         }
     }
 

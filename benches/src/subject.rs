@@ -139,3 +139,14 @@ pub trait Subject: Send + Sync + Sized + 'static {
     /// Makes every write durable and releases the store (files, locks, connections).
     fn close(&self) -> impl Future<Output = ()> + Send;
 }
+
+/// Consumes `items`, passing each through `black_box` so none is optimised away;
+/// returns how many there were.
+pub fn consume<T>(items: impl Iterator<Item = T>) -> usize {
+    let mut n = 0;
+    for item in items {
+        std::hint::black_box(item);
+        n += 1;
+    }
+    n
+}

@@ -54,12 +54,16 @@ pub fn describe(workload: &str) -> &'static str {
         "scan_1k_fwd" => "ascending scan of a 1,000-key range; rate in keys/s",
         "scan_1k_rev" => "descending scan of a 1,000-key range; rate in keys/s",
         "batch_100" => "batch of 100 puts (100 B); rate in keys/s",
-        "cas_16" => "16 tasks increment one counter by get + compare_and_swap; rate in successful increments/s",
+        "cas_16" => {
+            "16 tasks increment one counter by get + compare_and_swap; rate in successful increments/s"
+        }
         "ycsb_a_1" | "ycsb_a_16" => "YCSB A: 50% get / 50% put, zipfian(0.99) keys, 1 KiB values",
         "ycsb_b_1" | "ycsb_b_16" => "YCSB B: 95% get / 5% put, zipfian(0.99) keys, 1 KiB values",
         "ycsb_c_1" | "ycsb_c_16" => "YCSB C: 100% get, zipfian(0.99) keys, 1 KiB values",
         "durable_put_1" | "durable_put_16" => "put, 100 B, with the strongest sync setting",
-        "open_1m" => "open (recovery) of a cleanly closed store of 1M keys (100 B values); rate in opens/s",
+        "open_1m" => {
+            "open (recovery) of a cleanly closed store of 1M keys (100 B values); rate in opens/s"
+        }
         _ => "",
     }
 }
