@@ -25,11 +25,12 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 ///     .response_timeout(Duration::from_secs(1));
 /// assert_eq!(config.namespace_name(), "app1");
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct RedisConfig {
-    /// `redis://[user][:password@]host[:port][/db]`. (`rediss://` needs a TLS-enabled
-    /// build of the `redis` crate; see the crate docs.)
+    /// `redis://[user][:password@]host[:port][/db]`, or `rediss://...` for TLS (rustls;
+    /// the server certificate is checked against `tls_ca_cert`, else the system's trust
+    /// store, and must name the URL's host).
     pub url: String,
     /// Stores with different namespaces on one server never see each other's data.
     /// 1 to 64 characters of `[A-Za-z0-9_.-]`.
@@ -43,6 +44,51 @@ pub struct RedisConfig {
     pub scan_page: usize,
     /// Events a watcher may fall behind before it receives `WatchEvent::Lagged`.
     pub watch_capacity: usize,
+    /// PEM certificate(s) of the authorities trusted to sign the server's certificate,
+    /// instead of the system's trust store (`rediss://` only).
+    pub tls_ca_cert: Option<Vec<u8>>,
+    /// PEM client certificate chain and private key, for servers that verify clients
+    /// (`tls-auth-clients yes`; `rediss://` only).
+    pub tls_client_cert: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl std::fmt::Debug for RedisConfig {
+    /// Never prints the URL's password or the client key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("url", &redact_password(&self.url))
+            .field("namespace", &self.namespace)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("response_timeout", &self.response_timeout)
+            .field("scan_page", &self.scan_page)
+            .field("watch_capacity", &self.watch_capacity)
+            .field("tls_ca_cert", &self.tls_ca_cert.as_ref().map(|_| "<set>"))
+            .field(
+                "tls_client_cert",
+                &self.tls_client_cert.as_ref().map(|_| "<set>"),
+            )
+            .finish()
+    }
+}
+
+/// `url` with the password of its user part, if any, replaced by `<redacted>`.
+fn redact_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let authority_end = url[scheme_end..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| scheme_end + i);
+    let authority = &url[scheme_end..authority_end];
+    match (authority.rfind('@'), authority.find(':')) {
+        (Some(at), Some(colon)) if colon < at => format!(
+            "{}{}:<redacted>{}",
+            &url[..scheme_end],
+            &authority[..colon],
+            &url[scheme_end + at..]
+        ),
+        _ => url.to_owned(),
+    }
 }
 
 impl RedisConfig {
@@ -55,7 +101,42 @@ impl RedisConfig {
             response_timeout: DEFAULT_RESPONSE_TIMEOUT,
             scan_page: DEFAULT_SCAN_PAGE,
             watch_capacity: DEFAULT_WATCH_CAPACITY,
+            tls_ca_cert: None,
+            tls_client_cert: None,
         }
+    }
+
+    /// Trusts the authorities in `pem` (one or more PEM certificates) for the server's
+    /// certificate, instead of the system's trust store. Needs a `rediss://` URL.
+    ///
+    /// ```no_run
+    /// # fn demo() -> std::io::Result<()> {
+    /// use backend_redis::RedisConfig;
+    /// let config = RedisConfig::new("rediss://redis.internal:6380/0")
+    ///     .tls_ca_cert(std::fs::read("/etc/redis/ca.crt")?);
+    /// # Ok(()) }
+    /// ```
+    pub fn tls_ca_cert(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_ca_cert = Some(pem.into());
+        self
+    }
+
+    /// Presents `cert_pem` (the client certificate chain) with `key_pem` (its private
+    /// key) to a server that verifies clients. Needs a `rediss://` URL.
+    pub fn tls_client_cert(
+        mut self,
+        cert_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.tls_client_cert = Some((cert_pem.into(), key_pem.into()));
+        self
+    }
+
+    /// True when the URL asks for TLS (`rediss://`).
+    pub fn is_tls(&self) -> bool {
+        self.url
+            .get(..9)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("rediss://"))
     }
 
     /// Sets the namespace.
@@ -114,6 +195,11 @@ impl RedisConfig {
                 "scan_page and watch_capacity must be at least 1".into(),
             ));
         }
+        if (self.tls_ca_cert.is_some() || self.tls_client_cert.is_some()) && !self.is_tls() {
+            return Err(invalid(
+                "tls_ca_cert / tls_client_cert are set but the URL is not rediss://".into(),
+            ));
+        }
         Ok(())
     }
 }
@@ -154,5 +240,30 @@ mod tests {
                 .validate()
                 .is_err()
         );
+        assert!(RedisConfig::default().tls_ca_cert("x").validate().is_err());
+        assert!(
+            RedisConfig::new("RedisS://h:1/0")
+                .tls_ca_cert("x")
+                .validate()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_password_or_the_key() {
+        for url in [
+            "redis://:s3cret@h:1/0",
+            "redis://user:s3cret@h:1/0",
+            "rediss://user:s3cret@h/0?x=1",
+        ] {
+            let shown = format!(
+                "{:?}",
+                RedisConfig::new(url).tls_client_cert("cert", "s3cret-key")
+            );
+            assert!(!shown.contains("s3cret"), "{shown}");
+            assert!(shown.contains("<redacted>@h"), "{shown}");
+        }
+        let plain = format!("{:?}", RedisConfig::new("redis://user@h:1/0"));
+        assert!(plain.contains("redis://user@h:1/0"), "{plain}");
     }
 }

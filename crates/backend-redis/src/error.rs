@@ -20,6 +20,14 @@ pub(crate) fn map(err: RedisError, operation: &'static str, timeout: Duration) -
             ),
         };
     }
+    if let Some(tls) = tls_error(&err) {
+        return Error::InvalidConfig {
+            detail: format!(
+                "TLS: {tls}; check tls_ca_cert (the authority that signed the server's \
+                 certificate), that the certificate names the URL's host, and tls_client_cert"
+            ),
+        };
+    }
     if kind == ErrorKind::InvalidClientConfig {
         return Error::InvalidConfig {
             detail: format!("{err}; check the URL"),
@@ -54,4 +62,28 @@ pub(crate) fn map(err: RedisError, operation: &'static str, timeout: Duration) -
 /// The answer of a call that ran out of time.
 pub(crate) fn timeout(operation: &'static str, after: Duration) -> Error {
     Error::Timeout { operation, after }
+}
+
+/// The rustls error behind `err`, if the TLS layer refused the connection (an
+/// untrusted or misnamed server certificate, a refused client certificate): a setup
+/// problem that retrying will not fix, so it is reported as such rather than as an
+/// outage.
+fn tls_error(err: &RedisError) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
+    while let Some(current) = source {
+        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+            return Some(tls.to_string());
+        }
+        if let Some(tls) = current
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return Some(tls.to_string());
+        }
+        source = current.source();
+    }
+    // The redis crate may flatten the cause into its message.
+    let text = err.to_string();
+    text.contains("invalid peer certificate").then_some(text)
 }

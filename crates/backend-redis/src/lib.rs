@@ -52,14 +52,19 @@
 //! No server at open: `Error::Unavailable` within about `connect_timeout`. Server gone
 //! later: calls answer `Error::Unavailable` or `Error::Timeout` within
 //! `connect_timeout + response_timeout`; the handle reconnects by itself when the
-//! server returns. Credentials refused: `Error::InvalidConfig`. A watch whose
+//! server returns. Credentials or TLS certificate refused: `Error::InvalidConfig`. A watch whose
 //! connection ends (server gone, or the server dropped a slow subscriber) yields
 //! `Error::Unavailable` and ends.
 //!
 //! # TLS
 //!
-//! `rediss://` URLs need the `redis` crate's TLS features, which this workspace does not
-//! enable yet; such a URL is refused with `Error::InvalidConfig`.
+//! `rediss://host:port/db` connects over TLS (rustls with the `ring` provider, installed
+//! as the process default on the first TLS open unless the application installed one).
+//! The server certificate must chain to [`RedisConfig::tls_ca_cert`] (PEM), or to the
+//! system's trust store when that is unset, and name the URL's host;
+//! [`RedisConfig::tls_client_cert`] presents a client certificate to servers that ask
+//! for one. A certificate the client does not trust, a host the certificate does not
+//! name, or unreadable PEM: `Error::InvalidConfig`, at once.
 #![deny(unsafe_code)]
 
 mod backend;

@@ -37,6 +37,8 @@ pub struct Server {
     pid: u32,
     watchdog: Child,
     extra: Vec<String>,
+    /// The port speaks TLS only (`--port 0 --tls-port <port>`).
+    tls: bool,
 }
 
 fn require_redis_server() {
@@ -62,34 +64,61 @@ impl Server {
     /// Starts a server on a free port with `extra` arguments (retrying on a port
     /// collision, five times at most).
     pub fn start(extra: &[&str]) -> Server {
+        Self::start_any(extra, false)
+    }
+
+    /// Starts a server whose port speaks only TLS; `extra` names the certificate files
+    /// (`--tls-cert-file` and so on).
+    pub fn start_tls(extra: &[&str]) -> Server {
+        Self::start_any(extra, true)
+    }
+
+    fn start_any(extra: &[&str], tls: bool) -> Server {
         require_redis_server();
         for _ in 0..5 {
-            if let Some(server) = Self::start_on(free_port(), extra) {
+            if let Some(server) = Self::start_on_with(free_port(), extra, tls) {
                 return server;
             }
         }
-        panic!("redis-server failed to start on five free ports");
+        panic!(
+            "redis-server failed to start on five free ports{}",
+            if tls {
+                " with TLS (is it built with TLS support? Debian's redis-server 7 is)"
+            } else {
+                ""
+            }
+        );
     }
 
     /// Starts a server on `port`; `None` if it did not come up (port taken).
     pub fn start_on(port: u16, extra: &[&str]) -> Option<Server> {
-        let mut args: Vec<String> = [
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "no",
-            "--dir",
-            &std::env::temp_dir().to_string_lossy(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        Self::start_on_with(port, extra, false)
+    }
+
+    fn start_on_with(port: u16, extra: &[&str], tls: bool) -> Option<Server> {
+        let port_text = port.to_string();
+        let ports: &[&str] = if tls {
+            &["--port", "0", "--tls-port", &port_text]
+        } else {
+            &["--port", &port_text]
+        };
+        let mut args: Vec<String> = ports
+            .iter()
+            .copied()
+            .chain([
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--dir",
+                &std::env::temp_dir().to_string_lossy(),
+            ])
+            .map(|s| s.to_string())
+            .collect();
         args.extend(extra.iter().map(|s| s.to_string()));
         let mut watchdog = Command::new("sh")
             .arg("-c")
@@ -112,6 +141,7 @@ impl Server {
             pid,
             watchdog,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            tls,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut server = server;
@@ -128,11 +158,15 @@ impl Server {
         None
     }
 
-    /// True when something on the port answers a PING (even with an auth error).
+    /// True when something on the port answers a PING (even with an auth error); for a
+    /// TLS port, when it accepts connections.
     fn answers(&self) -> bool {
         let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
             return false;
         };
+        if self.tls {
+            return true;
+        }
         let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
         if stream.write_all(b"PING\r\n").is_err() {
             return false;
@@ -172,7 +206,7 @@ impl Server {
         let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if let Some(server) = Self::start_on(self.port, &extra) {
+            if let Some(server) = Self::start_on_with(self.port, &extra, self.tls) {
                 let old = std::mem::replace(self, server);
                 std::mem::forget(old); // already dead and reaped
                 return;
