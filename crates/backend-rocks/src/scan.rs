@@ -1,35 +1,40 @@
 //! Range scans: a RocksDB snapshot and a bounded iterator, streamed a chunk at a time
 //! from a blocking thread.
 
+use std::pin::Pin;
 use std::sync::Arc;
 
-use backend_api::{Bytes, Error, KvStream, Partition, Result, ScanRange};
-use backend_support::blocking_stream;
+use backend_api::{Error, KvStream, Partition, Result, ScanRange};
+use backend_support::blocking_copy_stream;
+use futures_util::StreamExt;
 use rocksdb::ReadOptions;
 
 use crate::engine::{CfName, Engine};
-use crate::error::{NAME, rocks_err};
+use crate::error::rocks_err;
 use crate::value::live_value;
 
 /// Streams the live pairs of `partition` in `range` (which must not be empty) from a
 /// snapshot taken before this returns: writes made after the call never show.
 ///
 /// The snapshot, the iterator and the walk all live on one blocking thread (they borrow
-/// the database); this waits until that thread holds the snapshot. Bounds go into the
+/// the database); this waits until that thread has sent its first chunk (or finished),
+/// so it holds the snapshot. Waiting for the first chunk rather than for a separate
+/// "snapshot taken" signal saves one wake-up of the caller's thread per scan; the
+/// first chunk is what the caller waits for next anyway. Bounds go into the
 /// read options, so RocksDB never visits keys outside the range in either direction.
+/// Pairs are copied out of the iterator into one buffer per chunk and become `Bytes`
+/// on the consumer's thread ([`blocking_copy_stream`]).
 pub(crate) async fn scan_cf(
     db: Arc<Engine>,
     partition: Partition,
     range: ScanRange,
 ) -> Result<KvStream> {
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<()>>();
-    let stream = blocking_stream(move |emit| {
+    let stream = blocking_copy_stream(move |emit| {
         let snapshot = db.snapshot();
         let Some(cf) = db.cf_handle(CfName::new(&partition).as_str()) else {
-            let _ = ready_tx.send(Err(Error::PartitionNotFound(partition.name().to_owned())));
+            emit(Err(Error::PartitionNotFound(partition.name().to_owned())));
             return;
         };
-        let _ = ready_tx.send(Ok(()));
         let mut opts = ReadOptions::default();
         if let Some(lower) = range.lower() {
             opts.set_iterate_lower_bound(lower.to_vec());
@@ -53,13 +58,9 @@ pub(crate) async fn scan_cf(
                 }
             };
             if let Some(value) = live {
-                let value = if range.keys_only {
-                    Bytes::new()
-                } else {
-                    Bytes::copy_from_slice(value)
-                };
+                let value = if range.keys_only { &[][..] } else { value };
                 left -= 1;
-                if !emit(Ok((Bytes::copy_from_slice(key), value))) || left == 0 {
+                if !emit(Ok((key, value))) || left == 0 {
                     return;
                 }
             }
@@ -73,12 +74,13 @@ pub(crate) async fn scan_cf(
             emit(Err(rocks_err(e)));
         }
     });
-    match ready_rx.await {
-        Ok(Ok(())) => Ok(stream),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(Error::backend(
-            NAME,
-            "the scan thread ended before taking its snapshot",
-        )),
+    let mut stream = stream.peekable();
+    // A first item that is an error (the partition was dropped meanwhile) is the
+    // scan's answer rather than a stream item.
+    if matches!(Pin::new(&mut stream).peek().await, Some(Err(_)))
+        && let Some(Err(e)) = stream.next().await
+    {
+        return Err(e);
     }
+    Ok(stream.boxed())
 }

@@ -21,6 +21,6 @@ pub mod ttl;
 mod watch;
 
 pub use batch::validate_batch;
-pub use blocking::{SCAN_CHUNK, blocking_stream, blocking_stream_with};
+pub use blocking::{SCAN_CHUNK, blocking_copy_stream, blocking_stream, blocking_stream_with};
 pub use locks::KeyLocks;
 pub use watch::{DEFAULT_WATCH_CAPACITY, WatchHub};
