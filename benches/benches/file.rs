@@ -378,10 +378,32 @@ fn median_ratio(mut ratios: Vec<f64>) -> Option<f64> {
     ratios.get(ratios.len() / 2).copied()
 }
 
-/// Same-run A/B pairs: every sample times `iters` raw operations and then `iters`
-/// backend operations back to back, so the load of the shared machine hits both alike.
-/// Criterion reports the backend's time; the median of the per-sample ratios
-/// (backend / raw) is printed at the end of each group.
+/// One A/B sample: `iters` raw operations and `iters` backend operations back to back,
+/// the raw ones first on even samples and last on odd ones (so neither side always
+/// follows the other's I/O). Records backend / raw and returns the backend's time.
+fn ab_sample(
+    sample: &mut u64,
+    iters: u64,
+    ratios: &mut Vec<f64>,
+    mut raw: impl FnMut(u64) -> Duration,
+    mut backend: impl FnMut(u64) -> Duration,
+) -> Duration {
+    *sample += 1;
+    let (r, b) = if *sample % 2 == 0 {
+        let r = raw(iters);
+        (r, backend(iters))
+    } else {
+        let b = backend(iters);
+        (raw(iters), b)
+    };
+    ratios.push(b.as_secs_f64() / r.as_secs_f64());
+    b
+}
+
+/// Same-run A/B pairs: every sample times `iters` raw operations and `iters` backend
+/// operations back to back (alternating which goes first), so the load of the shared
+/// machine hits both alike. Criterion reports the backend's time; the median of the
+/// per-sample ratios (backend / raw) is printed at the end.
 fn interleaved(c: &mut Criterion) {
     let workload = Workload::new(KEYS);
     let rt = multi_runtime();
@@ -399,51 +421,64 @@ fn interleaved(c: &mut Criterion) {
     for (k, v) in workload.pairs() {
         raw.append(k, v);
     }
+    let (w, p) = (&workload, &p);
+    let mut sample = 0;
+    let (mut i, mut j) = (0, 0);
     let mut group = c.benchmark_group("file_ab");
-    let mut i = 0;
     let mut put_ratios = Vec::new();
-    group.bench_function("put_never_after_raw_append", |b| {
+    group.bench_function("put_never_vs_raw_append", |b| {
         b.iter_custom(|iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                i += 1;
-                black_box(raw.append(workload.random_key(i), workload.value()));
-            }
-            let raw_time = start.elapsed();
-            let start = Instant::now();
-            rt.block_on(async {
-                for _ in 0..iters {
-                    i += 1;
-                    store
-                        .put(&p, workload.random_key(i), workload.value())
-                        .await
-                        .unwrap();
-                }
-            });
-            let took = start.elapsed();
-            put_ratios.push(took.as_secs_f64() / raw_time.as_secs_f64());
-            took
+            ab_sample(
+                &mut sample,
+                iters,
+                &mut put_ratios,
+                |n| {
+                    let start = Instant::now();
+                    for _ in 0..n {
+                        i += 1;
+                        black_box(raw.append(w.random_key(i), w.value()));
+                    }
+                    start.elapsed()
+                },
+                |n| {
+                    let start = Instant::now();
+                    rt.block_on(async {
+                        for _ in 0..n {
+                            j += 1;
+                            store.put(p, w.random_key(j), w.value()).await.unwrap();
+                        }
+                    });
+                    start.elapsed()
+                },
+            )
         })
     });
     let mut get_ratios = Vec::new();
-    group.bench_function("get_after_raw_pread", |b| {
+    group.bench_function("get_vs_raw_pread", |b| {
         b.iter_custom(|iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                i += 1;
-                black_box(raw.get(workload.random_key(i)).unwrap());
-            }
-            let raw_time = start.elapsed();
-            let start = Instant::now();
-            rt.block_on(async {
-                for _ in 0..iters {
-                    i += 1;
-                    black_box(store.get(&p, workload.random_key(i)).await.unwrap());
-                }
-            });
-            let took = start.elapsed();
-            get_ratios.push(took.as_secs_f64() / raw_time.as_secs_f64());
-            took
+            ab_sample(
+                &mut sample,
+                iters,
+                &mut get_ratios,
+                |n| {
+                    let start = Instant::now();
+                    for _ in 0..n {
+                        i += 1;
+                        black_box(raw.get(w.random_key(i)).unwrap());
+                    }
+                    start.elapsed()
+                },
+                |n| {
+                    let start = Instant::now();
+                    rt.block_on(async {
+                        for _ in 0..n {
+                            j += 1;
+                            black_box(store.get(p, w.random_key(j)).await.unwrap());
+                        }
+                    });
+                    start.elapsed()
+                },
+            )
         })
     });
     group.finish();
@@ -454,7 +489,7 @@ fn interleaved(c: &mut Criterion) {
         let s = FileBackend::open(config(durable_dir.path(), SyncPolicy::Always))
             .await
             .unwrap();
-        s.create_partition(&p).await.unwrap();
+        s.create_partition(p).await.unwrap();
         s
     });
     let raw_dir = tempfile::tempdir().unwrap();
@@ -466,28 +501,32 @@ fn interleaved(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .sampling_mode(SamplingMode::Flat);
     let mut durable_ratios = Vec::new();
-    group.bench_function("put_always_after_raw_fdatasync", |b| {
+    group.bench_function("put_always_vs_raw_fdatasync", |b| {
         b.iter_custom(|iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                i += 1;
-                raw.append(workload.random_key(i), workload.value());
-                raw.file.sync_data().unwrap();
-            }
-            let raw_time = start.elapsed();
-            let start = Instant::now();
-            rt.block_on(async {
-                for _ in 0..iters {
-                    i += 1;
-                    durable
-                        .put(&p, workload.random_key(i), workload.value())
-                        .await
-                        .unwrap();
-                }
-            });
-            let took = start.elapsed();
-            durable_ratios.push(took.as_secs_f64() / raw_time.as_secs_f64());
-            took
+            ab_sample(
+                &mut sample,
+                iters,
+                &mut durable_ratios,
+                |n| {
+                    let start = Instant::now();
+                    for _ in 0..n {
+                        i += 1;
+                        raw.append(w.random_key(i), w.value());
+                        raw.file.sync_data().unwrap();
+                    }
+                    start.elapsed()
+                },
+                |n| {
+                    let start = Instant::now();
+                    rt.block_on(async {
+                        for _ in 0..n {
+                            j += 1;
+                            durable.put(p, w.random_key(j), w.value()).await.unwrap();
+                        }
+                    });
+                    start.elapsed()
+                },
+            )
         })
     });
     group.finish();

@@ -905,7 +905,9 @@ impl StorageBackend for FileBackend {
         }
         let inner = self.inner.clone();
         let result = tokio::task::spawn_blocking(move || {
-            // Wait for a running merge to stop, and for in-flight writes.
+            // Wait for a hint being built, a running merge to stop, and in-flight
+            // writes (lock order: hint lock before merge lock).
+            let _h = inner.seals.hint_lock.lock();
             let _m = inner.merge_lock.lock();
             let (files, last) = {
                 let w = inner.writer.lock();

@@ -6,7 +6,7 @@
 //! data file is scanned instead.
 //!
 //! Merge writes a hint beside every output file; rotation has the sealer thread
-//! ([`write_hint_for`]) write one for every sealed file.
+//! ([`build_hint`], [`install_hint`]) write one for every sealed file.
 
 use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
@@ -128,20 +128,14 @@ impl HintWriter {
     }
 }
 
-/// Writes the hint file of the sealed data file `id` (`len` bytes, never appended to
-/// again): syncs the data file, reads it back record by record (every checksum, limit
-/// and the batch framing checked), writes the hint under a temporary name, fsyncs it,
-/// renames it into place and fsyncs the directory.
+/// Builds the hint file of the sealed data file `id` (`len` bytes, never appended to
+/// again) under its temporary name: syncs the data file, reads it back record by record
+/// (every checksum, limit and the batch framing checked), writes and fsyncs
+/// `<id>.hint.tmp`. [`install_hint`] then puts it in place.
 ///
-/// `Ok(false)` (and no hint) if the data file does not read back as whole, valid
-/// records: open will scan it, as it would without a hint.
-pub fn write_hint_for(
-    dir: &Path,
-    id: u64,
-    file: &File,
-    len: u64,
-    limits: &Limits,
-) -> io::Result<bool> {
+/// `Ok(false)` (and no temporary file left) if the data file does not read back as
+/// whole, valid records: open will scan it, as it would without a hint.
+pub fn build_hint(dir: &Path, id: u64, file: &File, len: u64, limits: &Limits) -> io::Result<bool> {
     // The hint must never describe records that a power loss could still take away.
     file.sync_data()?;
     let tmp = path(dir, &tmp_name(&hint_name(id)));
@@ -151,14 +145,23 @@ pub fn write_hint_for(
             return Ok(false);
         }
         hint.finish(len)?;
-        fs::rename(&tmp, path(dir, &hint_name(id)))?;
-        sync_dir(dir)?;
         Ok(true)
     })();
     if !matches!(result, Ok(true)) {
         let _ = remove_if_exists(&tmp);
     }
     result
+}
+
+/// Renames the hint [`build_hint`] left under its temporary name into place and
+/// fsyncs the directory (`keep`), or removes it (`!keep`: its data file is gone).
+pub fn install_hint(dir: &Path, id: u64, keep: bool) -> io::Result<()> {
+    let tmp = path(dir, &tmp_name(&hint_name(id)));
+    if !keep {
+        return remove_if_exists(&tmp);
+    }
+    fs::rename(&tmp, path(dir, &hint_name(id)))?;
+    sync_dir(dir)
 }
 
 /// Adds an entry per record of data file `id` to `hint`; false at the first record

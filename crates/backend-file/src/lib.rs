@@ -4,10 +4,12 @@
 //! Every write appends a CRC-checked record to one active file; an ordered keydir in RAM
 //! maps each live key to its newest record (file, offset, length, sequence number,
 //! expiry), so a get is one map lookup plus one positioned read, and scans are ordered
-//! without sorting. Files rotate at [`FileConfig::max_file_size`]; a merge
-//! ([`StorageBackend::compact`], or automatic past [`FileConfig::merge_trigger`])
-//! rewrites the live records into new files with hint files, so the next open reads
-//! the hints instead of the values. The byte layout is in `docs/file-format.md`.
+//! without sorting. Files rotate at [`FileConfig::max_file_size`]: a sealed file is
+//! synced and given a hint file (its index: keys and record places) by a background
+//! thread, off the write path. A merge ([`StorageBackend::compact`], or automatic past
+//! [`FileConfig::merge_trigger`]) rewrites the live records into new files with hint
+//! files. The next open reads the hints instead of the values and scans only the active
+//! file. The byte layout is in `docs/file-format.md`.
 //!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -57,6 +59,23 @@
 //! each: a batch across partitions is one framed write, one `fdatasync` covers every
 //! partition's writers, and the number of open files does not grow with partitions.
 //! Dropping a partition writes one record; its space comes back at the next merge.
+//!
+//! The price is that `compact(p)` merges the whole store: every file interleaves all
+//! partitions' records, so a file is freed only once every live record in it, of any
+//! partition, is copied out, and a tombstone can be dropped only when every older file
+//! is a merge input. Its cost follows the whole store's live bytes, not `p`'s.
+//!
+//! # Figures
+//!
+//! One bench run on 2 shared cores, ext4 on virtio, 16-byte keys, 100-byte values
+//! (`cargo bench -p benches --bench file`; the `file_ab` groups time backend and raw
+//! baseline back to back in every sample). Time of backend-file over the raw structure
+//! doing the same I/O by hand: put with [`SyncPolicy::Never`] vs CRC + `pwrite` +
+//! ordered keydir insert 1.24x; get vs keydir lookup + `pread` + CRC 1.08x; durable put
+//! with [`SyncPolicy::Always`] vs `pwrite` + `fdatasync` 1.01x (0.99x the raw rate).
+//! Group commit: 16 concurrent durable writers reach 64x the single-writer rate. Open
+//! of 1M keys from hints 0.87 s; merge about 200-300 MB/s of input. Details and
+//! history in `docs/file-format.md`.
 #![deny(unsafe_code)]
 
 mod backend;

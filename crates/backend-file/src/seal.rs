@@ -4,9 +4,12 @@
 //! syncs it (until that finishes, a group-commit leader syncs it too, so durability
 //! never depends on the thread), then writes its hint file (temporary name, fsync,
 //! rename, directory fsync), so the next open reads the hint instead of scanning the
-//! data file. Hints are written under the merge lock, only for files still in the
-//! store, only from data that is synced, and never after close (the directory may
-//! belong to another handle by then): close writes the hints still queued itself.
+//! data file. A hint is built without the merge lock (a merge never waits for one) and
+//! renamed into place under it, only if its data file is still in the store; it is
+//! built only from synced data, and never after close (the directory may belong to
+//! another handle by then): close writes the hints still queued itself.
+//!
+//! Lock order: hint lock, then merge lock, then the writer lock, then the keydir.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -16,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use parking_lot::Mutex;
 
 use crate::backend::Inner;
-use crate::hint::write_hint_for;
+use crate::hint::{build_hint, install_hint};
 use crate::writer::Writer;
 
 /// A sealed data file waiting for its hint.
@@ -30,6 +33,9 @@ struct Sealed {
 #[derive(Default)]
 pub struct SealQueue {
     hints: Mutex<VecDeque<Sealed>>,
+    /// Held while a hint is being built; close takes it (before the merge lock) to wait
+    /// for the one in progress.
+    pub hint_lock: Mutex<()>,
     running: AtomicBool,
     written: AtomicU64,
 }
@@ -105,10 +111,13 @@ impl Inner {
         }
     }
 
-    /// Writes the queued hint files. `closing`: called by close, which holds the merge
-    /// lock already; otherwise it is taken here and nothing is written once closed.
+    /// Writes the queued hint files. A hint is built (the long part: reading the sealed
+    /// file back, writing and syncing the hint) under the hint lock only, so a merge
+    /// never waits for it; it is put in place under the merge lock, if its data file is
+    /// still in the store. `closing`: called by close, which holds both locks already;
+    /// otherwise nothing is started once close has begun.
     pub(crate) fn write_queued_hints(&self, closing: bool) {
-        let _merge = (!closing).then(|| self.merge_lock.lock());
+        let _building = (!closing).then(|| self.seals.hint_lock.lock());
         loop {
             if !closing && self.closed.load(Ordering::Acquire) {
                 return;
@@ -116,12 +125,20 @@ impl Inner {
             let Some(s) = self.seals.hints.lock().pop_front() else {
                 return;
             };
-            if self.commit.failure().is_some() || !self.state.read().files.contains_key(&s.id) {
+            let live = |inner: &Inner| {
+                inner.commit.failure().is_none() && inner.state.read().files.contains_key(&s.id)
+            };
+            if !live(self) {
                 continue;
             }
             // A hint that cannot be written is only a missed optimisation: open scans.
-            if let Ok(true) = write_hint_for(&self.cfg.dir, s.id, &s.file, s.len, &self.limits) {
-                self.seals.written.fetch_add(1, Ordering::Relaxed);
+            let dir = &self.cfg.dir;
+            if let Ok(true) = build_hint(dir, s.id, &s.file, s.len, &self.limits) {
+                let _merge = (!closing).then(|| self.merge_lock.lock());
+                let keep = live(self);
+                if install_hint(dir, s.id, keep).is_ok() && keep {
+                    self.seals.written.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
     }
