@@ -20,7 +20,8 @@ pub enum SyncPolicy {
     /// A background thread syncs every `n` milliseconds: a power loss loses at most the
     /// last `n` ms of acknowledged writes.
     EveryMs(u64),
-    /// Only `flush()`, `close()`, file rotation and merge sync.
+    /// Only `flush()`, `close()` and merge sync; a file sealed by rotation is synced by
+    /// a background thread soon after.
     Never,
 }
 
