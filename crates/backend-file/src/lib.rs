@@ -1,12 +1,13 @@
-//! `backend-file`: a Bitcask-style log-structured [`StorageBackend`], the workspace's
-//! embedded default.
+//! `backend-file`: a Bitcask-style log-structured
+//! [`StorageBackend`](backend_api::StorageBackend), the workspace's embedded default.
 //!
 //! Every write appends a CRC-checked record to one active file; an ordered keydir in RAM
 //! maps each live key to its newest record (file, offset, length, sequence number,
 //! expiry), so a get is one map lookup plus one positioned read, and scans are ordered
 //! without sorting. Files rotate at [`FileConfig::max_file_size`]: a sealed file is
 //! synced and given a hint file (its index: keys and record places) by a background
-//! thread, off the write path. A merge ([`StorageBackend::compact`], or automatic past
+//! thread, off the write path. A merge
+//! ([`compact`](backend_api::StorageBackend::compact), or automatic past
 //! [`FileConfig::merge_trigger`]) rewrites the live records into new files with hint
 //! files. The next open reads the hints instead of the values and scans only the active
 //! file. The byte layout is in `docs/file-format.md`.
