@@ -1,6 +1,7 @@
 //! backend-redis through the `StorageBackend` trait against the raw `redis` crate doing
 //! the same work on the same server in the same run: GET and SET one at a time, a batch
-//! of 16 puts (raw: a pipeline of 16 SETs), an MGET of 16 keys. 16-byte keys, 100-byte
+//! of 16 puts (raw: a pipeline of 16 SETs), an MGET of 16 keys. `redis_put/raw_indexed`
+//! is the floor of what a put must do (marker check, SET, ZADD, PUBLISH pipelined). 16-byte keys, 100-byte
 //! values. Then batch throughput against `redis-benchmark -c 1 -P 16 -d 100 -t set`
 //! on the same server.
 //!
@@ -222,6 +223,24 @@ fn benches(c: &mut Criterion, s: &Setup) {
             }
         })
     });
+    group.bench_function("raw_indexed", |b| {
+        // The work a put must do, as one plain pipeline: EXISTS of the partition marker,
+        // SET, ZADD to the index, PUBLISH of the event (one round trip, no script).
+        b.to_async(&s.rt).iter(|| {
+            i += 7;
+            let mut conn = s.raw.clone();
+            let k = raw_key(i);
+            let mut pipe = redis::pipe();
+            pipe.exists("raw:marker")
+                .set(&k, &s.value[..])
+                .ignore()
+                .zadd("raw:index", &k, 0)
+                .ignore()
+                .publish("raw:events", [&k[..], &s.value[..]].concat())
+                .ignore();
+            async move { pipe.query_async::<(bool,)>(&mut conn).await.unwrap() }
+        })
+    });
     group.bench_function("adapter", |b| {
         b.to_async(&s.rt).iter(|| {
             i += 7;
@@ -286,29 +305,155 @@ fn batch_ops(s: &Setup, i: usize) -> Vec<Operation> {
         .collect()
 }
 
-/// Puts per second through `batch` of 16, one batch at a time, for `secs`.
-fn batch_throughput(s: &Setup, secs: u64) -> f64 {
-    s.rt.block_on(async {
-        let started = Instant::now();
-        let mut batches = 0u64;
-        while started.elapsed() < Duration::from_secs(secs) {
-            s.backend
-                .batch(batch_ops(s, batches as usize * 16))
+/// One client setup for the throughput comparison: a runtime of `flavor`, a
+/// backend-redis handle and a raw connection created on it.
+struct Flavor {
+    name: &'static str,
+    rt: tokio::runtime::Runtime,
+    backend: RedisBackend,
+    raw: MultiplexedConnection,
+    partition: Partition,
+    value: Bytes,
+}
+
+impl Flavor {
+    fn new(name: &'static str, server: &Server, rt: tokio::runtime::Runtime) -> Flavor {
+        let partition = Partition::new("bench").expect("name");
+        let (backend, raw) = rt.block_on(async {
+            let backend = RedisBackend::open(RedisConfig::new(&server.url).namespace("bench"))
                 .await
-                .unwrap();
-            batches += 1;
+                .expect("open backend-redis");
+            backend
+                .create_partition(&partition)
+                .await
+                .expect("partition");
+            let client = redis::Client::open(server.url.as_str()).expect("url");
+            let raw = client
+                .get_multiplexed_async_connection()
+                .await
+                .expect("raw connection");
+            (backend, raw)
+        });
+        Flavor {
+            name,
+            rt,
+            backend,
+            raw,
+            partition,
+            value: Bytes::from(vec![b'v'; VALUE_LEN]),
         }
-        (batches * GROUP as u64) as f64 / started.elapsed().as_secs_f64()
-    })
+    }
+
+    /// Puts per second, one at a time, for `window`, of each client: raw SET, raw
+    /// pipeline of EXISTS + SET + ZADD + PUBLISH, backend-redis `put`.
+    fn single_round(&self, window: Duration) -> [f64; 3] {
+        self.rt.block_on(async {
+            let mut out = [0.0; 3];
+            for (slot, out) in out.iter_mut().enumerate() {
+                let started = Instant::now();
+                let mut calls = 0usize;
+                while started.elapsed() < window {
+                    let k = raw_key(calls * 7);
+                    let mut conn = self.raw.clone();
+                    match slot {
+                        0 => redis::cmd("SET")
+                            .arg(&k)
+                            .arg(&self.value[..])
+                            .query_async::<()>(&mut conn)
+                            .await
+                            .unwrap(),
+                        1 => {
+                            let mut pipe = redis::pipe();
+                            pipe.exists("raw:marker")
+                                .set(&k, &self.value[..])
+                                .ignore()
+                                .zadd("raw:index", &k, 0)
+                                .ignore()
+                                .publish("raw:events", [&k[..], &self.value[..]].concat())
+                                .ignore();
+                            pipe.query_async::<(bool,)>(&mut conn).await.unwrap();
+                        }
+                        _ => self
+                            .backend
+                            .put(&self.partition, &key(calls * 7), &self.value)
+                            .await
+                            .unwrap(),
+                    }
+                    calls += 1;
+                }
+                *out = calls as f64 / started.elapsed().as_secs_f64();
+            }
+            out
+        })
+    }
+
+    /// Puts per second, one call of 16 at a time, for `window`, of each client.
+    fn round(&self, window: Duration) -> [f64; 3] {
+        self.rt.block_on(async {
+            let mut out = [0.0; 3];
+            for (slot, out) in out.iter_mut().enumerate() {
+                let started = Instant::now();
+                let mut calls = 0usize;
+                while started.elapsed() < window {
+                    let base = calls * GROUP;
+                    match slot {
+                        0 => {
+                            let mut pipe = redis::pipe();
+                            for j in 0..GROUP {
+                                pipe.set(raw_key(base + j), &self.value[..]).ignore();
+                            }
+                            let mut conn = self.raw.clone();
+                            pipe.query_async::<()>(&mut conn).await.unwrap();
+                        }
+                        1 => {
+                            // What the batch script writes, as plain pipelined commands:
+                            // 16 SETs, one ZADD of the 16 keys, one PUBLISH of ~1.8 KB.
+                            let mut pipe = redis::pipe();
+                            let mut zadd = redis::cmd("ZADD");
+                            zadd.arg("raw:index");
+                            let mut event = Vec::new();
+                            for j in 0..GROUP {
+                                let k = raw_key(base + j);
+                                pipe.set(&k, &self.value[..]).ignore();
+                                zadd.arg(0).arg(&k);
+                                event.extend_from_slice(&k);
+                                event.extend_from_slice(&self.value);
+                            }
+                            pipe.add_command(zadd).ignore();
+                            pipe.publish("raw:events", event).ignore();
+                            let mut conn = self.raw.clone();
+                            pipe.query_async::<()>(&mut conn).await.unwrap();
+                        }
+                        _ => {
+                            let ops = (0..GROUP)
+                                .map(|j| {
+                                    Operation::put(
+                                        &self.partition,
+                                        key(base + j),
+                                        self.value.clone(),
+                                    )
+                                })
+                                .collect();
+                            self.backend.batch(ops).await.unwrap();
+                        }
+                    }
+                    calls += 1;
+                }
+                *out = (calls * GROUP) as f64 / started.elapsed().as_secs_f64();
+            }
+            out
+        })
+    }
 }
 
 /// SETs per second of `redis-benchmark -c 1 -P 16 -d 100 -t set`, if it is installed.
-fn redis_benchmark(server: &Server) -> Option<f64> {
+fn redis_benchmark(server: &Server, requests: u32) -> Option<f64> {
     let out = Command::new("redis-benchmark")
         .args(["-h", &server.host, "-p", &server.port.to_string()])
         .args([
-            "-c", "1", "-P", "16", "-d", "100", "-n", "400000", "-r", "10000", "-t", "set", "-q",
+            "-c", "1", "-P", "16", "-d", "100", "-r", "10000", "-t", "set", "-q",
         ])
+        .args(["-n", &requests.to_string()])
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
@@ -316,6 +461,70 @@ fn redis_benchmark(server: &Server) -> Option<f64> {
     let line = text.rsplit('\r').next().unwrap_or(&text);
     let line = line.lines().find(|l| l.contains("SET:")).unwrap_or(line);
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+/// Batch throughput against `redis-benchmark -c 1 -P 16` on the same server: five
+/// interleaved rounds (each client for about a second per round, so load changes on a
+/// shared machine hit all of them alike), ratios per round, medians reported. Run once
+/// on a 2-worker multi-thread runtime (as the criterion groups) and once on a
+/// current-thread runtime (one thread, like redis-benchmark itself).
+fn throughput(server: &Server) {
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let current = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let flavors = [
+        Flavor::new("multi-thread(2)", server, multi),
+        Flavor::new("current-thread", server, current),
+    ];
+    let window = Duration::from_millis(800);
+    for flavor in &flavors {
+        let mut ratios: [Vec<f64>; 3] = Default::default();
+        let mut rates: [Vec<f64>; 4] = Default::default();
+        for _ in 0..5 {
+            let ours = flavor.round(window);
+            let Some(theirs) = redis_benchmark(server, 300_000) else {
+                println!("batch16 throughput: redis-benchmark not found; skipped");
+                return;
+            };
+            for c in 0..3 {
+                ratios[c].push(ours[c] / theirs);
+                rates[c].push(ours[c]);
+            }
+            rates[3].push(theirs);
+        }
+        let mut singles: [Vec<f64>; 2] = Default::default();
+        for _ in 0..5 {
+            let [set, indexed, put] = flavor.single_round(window);
+            singles[0].push(set / put);
+            singles[1].push(indexed / put);
+        }
+        let [vs_set, vs_indexed] = singles.map(median);
+        println!(
+            "single put [{}], median of 5 interleaved rounds, time per put relative to:\n  \
+             raw crate SET {vs_set:.2}x\n  raw crate pipeline EXISTS + SET + ZADD + PUBLISH {vs_indexed:.2}x",
+            flavor.name
+        );
+        let [raw, raw_index, adapter] = ratios.map(median);
+        let [r_raw, r_raw_index, r_adapter, r_bench] = rates.map(median);
+        println!(
+            "batch16 throughput [{}], median of 5 interleaved rounds, puts/s and ratio to redis-benchmark -c 1 -P 16 SET:\n  \
+             redis-benchmark {r_bench:.0}\n  raw crate, pipeline of 16 SET {r_raw:.0} ({raw:.2})\n  \
+             raw crate, pipeline of 16 SET + ZADD + PUBLISH {r_raw_index:.0} ({raw_index:.2})\n  \
+             backend-redis batch of 16 {r_adapter:.0} ({adapter:.2})",
+            flavor.name
+        );
+    }
 }
 
 fn main() {
@@ -328,16 +537,7 @@ fn main() {
     // Batch throughput against redis-benchmark on the same server (skipped in
     // `cargo test --benches`, which passes no `--bench`).
     if std::env::args().any(|a| a == "--bench") {
-        let ours = batch_throughput(&setup, 3);
-        match redis_benchmark(&server) {
-            Some(theirs) => println!(
-                "batch16 throughput: backend-redis {ours:.0} puts/s, redis-benchmark -c 1 -P 16 {theirs:.0} SET/s, ratio {:.2}",
-                ours / theirs
-            ),
-            None => println!(
-                "batch16 throughput: backend-redis {ours:.0} puts/s (redis-benchmark not found)"
-            ),
-        }
+        throughput(&server);
     }
     drop(setup);
     drop(server);
