@@ -173,3 +173,48 @@ fn a_damaged_rotation_hint_falls_back_to_scanning_its_data_file() {
         store.close().await.unwrap();
     });
 }
+
+#[test]
+fn concurrent_durable_writers_across_rotations_keep_every_write_and_every_hint() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let p = Partition::new("p").unwrap();
+    let cfg = || config(dir.path()).sync_policy(backend_file::SyncPolicy::Always);
+    rt.block_on(async {
+        let store = std::sync::Arc::new(FileBackend::open(cfg()).await.unwrap());
+        store.create_partition(&p).await.unwrap();
+        let tasks: Vec<_> = (0..8u32)
+            .map(|t| {
+                let (store, p) = (store.clone(), p.clone());
+                tokio::spawn(async move {
+                    for i in 0..150u32 {
+                        let key = format!("t{t}-{i:04}").into_bytes();
+                        store.put(&p, &key, &[t as u8; 150]).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let expected: Model = (0..8u32)
+            .flat_map(|t| {
+                (0..150u32).map(move |i| (format!("t{t}-{i:04}").into_bytes(), vec![t as u8; 150]))
+            })
+            .collect();
+        assert_eq!(dump(&store, &p).await.unwrap(), expected);
+        store.close().await.unwrap();
+
+        let data = data_files(dir.path()).len();
+        assert!(data >= 10, "only {data} data files");
+        let store = FileBackend::open(cfg()).await.unwrap();
+        let report = store.recovery_report().clone();
+        assert_eq!(
+            (report.hints_loaded, report.files_scanned),
+            (data - 1, 1),
+            "{report:?}"
+        );
+        assert_eq!(dump(&store, &p).await.unwrap(), expected);
+        store.close().await.unwrap();
+    });
+}
