@@ -210,7 +210,9 @@ fn main() {
         "compare: {ran} workload/subject pairs, {ops} operations checked, {:.0?}",
         started.elapsed()
     );
-    if plan.bench {
+    // Only a whole comparison describes the page; a filtered run (one workload or
+    // subject) updates its own estimates and leaves the recorded command alone.
+    if plan.bench && !plan.is_filtered() {
         benches::report::save_run(&args, started.elapsed());
     }
     drop(done);

@@ -63,6 +63,11 @@ impl Plan {
         }
     }
 
+    /// True when a filter narrows the run.
+    pub fn is_filtered(&self) -> bool {
+        self.filter.is_some() || self.exact.is_some()
+    }
+
     /// True when criterion will run `workload/subject`.
     pub fn matches(&self, workload: &str, subject: &str) -> bool {
         let id = format!("{workload}/{subject}");

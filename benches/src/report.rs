@@ -211,7 +211,8 @@ pub const EXTRA_WORK: [(&str, &str); 6] = [
     (
         "sled",
         "the TTL header on every value, the watch hub, CAS on the stored (header + value) \
-         bytes; durable mode is a `flush()` after each write in both.",
+         bytes; durable mode is a `flush()` after each write in both, but the adapter's \
+         runs on tokio's blocking pool.",
     ),
     (
         "redis",
@@ -220,6 +221,39 @@ pub const EXTRA_WORK: [(&str, &str); 6] = [
          trip. `raw_redis` pipelines a bare `SET` + `ZADD` and reads with `GET`/`MGET`.",
     ),
 ];
+
+/// Notes a reader needs for one workload's figures.
+pub fn caveat(workload: &str) -> Option<&'static str> {
+    Some(match workload {
+        "durable_put_1" | "durable_put_16" => {
+            "Strongest setting of each: file `SyncPolicy::Always` (concurrent writers share \
+             one `fdatasync`); rocks and raw_rocks sync WAL writes; raw_log one \
+             `fdatasync` per put (no group commit); redis and raw_redis on a second server \
+             with `appendfsync always`; sled and raw_sled a `flush()` after each write. \
+             On Linux sled 0.34's flush ends in `sync_file_range`, which neither flushes \
+             the device cache nor the file's metadata, so sled's figures are not those of \
+             an fsync and are not comparable with the others; backend-sled's gap to \
+             raw_sled is its flush running on tokio's blocking pool (one thread hop per \
+             write). Fsync times on this shared virtual disk vary a lot with other \
+             users' I/O."
+        }
+        "open_1m" => {
+            "Each store is written once (1,000-key batches) and closed cleanly; no merge \
+             or compaction runs before the timed open. The rate is opens per second; the \
+             mean time is the open itself (a probe get and the close are not timed)."
+        }
+        "cas_16" => {
+            "Raw engines without a native CAS use a lock around get + put (raw_rocks: one \
+             process-wide mutex; raw_log: its writer lock); raw_sled uses sled's \
+             `compare_and_swap`, raw_redis one Lua script, raw_dash its entry API."
+        }
+        w if w.starts_with("ycsb_") => {
+            "10k keys; a fixed precomputed request sequence of 65,536 zipfian(0.99) draws, \
+             scrambled over the key space; 16 tasks start at different offsets of it."
+        }
+        _ => return None,
+    })
+}
 
 /// A goal missed, for the closing notes.
 fn misses(results: &Results) -> Vec<String> {
@@ -317,6 +351,9 @@ pub fn markdown(results: &Results, dir: &Path, note: Option<&str>) -> String {
     for w in WORKLOADS {
         let row = results.get(w);
         let _ = writeln!(md, "## `{w}`\n\n{}\n", describe(w));
+        if let Some(c) = caveat(w) {
+            let _ = writeln!(md, "{c}\n");
+        }
         let _ = writeln!(md, "| subject | ops/s | mean time | vs raw engine |");
         let _ = writeln!(md, "|---|---:|---:|---|");
         for s in SUBJECTS {
