@@ -20,7 +20,7 @@
 //!
 //! | capability | | how |
 //! |---|---|---|
-//! | `ordered_scan`, `reverse_scan` | yes | raw iterator with lower/upper bounds in its `ReadOptions`, `seek_to_first`/`next` or `seek_to_last`/`prev`, streamed 512 pairs at a time from a blocking thread |
+//! | `ordered_scan`, `reverse_scan` | yes | raw iterator with lower/upper bounds in its `ReadOptions`, `seek_to_first`/`next` or `seek_to_last`/`prev`, on a blocking thread; pairs are copied into one buffer per chunk (up to 1024 pairs or 1 MiB) and become `Bytes` on the consumer's thread |
 //! | `snapshot_scan` | yes | every scan reads from a RocksDB snapshot taken before `scan` returns |
 //! | `atomic_batch` | yes | one `WriteBatch` across column families |
 //! | `compare_and_swap` | yes | read-compare-write under a striped per-key lock (see below) |
