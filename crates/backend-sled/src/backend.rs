@@ -354,11 +354,11 @@ impl StorageBackend for SledBackend {
         // invalid operation rejects the batch before anything is written.
         let mut trees: Vec<sled::Tree> = Vec::new();
         let mut slots: Vec<usize> = Vec::with_capacity(operations.len());
+        let mut seen: Vec<&Partition> = Vec::new();
         {
             let state = self.state.read();
             let open = state.as_ref().ok_or(Error::Closed)?;
             validate_batch(&caps, NAME, &operations, |p| open.trees.contains_key(p))?;
-            let mut seen: Vec<&Partition> = Vec::new();
             for op in &operations {
                 let p = op.partition();
                 let slot = match seen.iter().position(|s| *s == p) {
@@ -415,9 +415,12 @@ impl StorageBackend for SledBackend {
                 }
             }
         }
-        for (op, value) in operations.iter().zip(&stored) {
+        // Whether each partition is watched, asked once per partition (after the commit,
+        // so a watch that returned before it sees the batch), not once per operation.
+        let watched: Vec<bool> = seen.iter().map(|p| self.hub.is_watched(p)).collect();
+        for ((op, value), &slot) in operations.iter().zip(&stored).zip(&slots) {
             let p = op.partition();
-            if self.hub.is_watched(p) {
+            if watched[slot] {
                 let event_value = match (op, value) {
                     (Operation::Put { value, .. }, Some(_)) => Some(&value[..]),
                     _ => None,
