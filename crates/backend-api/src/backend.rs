@@ -180,38 +180,44 @@ async fn next<S: futures_core::Stream + Unpin + ?Sized>(stream: &mut S) -> Optio
     std::future::poll_fn(|cx| std::pin::Pin::new(&mut *stream).poll_next(cx)).await
 }
 
+/// The future every trait method returns (what `#[async_trait]` expands to).
+type Fut<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
+
 /// Forwards every method, so `Arc<dyn StorageBackend>` and `Box<dyn StorageBackend>`
-/// are backends too.
+/// are backends too. Written without `#[async_trait]`: each method hands back the inner
+/// backend's boxed future as is, so a call through the pointer allocates no second future.
+/// The lifetime parameters and bounds mirror `#[async_trait]`'s expansion of the trait.
 macro_rules! forward {
     ($($ptr:ident),*) => {$(
-        #[async_trait]
         impl<T: StorageBackend + ?Sized> StorageBackend for $ptr<T> {
             fn name(&self) -> &'static str { (**self).name() }
             fn capabilities(&self) -> Capabilities { (**self).capabilities() }
-            async fn create_partition(&self, p: &Partition) -> Result<()> { (**self).create_partition(p).await }
-            async fn drop_partition(&self, p: &Partition) -> Result<()> { (**self).drop_partition(p).await }
-            async fn partition_exists(&self, p: &Partition) -> Result<bool> { (**self).partition_exists(p).await }
-            async fn list_partitions(&self) -> Result<Vec<Partition>> { (**self).list_partitions().await }
-            async fn get(&self, p: &Partition, k: &[u8]) -> Result<Option<Bytes>> { (**self).get(p, k).await }
-            async fn get_many(&self, p: &Partition, ks: &[Bytes]) -> Result<Vec<Option<Bytes>>> { (**self).get_many(p, ks).await }
-            async fn exists(&self, p: &Partition, k: &[u8]) -> Result<bool> { (**self).exists(p, k).await }
-            async fn put(&self, p: &Partition, k: &[u8], v: &[u8]) -> Result<()> { (**self).put(p, k, v).await }
-            async fn put_with(&self, p: &Partition, k: &[u8], v: &[u8], o: PutOptions) -> Result<()> { (**self).put_with(p, k, v, o).await }
-            async fn delete(&self, p: &Partition, k: &[u8]) -> Result<()> { (**self).delete(p, k).await }
-            async fn scan(&self, p: &Partition, r: ScanRange) -> Result<KvStream> { (**self).scan(p, r).await }
-            async fn batch(&self, ops: Vec<Operation>) -> Result<()> { (**self).batch(ops).await }
-            async fn compare_and_swap(&self, p: &Partition, k: &[u8], e: Option<&[u8]>, n: Option<&[u8]>) -> Result<CasOutcome> { (**self).compare_and_swap(p, k, e, n).await }
-            async fn watch(&self, p: &Partition, prefix: &[u8]) -> Result<WatchStream> { (**self).watch(p, prefix).await }
-            async fn partition_size(&self, p: &Partition) -> Result<u64> { (**self).partition_size(p).await }
-            async fn len(&self, p: &Partition) -> Result<u64> { (**self).len(p).await }
-            async fn is_empty(&self, p: &Partition) -> Result<bool> { (**self).is_empty(p).await }
-            async fn compact(&self, p: &Partition) -> Result<()> { (**self).compact(p).await }
-            async fn flush(&self) -> Result<()> { (**self).flush().await }
-            async fn status(&self) -> Result<Status> { (**self).status().await }
-            async fn close(&self) -> Result<()> { (**self).close().await }
+            fn create_partition<'s, 'p, 'f>(&'s self, p: &'p Partition) -> Fut<'f, ()> where 's: 'f, 'p: 'f, Self: 'f { (**self).create_partition(p) }
+            fn drop_partition<'s, 'p, 'f>(&'s self, p: &'p Partition) -> Fut<'f, ()> where 's: 'f, 'p: 'f, Self: 'f { (**self).drop_partition(p) }
+            fn partition_exists<'s, 'p, 'f>(&'s self, p: &'p Partition) -> Fut<'f, bool> where 's: 'f, 'p: 'f, Self: 'f { (**self).partition_exists(p) }
+            fn list_partitions<'s, 'f>(&'s self) -> Fut<'f, Vec<Partition>> where 's: 'f, Self: 'f { (**self).list_partitions() }
+            fn get<'s, 'p, 'k, 'f>(&'s self, p: &'p Partition, k: &'k [u8]) -> Fut<'f, Option<Bytes>> where 's: 'f, 'p: 'f, 'k: 'f, Self: 'f { (**self).get(p, k) }
+            fn get_many<'s, 'p, 'k, 'f>(&'s self, p: &'p Partition, ks: &'k [Bytes]) -> Fut<'f, Vec<Option<Bytes>>> where 's: 'f, 'p: 'f, 'k: 'f, Self: 'f { (**self).get_many(p, ks) }
+            fn exists<'s, 'p, 'k, 'f>(&'s self, p: &'p Partition, k: &'k [u8]) -> Fut<'f, bool> where 's: 'f, 'p: 'f, 'k: 'f, Self: 'f { (**self).exists(p, k) }
+            fn put<'s, 'p, 'k, 'v, 'f>(&'s self, p: &'p Partition, k: &'k [u8], v: &'v [u8]) -> Fut<'f, ()> where 's: 'f, 'p: 'f, 'k: 'f, 'v: 'f, Self: 'f { (**self).put(p, k, v) }
+            fn put_with<'s, 'p, 'k, 'v, 'f>(&'s self, p: &'p Partition, k: &'k [u8], v: &'v [u8], o: PutOptions) -> Fut<'f, ()> where 's: 'f, 'p: 'f, 'k: 'f, 'v: 'f, Self: 'f { (**self).put_with(p, k, v, o) }
+            fn delete<'s, 'p, 'k, 'f>(&'s self, p: &'p Partition, k: &'k [u8]) -> Fut<'f, ()> where 's: 'f, 'p: 'f, 'k: 'f, Self: 'f { (**self).delete(p, k) }
+            fn scan<'s, 'p, 'f>(&'s self, p: &'p Partition, r: ScanRange) -> Fut<'f, KvStream> where 's: 'f, 'p: 'f, Self: 'f { (**self).scan(p, r) }
+            fn batch<'s, 'f>(&'s self, ops: Vec<Operation>) -> Fut<'f, ()> where 's: 'f, Self: 'f { (**self).batch(ops) }
+            fn compare_and_swap<'s, 'p, 'k, 'e, 'n, 'f>(&'s self, p: &'p Partition, k: &'k [u8], e: Option<&'e [u8]>, n: Option<&'n [u8]>) -> Fut<'f, CasOutcome> where 's: 'f, 'p: 'f, 'k: 'f, 'e: 'f, 'n: 'f, Self: 'f { (**self).compare_and_swap(p, k, e, n) }
+            fn watch<'s, 'p, 'x, 'f>(&'s self, p: &'p Partition, prefix: &'x [u8]) -> Fut<'f, WatchStream> where 's: 'f, 'p: 'f, 'x: 'f, Self: 'f { (**self).watch(p, prefix) }
+            fn partition_size<'s, 'p, 'f>(&'s self, p: &'p Partition) -> Fut<'f, u64> where 's: 'f, 'p: 'f, Self: 'f { (**self).partition_size(p) }
+            fn len<'s, 'p, 'f>(&'s self, p: &'p Partition) -> Fut<'f, u64> where 's: 'f, 'p: 'f, Self: 'f { (**self).len(p) }
+            fn is_empty<'s, 'p, 'f>(&'s self, p: &'p Partition) -> Fut<'f, bool> where 's: 'f, 'p: 'f, Self: 'f { (**self).is_empty(p) }
+            fn compact<'s, 'p, 'f>(&'s self, p: &'p Partition) -> Fut<'f, ()> where 's: 'f, 'p: 'f, Self: 'f { (**self).compact(p) }
+            fn flush<'s, 'f>(&'s self) -> Fut<'f, ()> where 's: 'f, Self: 'f { (**self).flush() }
+            fn status<'s, 'f>(&'s self) -> Fut<'f, Status> where 's: 'f, Self: 'f { (**self).status() }
+            fn close<'s, 'f>(&'s self) -> Fut<'f, ()> where 's: 'f, Self: 'f { (**self).close() }
         }
     )*};
 }
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 forward!(Arc, Box);
