@@ -389,7 +389,7 @@ fn ab_sample(
     mut backend: impl FnMut(u64) -> Duration,
 ) -> Duration {
     *sample += 1;
-    let (r, b) = if *sample % 2 == 0 {
+    let (r, b) = if sample.is_multiple_of(2) {
         let r = raw(iters);
         (r, backend(iters))
     } else {
