@@ -56,7 +56,7 @@ fn mem_vs_raw(c: &mut Criterion) {
             fut
         })
     });
-    bench_get(&mut group, "mem", &rt, &mem, &partition, &workload);
+    bench_get(&mut group, "mem", &rt, &*mem, &partition, &workload);
     group.finish();
 
     let mut group = c.benchmark_group("put");
@@ -69,7 +69,7 @@ fn mem_vs_raw(c: &mut Criterion) {
             })
         });
     }
-    bench_put(&mut group, "mem", &rt, &mem, &partition, &workload);
+    bench_put(&mut group, "mem", &rt, &*mem, &partition, &workload);
     group.finish();
 
     let mut group = c.benchmark_group("scan_1k");
@@ -86,7 +86,7 @@ fn mem_vs_raw(c: &mut Criterion) {
             })
         });
     }
-    bench_scan(&mut group, "mem", &rt, &mem, &partition, &workload);
+    bench_scan(&mut group, "mem", &rt, &*mem, &partition, &workload);
     group.finish();
 }
 

@@ -19,19 +19,16 @@
 //!   threads (one hand-off there and back);
 //! - `*_async` rows run the raw engine behind one boxed future on the same runtime as the
 //!   adapter: the floor any `#[async_trait]` backend pays per call. The adapter rows call
-//!   through `&dyn StorageBackend` (one boxed future per call); calling through an
-//!   `Arc<dyn StorageBackend>` goes through backend-api's blanket `impl for Arc<T>`,
-//!   which boxes a second future (measured on its own in `*_get/adapter_via_arc`).
+//!   through `&dyn StorageBackend` (one boxed future per call; an `Arc<dyn StorageBackend>`
+//!   forwards that same future).
 
 use std::hint::black_box;
 use std::sync::Arc;
 
-use backend_api::ScanRange;
 use backend_api::{Bytes, Operation, Partition, StorageBackend};
 use backend_rocks::{RocksBackend, RocksConfig};
 use benches::{SCAN_LEN, Workload, runtime};
-use criterion::measurement::WallTime;
-use criterion::{BatchSize, BenchmarkGroup, Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use futures_util::future::BoxFuture;
 use rocksdb::{
     BlockBasedOptions, Cache, DB, DBCompressionType, Options, ReadOptions, WriteBatch, WriteOptions,
@@ -110,15 +107,7 @@ fn rocks_vs_raw(c: &mut Criterion) {
             fut
         })
     });
-    adapter_get(&mut group, &rt, &*adapter, &partition, &workload);
-    benches::bench_get(
-        &mut group,
-        "adapter_via_arc",
-        &rt,
-        &adapter,
-        &partition,
-        &workload,
-    );
+    benches::bench_get(&mut group, "adapter", &rt, &*adapter, &partition, &workload);
     group.finish();
 
     // Reads first, while both databases hold exactly what was loaded; writes after.
@@ -179,7 +168,7 @@ fn rocks_vs_raw(c: &mut Criterion) {
             }
         })
     });
-    adapter_scan(&mut group, &rt, &*adapter, &partition, &workload);
+    benches::bench_scan(&mut group, "adapter", &rt, &*adapter, &partition, &workload);
     group.finish();
 
     let mut group = c.benchmark_group("rocks_put");
@@ -202,7 +191,7 @@ fn rocks_vs_raw(c: &mut Criterion) {
             fut
         })
     });
-    adapter_put(&mut group, &rt, &*adapter, &partition, &workload);
+    benches::bench_put(&mut group, "adapter", &rt, &*adapter, &partition, &workload);
     group.finish();
 
     {
@@ -242,72 +231,6 @@ fn rocks_vs_raw(c: &mut Criterion) {
     }
 
     rt.block_on(adapter.close()).expect("close");
-}
-
-/// `get` of a random present key through the trait object.
-fn adapter_get(
-    group: &mut BenchmarkGroup<'_, WallTime>,
-    rt: &tokio::runtime::Runtime,
-    backend: &dyn StorageBackend,
-    partition: &Partition,
-    workload: &Workload,
-) {
-    let mut i = 0;
-    group.bench_function("adapter", |b| {
-        b.to_async(rt).iter(|| {
-            i += 1;
-            let key = workload.random_key(i);
-            async move {
-                let value = backend.get(partition, key).await.expect("get");
-                value.expect("present")
-            }
-        })
-    });
-}
-
-/// `put` overwriting a random present key with its value, through the trait object.
-fn adapter_put(
-    group: &mut BenchmarkGroup<'_, WallTime>,
-    rt: &tokio::runtime::Runtime,
-    backend: &dyn StorageBackend,
-    partition: &Partition,
-    workload: &Workload,
-) {
-    let mut i = 0;
-    group.bench_function("adapter", |b| {
-        b.to_async(rt).iter(|| {
-            i += 1;
-            let key = workload.random_key(i);
-            async move {
-                let put = backend.put(partition, key, workload.value()).await;
-                put.expect("put")
-            }
-        })
-    });
-}
-
-/// A forward scan of [`SCAN_LEN`] pairs from a random start, through the trait object.
-fn adapter_scan(
-    group: &mut BenchmarkGroup<'_, WallTime>,
-    rt: &tokio::runtime::Runtime,
-    backend: &dyn StorageBackend,
-    partition: &Partition,
-    workload: &Workload,
-) {
-    let mut i = 0;
-    group.bench_function("adapter", |b| {
-        b.to_async(rt).iter(|| {
-            i += 1;
-            let range = ScanRange::all()
-                .start(Bytes::copy_from_slice(workload.scan_start(i)))
-                .limit(SCAN_LEN);
-            async move {
-                let stream = backend.scan(partition, range).await.expect("scan");
-                let n = benches::drain(stream).await.expect("scan items");
-                assert_eq!(n, SCAN_LEN);
-            }
-        })
-    });
 }
 
 criterion_group!(benches, rocks_vs_raw);

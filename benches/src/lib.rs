@@ -9,7 +9,6 @@
 #![deny(unsafe_code)]
 
 use std::hint::black_box;
-use std::sync::Arc;
 
 use backend_api::{Bytes, KvStream, Operation, Partition, Result, ScanRange, StorageBackend};
 use criterion::BenchmarkGroup;
@@ -157,7 +156,7 @@ pub fn bench_get(
     group: &mut BenchmarkGroup<'_, WallTime>,
     id: &str,
     rt: &tokio::runtime::Runtime,
-    backend: &Arc<dyn StorageBackend>,
+    backend: &dyn StorageBackend,
     partition: &Partition,
     workload: &Workload,
 ) {
@@ -182,7 +181,7 @@ pub fn bench_put(
     group: &mut BenchmarkGroup<'_, WallTime>,
     id: &str,
     rt: &tokio::runtime::Runtime,
-    backend: &Arc<dyn StorageBackend>,
+    backend: &dyn StorageBackend,
     partition: &Partition,
     workload: &Workload,
 ) {
@@ -206,7 +205,7 @@ pub fn bench_scan(
     group: &mut BenchmarkGroup<'_, WallTime>,
     id: &str,
     rt: &tokio::runtime::Runtime,
-    backend: &Arc<dyn StorageBackend>,
+    backend: &dyn StorageBackend,
     partition: &Partition,
     workload: &Workload,
 ) {
