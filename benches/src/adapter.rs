@@ -72,7 +72,9 @@ impl Subject for Adapter {
                     .redis_url
                     .as_deref()
                     .expect("redis needs Spec::redis_url");
-                let config = RedisConfig::new(url).namespace("cmp");
+                let config = RedisConfig::new(url)
+                    .namespace("cmp")
+                    .response_timeout(crate::REDIS_RESPONSE_TIMEOUT);
                 Arc::new(RedisBackend::open(config).await.expect("open redis"))
             }
             other => panic!("no backend named {other:?}"),

@@ -38,6 +38,9 @@ pub const KEY_LEN: usize = 16;
 pub const VALUE_LEN: usize = 100;
 /// Keys a scan visits.
 pub const SCAN_LEN: usize = 1_000;
+/// Response timeout of both redis subjects: loading the 64 KiB data set pipelines
+/// megabytes per call, past the `redis` crate's default.
+pub const REDIS_RESPONSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A fixed data set: `n` distinct keys, one value, and a visiting order.
 pub struct Workload {

@@ -52,8 +52,12 @@ impl Subject for RawRedis {
             .as_deref()
             .expect("raw_redis needs Spec::redis_url");
         let client = redis::Client::open(url).expect("redis url");
+        // The crate's default response timeout is too short for loading the data sets
+        // (pipelines of megabytes of 64 KiB values); backend-redis is given the same.
+        let config = redis::AsyncConnectionConfig::new()
+            .set_response_timeout(Some(crate::REDIS_RESPONSE_TIMEOUT));
         let conn = client
-            .get_multiplexed_async_connection()
+            .get_multiplexed_async_connection_with_config(&config)
             .await
             .expect("redis connection");
         RawRedis {
