@@ -4,14 +4,13 @@
 //! partition write locks in name order, then the age index. Readers take one
 //! partition's read lock and nothing else.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use backend_api::{Bytes, Capabilities, Error, Partition, Result, WatchEvent};
-use backend_support::WatchHub;
+use backend_support::{PartitionMap, WatchHub};
 use parking_lot::{Mutex, RwLock};
 
 use crate::MemConfig;
@@ -87,32 +86,8 @@ impl Part {
     }
 }
 
-/// FNV-1a: partition names are short and trusted (validated), so a fast hash beats
-/// SipHash on every call's directory lookup.
-#[derive(Default)]
-pub(crate) struct NameHasher(u64);
-
-impl Hasher for NameHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut hash = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &b in bytes {
-            hash ^= u64::from(b);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = hash;
-    }
-}
-
 /// The partition directory.
-pub(crate) type Dir = HashMap<Partition, Arc<Part>, BuildHasherDefault<NameHasher>>;
+pub(crate) type Dir = PartitionMap<Arc<Part>>;
 
 /// Entries in write order, for eviction under a memory cap.
 #[derive(Debug, Default)]

@@ -1,14 +1,13 @@
 //! [`SledBackend`] and its [`StorageBackend`] implementation.
 
-use std::collections::{BTreeMap, HashMap};
-use std::hash::BuildHasherDefault;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use backend_api::{
     Bytes, Capabilities, CasOutcome, Error, KvStream, Operation, Partition, PutOptions, Result,
     ScanRange, Status, StorageBackend, WatchEvent, WatchStream, async_trait,
 };
-use backend_support::{WatchHub, ttl, validate_batch};
+use backend_support::{PartitionMap, WatchHub, ttl, validate_batch};
 use futures_util::StreamExt;
 use parking_lot::RwLock;
 
@@ -37,33 +36,8 @@ fn not_found(partition: &Partition) -> Error {
     Error::PartitionNotFound(partition.name().to_owned())
 }
 
-/// FNV-1a for the registry: partition names are at most 64 ASCII bytes and chosen by
-/// the application, so a flood-resistant hash (SipHash, the default) buys nothing here
-/// and costs a visible share of a point get.
-#[derive(Default)]
-struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut hash = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &byte in bytes {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = hash;
-    }
-}
-
 /// Partition -> tree.
-type Trees = HashMap<Partition, sled::Tree, BuildHasherDefault<Fnv>>;
+type Trees = PartitionMap<sled::Tree>;
 
 /// The store while open: the database and the registry of partition trees.
 struct Open {

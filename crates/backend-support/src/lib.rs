@@ -17,10 +17,12 @@
 mod batch;
 mod blocking;
 mod locks;
+mod partition_map;
 pub mod ttl;
 mod watch;
 
 pub use batch::validate_batch;
 pub use blocking::{SCAN_CHUNK, blocking_copy_stream, blocking_stream, blocking_stream_with};
 pub use locks::KeyLocks;
+pub use partition_map::{NameHasher, PartitionMap};
 pub use watch::{DEFAULT_WATCH_CAPACITY, WatchHub};
