@@ -204,6 +204,39 @@ impl RedisBackend {
         }
     }
 
+    /// `put_with` as an inherent method, so `put` awaits it without boxing a second future.
+    async fn put_inner(
+        &self,
+        partition: &Partition,
+        key: &[u8],
+        value: &[u8],
+        options: PutOptions,
+    ) -> Result<()> {
+        self.inner.check_open()?;
+        CAPABILITIES.check_key(key)?;
+        CAPABILITIES.check_value(value)?;
+        if options.ttl == Some(Duration::ZERO) {
+            // A deadline already past: the put acts as a delete of any older value.
+            return self.delete_inner(partition, key).await;
+        }
+        let keys = self.keys(partition);
+        let script = &self.inner.scripts.put;
+        let mut cmd = evalsha(script, 3);
+        cmd.arg(&keys.marker)
+            .arg(keys.value(key))
+            .arg(&keys.index)
+            .arg(key)
+            .arg(value)
+            .arg(ttl_arg(options.ttl))
+            .arg(&keys.channel);
+        let done: i64 = self.inner.eval("put", script, &cmd).await?;
+        if done == 0 {
+            Err(not_found(partition))
+        } else {
+            Ok(())
+        }
+    }
+
     async fn delete_inner(&self, partition: &Partition, key: &[u8]) -> Result<()> {
         let keys = self.keys(partition);
         let script = &self.inner.scripts.delete;
@@ -447,7 +480,8 @@ impl StorageBackend for RedisBackend {
     }
 
     async fn put(&self, partition: &Partition, key: &[u8], value: &[u8]) -> Result<()> {
-        self.put_with(partition, key, value, PutOptions::default())
+        // The inherent helper, not `put_with`: one boxed future per call, not two.
+        self.put_inner(partition, key, value, PutOptions::default())
             .await
     }
 
@@ -458,29 +492,7 @@ impl StorageBackend for RedisBackend {
         value: &[u8],
         options: PutOptions,
     ) -> Result<()> {
-        self.inner.check_open()?;
-        CAPABILITIES.check_key(key)?;
-        CAPABILITIES.check_value(value)?;
-        if options.ttl == Some(Duration::ZERO) {
-            // A deadline already past: the put acts as a delete of any older value.
-            return self.delete_inner(partition, key).await;
-        }
-        let keys = self.keys(partition);
-        let script = &self.inner.scripts.put;
-        let mut cmd = evalsha(script, 3);
-        cmd.arg(&keys.marker)
-            .arg(keys.value(key))
-            .arg(&keys.index)
-            .arg(key)
-            .arg(value)
-            .arg(ttl_arg(options.ttl))
-            .arg(&keys.channel);
-        let done: i64 = self.inner.eval("put", script, &cmd).await?;
-        if done == 0 {
-            Err(not_found(partition))
-        } else {
-            Ok(())
-        }
+        self.put_inner(partition, key, value, options).await
     }
 
     async fn delete(&self, partition: &Partition, key: &[u8]) -> Result<()> {
