@@ -153,6 +153,7 @@ impl Inner {
                 map.remove(key);
                 WatchEvent::Delete { key: key.clone() }
             }
+            _ => return Err(Error::unsupported("reference", "range_delete")),
         };
         let n = self.events.fetch_add(1, Ordering::Relaxed);
         if !(self.fault == Some(Mutant::WatchDropsEvents) && n % 3 == 2) {
@@ -253,16 +254,19 @@ fn watch_stream(receiver: broadcast::Receiver<WatchEvent>, prefix: Bytes) -> Wat
         async move {
             loop {
                 match receiver.recv().await {
-                    Ok(e @ (WatchEvent::Put { .. } | WatchEvent::Delete { .. })) => {
-                        let key = match &e {
-                            WatchEvent::Put { key, .. } | WatchEvent::Delete { key } => key,
-                            WatchEvent::Lagged(_) => unreachable!("matched above"),
+                    Ok(e) => {
+                        let wanted = match &e {
+                            WatchEvent::Put { key, .. } | WatchEvent::Delete { key } => {
+                                key.starts_with(&prefix)
+                            }
+                            WatchEvent::RangeDeleted { range } => range.overlaps_prefix(&prefix),
+                            _ => true,
                         };
-                        if key.starts_with(&prefix) {
+                        if wanted {
                             return Some((Ok(e), receiver));
                         }
                     }
-                    Ok(WatchEvent::Lagged(n)) | Err(broadcast::error::RecvError::Lagged(n)) => {
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
                         return Some((Ok(WatchEvent::Lagged(n)), receiver));
                     }
                     Err(broadcast::error::RecvError::Closed) => return None,

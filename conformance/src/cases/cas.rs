@@ -246,6 +246,7 @@ pub async fn cas_concurrent_increments_are_exact<H: Harness>(h: H) -> Outcome {
                         current = Some(Bytes::copy_from_slice(&next));
                     }
                     CasOutcome::Mismatch { current: now } => current = now,
+                    other => panic!("unexpected {other:?}"),
                 }
                 tokio::task::yield_now().await;
             }

@@ -22,7 +22,7 @@ macro_rules! require_watch {
 fn key_of(e: &WatchEvent) -> Option<Bytes> {
     match e {
         WatchEvent::Put { key, .. } | WatchEvent::Delete { key } => Some(key.clone()),
-        WatchEvent::Lagged(_) => None,
+        _ => None,
     }
 }
 

@@ -7,8 +7,8 @@ use bytes::Bytes;
 use futures_core::stream::BoxStream;
 
 use crate::{
-    Capabilities, CasOutcome, Error, Operation, Partition, PutOptions, Result, ScanRange,
-    WatchEvent,
+    BatchOutcome, Capabilities, CasOutcome, Check, Error, Operation, Partition, PutOptions, Result,
+    ScanRange, WatchEvent,
 };
 
 /// The items of a scan: `(key, value)` pairs in range order (values empty for
@@ -107,9 +107,33 @@ pub trait StorageBackend: Send + Sync {
         Err(Error::unsupported(self.name(), "batch"))
     }
 
+    /// Applies `operations` only if every check holds, as one atomic step: no write
+    /// can come between the checks and the operations, and no reader sees part of it.
+    ///
+    /// Validation comes first (each check's key, then each operation as in
+    /// [`batch`](Self::batch), then every partition named), so an invalid argument
+    /// writes nothing whatever the checks would say. Then the checks are evaluated in
+    /// order against the current state (an expired key is absent); the first that fails
+    /// is answered as [`BatchOutcome::CheckFailed`] with what its key held, and nothing
+    /// is written. Otherwise the operations are applied in order and the answer is
+    /// [`BatchOutcome::Applied`]. No checks: an atomic batch. Needs `conditional_batch`;
+    /// never emulated by a read followed by a write.
+    async fn conditional_batch(
+        &self,
+        checks: Vec<Check>,
+        operations: Vec<Operation>,
+    ) -> Result<BatchOutcome> {
+        let _ = (checks, operations);
+        Err(Error::unsupported(self.name(), "conditional_batch"))
+    }
+
     /// Atomically replaces the value of `key` if it currently equals `expected`
     /// (`None`: the key must be absent), with `new` (`None`: delete it). On mismatch
-    /// nothing is written and the current value is returned. Needs `compare_and_swap`.
+    /// nothing is written and the current value is returned. The one-key case of
+    /// [`conditional_batch`](Self::conditional_batch): swapping an absent key for
+    /// absent is `Swapped` and writes nothing. Needs `compare_and_swap`; the default
+    /// runs it as a conditional batch when the backend offers those, and answers
+    /// [`Error::Unsupported`] otherwise.
     async fn compare_and_swap(
         &self,
         partition: &Partition,
@@ -117,8 +141,21 @@ pub trait StorageBackend: Send + Sync {
         expected: Option<&[u8]>,
         new: Option<&[u8]>,
     ) -> Result<CasOutcome> {
-        let _ = (partition, key, expected, new);
-        Err(Error::unsupported(self.name(), "compare_and_swap"))
+        if !self.capabilities().conditional_batch {
+            return Err(Error::unsupported(self.name(), "compare_and_swap"));
+        }
+        let key = Bytes::copy_from_slice(key);
+        let check = Check::new(partition, key.clone(), expected.map(Bytes::copy_from_slice));
+        let write = match new {
+            Some(value) => Operation::put(partition, key, Bytes::copy_from_slice(value)),
+            None => Operation::delete(partition, key),
+        };
+        Ok(
+            match self.conditional_batch(vec![check], vec![write]).await? {
+                BatchOutcome::CheckFailed { current, .. } => CasOutcome::Mismatch { current },
+                _ => CasOutcome::Swapped,
+            },
+        )
     }
 
     /// Streams every put and delete of a key starting with `prefix` committed after
@@ -184,7 +221,8 @@ async fn next<S: futures_core::Stream + Unpin + ?Sized>(stream: &mut S) -> Optio
 type Fut<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
 
 /// Forwards every method, so `Arc<dyn StorageBackend>` and `Box<dyn StorageBackend>`
-/// are backends too. Written without `#[async_trait]`: each method hands back the inner
+/// are backends too. The test `forward_covers_every_method` below fails when a trait
+/// method has no line here (a default body would silently answer instead). Written without `#[async_trait]`: each method hands back the inner
 /// backend's boxed future as is, so a call through the pointer allocates no second future.
 /// The lifetime parameters and bounds mirror `#[async_trait]`'s expansion of the trait.
 macro_rules! forward {
@@ -204,6 +242,7 @@ macro_rules! forward {
             fn delete<'s, 'p, 'k, 'f>(&'s self, p: &'p Partition, k: &'k [u8]) -> Fut<'f, ()> where 's: 'f, 'p: 'f, 'k: 'f, Self: 'f { (**self).delete(p, k) }
             fn scan<'s, 'p, 'f>(&'s self, p: &'p Partition, r: ScanRange) -> Fut<'f, KvStream> where 's: 'f, 'p: 'f, Self: 'f { (**self).scan(p, r) }
             fn batch<'s, 'f>(&'s self, ops: Vec<Operation>) -> Fut<'f, ()> where 's: 'f, Self: 'f { (**self).batch(ops) }
+            fn conditional_batch<'s, 'f>(&'s self, checks: Vec<Check>, ops: Vec<Operation>) -> Fut<'f, BatchOutcome> where 's: 'f, Self: 'f { (**self).conditional_batch(checks, ops) }
             fn compare_and_swap<'s, 'p, 'k, 'e, 'n, 'f>(&'s self, p: &'p Partition, k: &'k [u8], e: Option<&'e [u8]>, n: Option<&'n [u8]>) -> Fut<'f, CasOutcome> where 's: 'f, 'p: 'f, 'k: 'f, 'e: 'f, 'n: 'f, Self: 'f { (**self).compare_and_swap(p, k, e, n) }
             fn watch<'s, 'p, 'x, 'f>(&'s self, p: &'p Partition, prefix: &'x [u8]) -> Fut<'f, WatchStream> where 's: 'f, 'p: 'f, 'x: 'f, Self: 'f { (**self).watch(p, prefix) }
             fn partition_size<'s, 'p, 'f>(&'s self, p: &'p Partition) -> Fut<'f, u64> where 's: 'f, 'p: 'f, Self: 'f { (**self).partition_size(p) }
@@ -221,3 +260,43 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 forward!(Arc, Box);
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// The names of the `fn`s declared in `text` (one item per line, as rustfmt and the
+    /// `forward!` macro write them).
+    fn fn_names(text: &str) -> BTreeSet<&str> {
+        text.lines()
+            .filter_map(|line| {
+                let rest = line.trim_start();
+                let rest = rest.strip_prefix("async ").unwrap_or(rest);
+                let rest = rest.strip_prefix("fn ")?;
+                let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_'))?;
+                Some(&rest[..end])
+            })
+            .collect()
+    }
+
+    /// Guard: a method added to `StorageBackend` without a forwarding line would make
+    /// `Arc<dyn StorageBackend>` answer with the trait's default (often `Unsupported`).
+    #[test]
+    fn forward_covers_every_method() {
+        let source = include_str!("backend.rs");
+        let trait_start = source.find("pub trait StorageBackend").expect("trait");
+        let trait_end = trait_start + source[trait_start..].find("\n}\n").expect("trait end");
+        let macro_start = source.find("macro_rules! forward").expect("forward!");
+        let macro_end = macro_start + source[macro_start..].find("\n}\n").expect("macro end");
+        let declared = fn_names(&source[trait_start..trait_end]);
+        let forwarded = fn_names(&source[macro_start..macro_end]);
+        assert!(
+            declared.len() >= 20,
+            "parsed too few trait methods: {declared:?}"
+        );
+        assert_eq!(
+            declared, forwarded,
+            "every trait method needs a forward! line"
+        );
+    }
+}

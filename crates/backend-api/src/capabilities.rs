@@ -1,6 +1,6 @@
 //! What a backend can do, and its limits.
 
-use crate::{Error, Operation, Result};
+use crate::{Check, Error, KeyRange, Operation, Result, ScanRange};
 
 /// Default [`Capabilities::max_key_len`]: 1 KiB.
 pub const DEFAULT_MAX_KEY_LEN: usize = 1024;
@@ -29,6 +29,10 @@ pub struct Capabilities {
     pub atomic_batch: bool,
     /// `compare_and_swap` is offered and atomic.
     pub compare_and_swap: bool,
+    /// `conditional_batch` is offered: its checks and writes are one atomic step.
+    pub conditional_batch: bool,
+    /// Batches accept [`Operation::DeleteRange`].
+    pub range_delete: bool,
     /// `watch` is offered.
     pub watch: bool,
     /// `watch` sees writes made through other handles and processes.
@@ -56,6 +60,8 @@ impl Default for Capabilities {
             snapshot_scan: false,
             atomic_batch: false,
             compare_and_swap: false,
+            conditional_batch: false,
+            range_delete: false,
             watch: false,
             cross_process_watch: false,
             ttl: false,
@@ -102,13 +108,74 @@ impl Capabilities {
         Ok(())
     }
 
-    /// Checks one batch operation's key, value and TTL against these capabilities.
+    /// [`Error::InvalidKey`] unless every bound of `range` is a valid key.
+    pub fn check_range(&self, range: &KeyRange) -> Result<()> {
+        for bound in [&range.start, &range.end].into_iter().flatten() {
+            self.check_key(bound)?;
+        }
+        Ok(())
+    }
+
+    /// [`Error::InvalidKey`] unless `prefix` is at most `max_key_len` bytes (an empty
+    /// prefix, meaning every key, is fine).
+    pub fn check_prefix(&self, prefix: &[u8]) -> Result<()> {
+        if prefix.len() > self.max_key_len {
+            return Err(Error::InvalidKey {
+                reason: format!(
+                    "prefix is {} bytes, the limit is {}",
+                    prefix.len(),
+                    self.max_key_len
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// [`Error::InvalidKey`] unless a scan's `start` and `end` (when given) are valid
+    /// keys and its `prefix` is no longer than a key.
+    pub fn check_scan_range(&self, range: &ScanRange) -> Result<()> {
+        for bound in [&range.start, &range.end].into_iter().flatten() {
+            self.check_key(bound)?;
+        }
+        range
+            .prefix
+            .as_deref()
+            .map_or(Ok(()), |p| self.check_prefix(p))
+    }
+
+    /// Checks the arguments of a compare-and-swap: the key, and the new value if any.
+    pub fn check_cas(&self, key: &[u8], new: Option<&[u8]>) -> Result<()> {
+        self.check_key(key)?;
+        new.map_or(Ok(()), |v| self.check_value(v))
+    }
+
+    /// Checks the key of one condition of a conditional batch.
+    pub fn check_check(&self, check: &Check) -> Result<()> {
+        self.check_key(&check.key)
+    }
+
+    /// Checks one batch operation: its key (or range bounds), value, and that the
+    /// backend offers what it asks for (TTL, range delete), in that order.
     pub fn check_operation(&self, op: &Operation, backend: &'static str) -> Result<()> {
-        self.check_key(op.key())?;
-        if let Operation::Put { value, options, .. } = op {
-            self.check_value(value)?;
-            if options.ttl.is_some() && !self.ttl {
-                return Err(Error::unsupported(backend, "ttl"));
+        match op {
+            Operation::Put {
+                key,
+                value,
+                options,
+                ..
+            } => {
+                self.check_key(key)?;
+                self.check_value(value)?;
+                if options.ttl.is_some() && !self.ttl {
+                    return Err(Error::unsupported(backend, "ttl"));
+                }
+            }
+            Operation::Delete { key, .. } => self.check_key(key)?,
+            Operation::DeleteRange { range, .. } => {
+                self.check_range(range)?;
+                if !self.range_delete {
+                    return Err(Error::unsupported(backend, "range_delete"));
+                }
             }
         }
         Ok(())

@@ -41,7 +41,7 @@ mod scan;
 pub use backend::{KvStream, Status, StorageBackend, WatchStream};
 pub use capabilities::{Capabilities, DEFAULT_MAX_KEY_LEN, DEFAULT_MAX_VALUE_LEN};
 pub use error::{Error, Result};
-pub use options::{CasOutcome, Operation, PutOptions, WatchEvent};
+pub use options::{BatchOutcome, CasOutcome, Check, KeyRange, Operation, PutOptions, WatchEvent};
 pub use partition::{MAX_PARTITION_NAME_LEN, Partition, SYSTEM_PREFIX};
 pub use scan::{ScanRange, prefix_successor};
 

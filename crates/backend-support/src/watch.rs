@@ -109,7 +109,9 @@ impl std::fmt::Debug for WatchHub {
 fn matches_prefix(event: &WatchEvent, prefix: &[u8]) -> bool {
     match event {
         WatchEvent::Put { key, .. } | WatchEvent::Delete { key } => key.starts_with(prefix),
-        WatchEvent::Lagged(_) => true,
+        WatchEvent::RangeDeleted { range } => range.overlaps_prefix(prefix),
+        // Lagged, and kinds added later: the watcher decides.
+        _ => true,
     }
 }
 
