@@ -19,8 +19,9 @@ use benches::raw_redis::RawRedis;
 use benches::raw_rocks::RawRocks;
 use benches::raw_sled::RawSled;
 use benches::redis_server::RedisServer;
-use benches::subject::{SUBJECTS, Subject, skip_reason};
-use benches::workloads::{Ctx, WORKLOADS, open_loaded, run};
+use benches::subject::{SUBJECTS, Subject};
+use benches::table::WORKLOADS;
+use benches::workloads::{Ctx, open_loaded, run};
 use criterion::Criterion;
 
 /// Every subject this run opened, loaded with the data sets.
@@ -96,9 +97,9 @@ fn main() {
     // `appendfsync always` for the durable workloads.
     let wants_redis = ["redis", "raw_redis"].iter().any(|s| plan.wants_subject(s));
     let wants_durable_redis = ["redis", "raw_redis"].iter().any(|s| {
-        ["durable_put_1", "durable_put_16"]
+        WORKLOADS
             .iter()
-            .any(|w| plan.matches(w, s))
+            .any(|w| w.is_durable() && plan.matches(w.id, s))
     });
     let mut servers = Vec::new();
     let mut redis_missing = None;
@@ -146,18 +147,25 @@ fn main() {
     }
 
     // Every skip is printed, with its reason.
+    // Whether `w` runs on `s` in this run: its table entry, and a redis server for the
+    // redis subjects.
+    let runs = |w: &benches::table::Workload, s: &str| -> Result<(), &'static str> {
+        if let Some(reason) = w.skip_reason(s) {
+            return Err(reason);
+        }
+        let redis = matches!(s, "redis" | "raw_redis");
+        if redis && !redis_ok(w.is_durable()) {
+            return Err("no redis-server");
+        }
+        Ok(())
+    };
     for w in WORKLOADS {
         for s in SUBJECTS {
-            if !plan.matches(w, s) {
+            if !plan.matches(w.id, s) {
                 continue;
             }
-            let reason = skip_reason(w, s).or_else(|| {
-                let redis = matches!(s, "redis" | "raw_redis");
-                let durable = w.starts_with("durable_");
-                (redis && !redis_ok(durable)).then_some("no redis-server")
-            });
-            if let Some(reason) = reason {
-                println!("compare: skip {w}/{s}: {reason}");
+            if let Err(reason) = runs(w, s) {
+                println!("compare: skip {}/{s}: {reason}", w.id);
             }
         }
     }
@@ -166,18 +174,13 @@ fn main() {
     }
 
     for w in WORKLOADS {
-        if !plan.wants_workload(w) {
+        if !plan.wants_workload(w.id) {
             continue;
         }
-        let mut group = criterion.benchmark_group(w);
+        let mut group = criterion.benchmark_group(w.id);
         each_subject!(lineup, |s| {
-            let durable = w.starts_with("durable_");
-            let redis = matches!(s.name(), "redis" | "raw_redis");
-            if plan.matches(w, s.name())
-                && skip_reason(w, s.name()).is_none()
-                && (!redis || redis_ok(durable))
-            {
-                run(&mut group, w, s, &ctx);
+            if plan.matches(w.id, s.name()) && runs(w, s.name()).is_ok() {
+                run(&mut group, w.id, s, &ctx);
             }
         });
         group.finish();
@@ -197,14 +200,12 @@ fn main() {
         // skips must have run and been checked.
         for w in WORKLOADS {
             for s in SUBJECTS {
-                let redis = matches!(s, "redis" | "raw_redis");
-                let expected = plan.matches(w, s)
-                    && skip_reason(w, s).is_none()
-                    && (!redis || redis_ok(w.starts_with("durable_")));
+                let expected = plan.matches(w.id, s) && runs(w, s).is_ok();
                 assert_eq!(
-                    done.contains_key(&(w.to_owned(), s.to_owned())),
+                    done.contains_key(&(w.id.to_owned(), s.to_owned())),
                     expected,
-                    "{w}/{s}"
+                    "{}/{s}",
+                    w.id
                 );
             }
         }

@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use backend_api::{Bytes, CasOutcome, Operation, Partition, ScanRange, StorageBackend};
+use backend_api::{
+    BatchOutcome, Bytes, CasOutcome, Check, KeyRange, Operation, Partition, ScanRange,
+    StorageBackend,
+};
 use backend_file::{FileBackend, FileConfig, SyncPolicy};
 use backend_mem::{MemBackend, MemConfig};
 use backend_redis::{RedisBackend, RedisConfig};
@@ -161,6 +164,35 @@ impl Subject for Adapter {
             self.after_write().await;
         }
         swapped
+    }
+
+    async fn conditional_batch(&self, checks: &[(Bytes, Bytes)], writes: &[(Bytes, Bytes)]) -> bool {
+        let p = &self.partition;
+        let checks = checks
+            .iter()
+            .map(|(k, v)| Check::equals(p, k.clone(), v.clone()))
+            .collect();
+        let ops = writes
+            .iter()
+            .map(|(k, v)| Operation::put(p, k.clone(), v.clone()))
+            .collect();
+        let outcome = self
+            .backend
+            .conditional_batch(checks, ops)
+            .await
+            .expect("conditional_batch");
+        let applied = matches!(outcome, BatchOutcome::Applied);
+        if applied {
+            self.after_write().await;
+        }
+        applied
+    }
+
+    async fn delete_range(&self, start: &[u8], end: &[u8]) {
+        let range = KeyRange::between(Bytes::copy_from_slice(start), Bytes::copy_from_slice(end));
+        let op = Operation::delete_range(&self.partition, range);
+        self.backend.batch(vec![op]).await.expect("range delete");
+        self.after_write().await;
     }
 
     async fn close(&self) {

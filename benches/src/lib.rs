@@ -30,6 +30,7 @@ pub mod raw_sled;
 pub mod redis_server;
 pub mod report;
 pub mod subject;
+pub mod table;
 pub mod workloads;
 
 /// Key size, in bytes.

@@ -2,8 +2,8 @@
 //! measured through the trait like the real ones, it shows what the harness itself costs.
 
 use backend_api::{
-    Bytes, Capabilities, CasOutcome, KvStream, Operation, Partition, Result, ScanRange, Status,
-    StorageBackend,
+    BatchOutcome, Bytes, Capabilities, CasOutcome, Check, KvStream, Operation, Partition, Result,
+    ScanRange, Status, StorageBackend,
 };
 
 /// Items a scan of the null backend yields at most, whatever its limit.
@@ -30,6 +30,8 @@ impl StorageBackend for NullBackend {
             reverse_scan: true,
             atomic_batch: true,
             compare_and_swap: true,
+            conditional_batch: true,
+            range_delete: true,
             ..Capabilities::default()
         }
     }
@@ -87,6 +89,14 @@ impl StorageBackend for NullBackend {
         _new: Option<&[u8]>,
     ) -> Result<CasOutcome> {
         Ok(CasOutcome::Swapped)
+    }
+
+    async fn conditional_batch(
+        &self,
+        _checks: Vec<Check>,
+        _operations: Vec<Operation>,
+    ) -> Result<BatchOutcome> {
+        Ok(BatchOutcome::Applied)
     }
 
     async fn partition_size(&self, _partition: &Partition) -> Result<u64> {

@@ -3,8 +3,9 @@
 
 use regex::Regex;
 
-use crate::subject::{SUBJECTS, skip_reason};
-use crate::workloads::{Sizes, WORKLOADS};
+use crate::subject::SUBJECTS;
+use crate::table::WORKLOADS;
+use crate::workloads::Sizes;
 
 /// Criterion options that take a value (so their value is not the filter).
 const VALUED: [&str; 15] = [
@@ -82,7 +83,7 @@ impl Plan {
     pub fn wants_subject(&self, subject: &str) -> bool {
         WORKLOADS
             .iter()
-            .any(|w| skip_reason(w, subject).is_none() && self.matches(w, subject))
+            .any(|w| w.skip_reason(subject).is_none() && self.matches(w.id, subject))
     }
 
     /// True when some subject runs `workload`.

@@ -260,6 +260,14 @@ impl Subject for RawLog {
         true
     }
 
+    async fn conditional_batch(&self, _checks: &[(Bytes, Bytes)], _writes: &[(Bytes, Bytes)]) -> bool {
+        unreachable!("the workload table skips multi-key conditions on raw_log")
+    }
+
+    async fn delete_range(&self, _start: &[u8], _end: &[u8]) {
+        unreachable!("the workload table skips range deletes on raw_log")
+    }
+
     async fn close(&self) {
         let mut w = self.writer.lock();
         self.flush_locked(&mut w);

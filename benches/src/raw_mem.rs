@@ -67,11 +67,35 @@ impl Subject for RawBtree {
         true
     }
 
+    async fn conditional_batch(&self, checks: &[(Bytes, Bytes)], writes: &[(Bytes, Bytes)]) -> bool {
+        let copies: Vec<_> = writes
+            .iter()
+            .map(|(k, v)| (Bytes::copy_from_slice(k), Bytes::copy_from_slice(v)))
+            .collect();
+        let mut map = self.0.write();
+        if checks.iter().any(|(k, v)| map.get(k) != Some(v)) {
+            return false;
+        }
+        map.extend(copies);
+        true
+    }
+
+    async fn delete_range(&self, start: &[u8], end: &[u8]) {
+        let mut map = self.0.write();
+        let doomed: Vec<Bytes> = map
+            .range::<[u8], _>((Bound::Included(start), Bound::Excluded(end)))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in doomed {
+            map.remove(&k);
+        }
+    }
+
     async fn close(&self) {}
 }
 
 /// `DashMap<Bytes, Bytes>`: point operations only (scans are skipped, see
-/// [`skip_reason`](crate::subject::skip_reason)).
+/// the workload table, [`crate::table`]).
 #[derive(Default)]
 pub struct RawDash(DashMap<Bytes, Bytes>);
 
@@ -124,6 +148,14 @@ impl Subject for RawDash {
             }
             _ => false,
         }
+    }
+
+    async fn conditional_batch(&self, _checks: &[(Bytes, Bytes)], _writes: &[(Bytes, Bytes)]) -> bool {
+        unreachable!("the workload table skips multi-key conditions on raw_dash")
+    }
+
+    async fn delete_range(&self, _start: &[u8], _end: &[u8]) {
+        unreachable!("the workload table skips range deletes on raw_dash")
     }
 
     async fn close(&self) {}

@@ -24,10 +24,42 @@ redis.call('ZADD', KEYS[2], 0, ARGV[4])
 return 1
 ";
 
+/// A conditional batch. KEYS: the checked value keys, the written value keys, then the
+/// index. ARGV: the number of checks `n`, the `n` expected values, the written values,
+/// then the written keys (for the index). Writes nothing unless every check holds.
+const TXN_SCRIPT: &str = r"
+local n = tonumber(ARGV[1])
+for i = 1, n do
+  if redis.call('GET', KEYS[i]) ~= ARGV[1 + i] then return 0 end
+end
+local index = KEYS[#KEYS]
+local w = (#KEYS - 1 - n)
+for i = 1, w do
+  redis.call('SET', KEYS[n + i], ARGV[1 + n + i])
+  redis.call('ZADD', index, 0, ARGV[1 + n + w + i])
+end
+return 1
+";
+
+/// Removes every indexed key in the lex range `ARGV[1]..ARGV[2]` and its value, in
+/// chunks of 1,000 (`KEYS[1]` the index; `ARGV[3]` the value-key prefix).
+const RANGE_SCRIPT: &str = r"
+while true do
+  local keys = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], ARGV[2], 'LIMIT', 0, 1000)
+  if #keys == 0 then return 1 end
+  local names = {}
+  for i, k in ipairs(keys) do names[i] = ARGV[3] .. k end
+  redis.call('DEL', unpack(names))
+  redis.call('ZREM', KEYS[1], unpack(keys))
+end
+";
+
 /// A connection to the server named by [`Spec::redis_url`].
 pub struct RawRedis {
     conn: MultiplexedConnection,
     cas: redis::Script,
+    txn: redis::Script,
+    range: redis::Script,
 }
 
 fn value_key(key: &[u8]) -> Vec<u8> {
@@ -63,6 +95,8 @@ impl Subject for RawRedis {
         RawRedis {
             conn,
             cas: redis::Script::new(CAS_SCRIPT),
+            txn: redis::Script::new(TXN_SCRIPT),
+            range: redis::Script::new(RANGE_SCRIPT),
         }
     }
 
@@ -147,6 +181,31 @@ impl Subject for RawRedis {
             .arg(key);
         let swapped: i64 = call.invoke_async(&mut conn).await.expect("CAS script");
         swapped == 1
+    }
+
+    async fn conditional_batch(&self, checks: &[(Bytes, Bytes)], writes: &[(Bytes, Bytes)]) -> bool {
+        let mut conn = self.conn.clone();
+        let mut call = self.txn.prepare_invoke();
+        call.arg(checks.len());
+        for (k, v) in checks {
+            call.key(value_key(k)).arg(&v[..]);
+        }
+        for (k, v) in writes {
+            call.key(value_key(k)).arg(&v[..]);
+        }
+        for (k, _) in writes {
+            call.arg(&k[..]);
+        }
+        call.key(INDEX);
+        let applied: i64 = call.invoke_async(&mut conn).await.expect("txn script");
+        applied == 1
+    }
+
+    async fn delete_range(&self, start: &[u8], end: &[u8]) {
+        let mut conn = self.conn.clone();
+        let mut call = self.range.key(INDEX);
+        call.arg(lex(b'[', start)).arg(lex(b'(', end)).arg(VALUE_PREFIX);
+        let _: i64 = call.invoke_async(&mut conn).await.expect("range script");
     }
 
     async fn close(&self) {}

@@ -125,6 +125,29 @@ impl Subject for RawRocks {
         true
     }
 
+    async fn conditional_batch(&self, checks: &[(Bytes, Bytes)], writes: &[(Bytes, Bytes)]) -> bool {
+        let _held = self.cas_lock.lock();
+        let cf = self.cf();
+        for (k, v) in checks {
+            let current = self.db.get_pinned_cf(&cf, k).expect("get");
+            if current.as_deref() != Some(&v[..]) {
+                return false;
+            }
+        }
+        let mut batch = WriteBatch::default();
+        for (k, v) in writes {
+            batch.put_cf(&cf, k, v);
+        }
+        self.db.write_opt(batch, &self.write).expect("write batch");
+        true
+    }
+
+    async fn delete_range(&self, start: &[u8], end: &[u8]) {
+        let mut batch = WriteBatch::default();
+        batch.delete_range_cf(&self.cf(), start, end);
+        self.db.write_opt(batch, &self.write).expect("delete_range");
+    }
+
     async fn close(&self) {
         self.db.flush_wal(true).expect("flush wal");
     }

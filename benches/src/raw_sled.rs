@@ -94,6 +94,39 @@ impl Subject for RawSled {
         swapped
     }
 
+    async fn conditional_batch(&self, checks: &[(Bytes, Bytes)], writes: &[(Bytes, Bytes)]) -> bool {
+        use sled::transaction::{ConflictableTransactionError, TransactionError};
+        let applied = self.tree.transaction(|tx| {
+            for (k, v) in checks {
+                if tx.get(&k[..])?.as_deref() != Some(&v[..]) {
+                    return Err(ConflictableTransactionError::Abort(()));
+                }
+            }
+            for (k, v) in writes {
+                tx.insert(&k[..], &v[..])?;
+            }
+            Ok(())
+        });
+        match applied {
+            Ok(()) => {
+                self.after_write();
+                true
+            }
+            Err(TransactionError::Abort(())) => false,
+            Err(TransactionError::Storage(e)) => panic!("sled transaction: {e}"),
+        }
+    }
+
+    async fn delete_range(&self, start: &[u8], end: &[u8]) {
+        let mut batch = sled::Batch::default();
+        for item in self.tree.range(start..end) {
+            let (k, _) = item.expect("range item");
+            batch.remove(k);
+        }
+        self.tree.apply_batch(batch).expect("apply_batch");
+        self.after_write();
+    }
+
     async fn close(&self) {
         self.db.flush().expect("flush");
     }

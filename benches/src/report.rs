@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::subject::{BACKENDS, SUBJECTS, raw_engine_of, skip_reason};
-use crate::workloads::{WORKLOADS, describe};
+use crate::subject::{BACKENDS, SUBJECTS, raw_engine_of};
+use crate::table::WORKLOADS;
 
 /// Adapters should stay within this factor of their raw engine.
 pub const ADAPTER_GOAL: f64 = 1.15;
@@ -68,9 +68,9 @@ pub fn load(dir: &Path) -> Results {
     let mut out = Results::new();
     for w in WORKLOADS {
         for s in SUBJECTS {
-            let base = dir.join(w).join(s).join("new");
+            let base = dir.join(w.id).join(s).join("new");
             if let Some(p) = read_point(&base) {
-                out.entry(w.to_owned()).or_default().insert(s.to_owned(), p);
+                out.entry(w.id.to_owned()).or_default().insert(s.to_owned(), p);
             }
         }
     }
@@ -222,39 +222,6 @@ pub const EXTRA_WORK: [(&str, &str); 6] = [
     ),
 ];
 
-/// Notes a reader needs for one workload's figures.
-pub fn caveat(workload: &str) -> Option<&'static str> {
-    Some(match workload {
-        "durable_put_1" | "durable_put_16" => {
-            "Strongest setting of each: file `SyncPolicy::Always` (concurrent writers share \
-             one `fdatasync`); rocks and raw_rocks sync WAL writes; raw_log one \
-             `fdatasync` per put (no group commit); redis and raw_redis on a second server \
-             with `appendfsync always`; sled and raw_sled a `flush()` after each write. \
-             On Linux sled 0.34's flush ends in `sync_file_range`, which neither flushes \
-             the device cache nor the file's metadata, so sled's figures are not those of \
-             an fsync and are not comparable with the others; backend-sled's gap to \
-             raw_sled is its flush running on tokio's blocking pool (one thread hop per \
-             write). Fsync times on this shared virtual disk vary a lot with other \
-             users' I/O."
-        }
-        "open_1m" => {
-            "Each store is written once (1,000-key batches) and closed cleanly; no merge \
-             or compaction runs before the timed open. The rate is opens per second; the \
-             mean time is the open itself (a probe get and the close are not timed)."
-        }
-        "cas_16" => {
-            "Raw engines without a native CAS use a lock around get + put (raw_rocks: one \
-             process-wide mutex; raw_log: its writer lock); raw_sled uses sled's \
-             `compare_and_swap`, raw_redis one Lua script, raw_dash its entry API."
-        }
-        w if w.starts_with("ycsb_") => {
-            "10k keys; a fixed precomputed request sequence of 65,536 zipfian(0.99) draws, \
-             scrambled over the key space; 16 tasks start at different offsets of it."
-        }
-        _ => return None,
-    })
-}
-
 /// A goal missed, for the closing notes.
 fn misses(results: &Results) -> Vec<String> {
     let mut out = Vec::new();
@@ -348,16 +315,17 @@ pub fn markdown(results: &Results, dir: &Path, note: Option<&str>) -> String {
     );
     let _ = writeln!(md, "![ops/s per workload, log scale](benchmarks.svg)\n");
 
-    for w in WORKLOADS {
+    for workload in WORKLOADS {
+        let w = workload.id;
         let row = results.get(w);
-        let _ = writeln!(md, "## `{w}`\n\n{}\n", describe(w));
-        if let Some(c) = caveat(w) {
+        let _ = writeln!(md, "## `{w}`\n\n{}\n", workload.description);
+        if let Some(c) = workload.caveat {
             let _ = writeln!(md, "{c}\n");
         }
         let _ = writeln!(md, "| subject | ops/s | mean time | vs raw engine |");
         let _ = writeln!(md, "|---|---:|---:|---|");
         for s in SUBJECTS {
-            if let Some(reason) = skip_reason(w, s) {
+            if let Some(reason) = workload.skip_reason(s) {
                 let _ = writeln!(md, "| {s} | - | - | skipped: {reason} |");
                 continue;
             }
@@ -432,7 +400,7 @@ const COLOURS: [&str; 5] = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#9c6ade
 pub fn svg(results: &Results) -> String {
     let rows: Vec<&str> = WORKLOADS
         .iter()
-        .copied()
+        .map(|w| w.id)
         .filter(|w| {
             results
                 .get(*w)

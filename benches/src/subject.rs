@@ -1,9 +1,10 @@
 //! The one interface the comparison suite drives: [`Subject`], implemented once for every
 //! `StorageBackend` (through [`crate::adapter::Adapter`]) and once per raw engine.
 //!
-//! Which subject runs which workload is a static table ([`skip_reason`]), shared by the
-//! bench (which prints every skip) and the report (which shows it), so nothing is
-//! skipped silently and both always agree.
+//! Which subject runs which workload is the workload table ([`crate::table`]), shared by
+//! the bench (which prints every skip) and the report (which shows it), so nothing is
+//! skipped silently and both always agree. A subject is never asked to do what the table
+//! says it skips.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -39,26 +40,6 @@ pub fn raw_engine_of(subject: &str) -> Option<&'static str> {
         "redis" => "raw_redis",
         _ => return None,
     })
-}
-
-/// Why `subject` does not run `workload` (a criterion group name), or `None` if it does.
-pub fn skip_reason(workload: &str, subject: &str) -> Option<&'static str> {
-    let in_memory = matches!(subject, "mem" | "raw_btree" | "raw_dash");
-    if workload.starts_with("scan_") && subject == "raw_dash" {
-        return Some("DashMap is unordered: no range scan");
-    }
-    if workload.starts_with("durable_") && in_memory {
-        return Some("in memory: nothing to make durable");
-    }
-    if workload.starts_with("open_") {
-        if in_memory || subject == "null" {
-            return Some("not persistent: nothing to recover");
-        }
-        if matches!(subject, "redis" | "raw_redis") {
-            return Some("recovery is redis-server's own RDB/AOF load, outside the client");
-        }
-    }
-    None
 }
 
 /// How to open a subject.
@@ -135,6 +116,17 @@ pub trait Subject: Send + Sync + Sized + 'static {
         expected: Option<&[u8]>,
         new: &[u8],
     ) -> impl Future<Output = bool> + Send;
+
+    /// Writes every pair of `writes` only if every `(key, value)` of `checks` still
+    /// holds, as one atomic step; true if it did.
+    fn conditional_batch(
+        &self,
+        checks: &[(Bytes, Bytes)],
+        writes: &[(Bytes, Bytes)],
+    ) -> impl Future<Output = bool> + Send;
+
+    /// Removes every key in `[start, end)` as one atomic step.
+    fn delete_range(&self, start: &[u8], end: &[u8]) -> impl Future<Output = ()> + Send;
 
     /// Makes every write durable and releases the store (files, locks, connections).
     fn close(&self) -> impl Future<Output = ()> + Send;

@@ -14,59 +14,7 @@ use criterion::{BenchmarkGroup, SamplingMode, Throughput};
 
 use crate::mix::{Requests, XorShift};
 use crate::subject::{Spec, Subject};
-
-/// Every workload (criterion group name), in report order.
-pub const WORKLOADS: [&str; 21] = [
-    "get_100B",
-    "get_1KiB",
-    "get_64KiB",
-    "get_missing",
-    "put_100B",
-    "put_1KiB",
-    "put_64KiB",
-    "get_many_16",
-    "scan_1k_fwd",
-    "scan_1k_rev",
-    "batch_100",
-    "cas_16",
-    "ycsb_a_1",
-    "ycsb_a_16",
-    "ycsb_b_1",
-    "ycsb_b_16",
-    "ycsb_c_1",
-    "ycsb_c_16",
-    "durable_put_1",
-    "durable_put_16",
-    "open_1m",
-];
-
-/// One line per workload for the report: what one element (op) is.
-pub fn describe(workload: &str) -> &'static str {
-    match workload {
-        "get_100B" => "get of a present key, 100 B values, uniform over the 100 B set",
-        "get_1KiB" => "get of a present key, 1 KiB values",
-        "get_64KiB" => "get of a present key, 64 KiB values",
-        "get_missing" => "get of a key never written",
-        "put_100B" => "put overwriting a present key, 100 B value",
-        "put_1KiB" => "put overwriting a present key, 1 KiB value",
-        "put_64KiB" => "put overwriting a present key, 64 KiB value",
-        "get_many_16" => "get_many of 16 random keys; rate in keys/s",
-        "scan_1k_fwd" => "ascending scan of a 1,000-key range; rate in keys/s",
-        "scan_1k_rev" => "descending scan of a 1,000-key range; rate in keys/s",
-        "batch_100" => "batch of 100 puts (100 B); rate in keys/s",
-        "cas_16" => {
-            "16 tasks increment one counter by get + compare_and_swap; rate in successful increments/s"
-        }
-        "ycsb_a_1" | "ycsb_a_16" => "YCSB A: 50% get / 50% put, zipfian(0.99) keys, 1 KiB values",
-        "ycsb_b_1" | "ycsb_b_16" => "YCSB B: 95% get / 5% put, zipfian(0.99) keys, 1 KiB values",
-        "ycsb_c_1" | "ycsb_c_16" => "YCSB C: 100% get, zipfian(0.99) keys, 1 KiB values",
-        "durable_put_1" | "durable_put_16" => "put, 100 B, with the strongest sync setting",
-        "open_1m" => {
-            "open (recovery) of a cleanly closed store of 1M keys (100 B values); rate in opens/s"
-        }
-        _ => "",
-    }
-}
+use crate::table::{BATCH, MANY, RANGE, SCAN_LEN, workload};
 
 /// Sizes of the data sets; the test mode uses tiny ones so `cargo test` stays fast.
 #[derive(Clone, Copy, Debug)]
@@ -98,12 +46,6 @@ impl Sizes {
     };
 }
 
-/// Keys visited by a scan.
-pub const SCAN_LEN: usize = 1_000;
-/// Keys in a get_many.
-pub const MANY: usize = 16;
-/// Puts in a batch.
-pub const BATCH: usize = 100;
 /// Concurrent tasks of the contended and concurrent workloads.
 pub const TASKS: usize = 16;
 
@@ -253,12 +195,7 @@ pub fn run<S: Subject>(
     let name = s.name();
     let rt = &ctx.rt;
     let sizes = ctx.sizes;
-    let elements = match workload {
-        "get_many_16" => MANY,
-        "scan_1k_fwd" | "scan_1k_rev" => SCAN_LEN,
-        "batch_100" => BATCH,
-        _ => 1,
-    };
+    let elements = workload_elements(workload);
     group.throughput(Throughput::Elements(elements as u64));
     let counted = AtomicU64::new(0);
     match workload {
@@ -404,6 +341,71 @@ pub fn run<S: Subject>(
             }
             counted.fetch_add(want, Ordering::Relaxed);
         }
+        "txn_1" | "txn_16" => {
+            let tasks = if workload.ends_with("_16") { TASKS } else { 1 };
+            let set = if tasks == 1 { b'u' } else { b'v' };
+            rt.block_on(async {
+                for a in 0..ACCOUNTS {
+                    s.put(&key(set, a), &BALANCE.to_le_bytes()).await;
+                }
+            });
+            let base = Arc::new(AtomicU64::new(0));
+            let ops = Arc::new(AtomicU64::new(0));
+            group.bench_function(name, |b| {
+                b.iter_custom(|iters| {
+                    let start = base.fetch_add(iters, Ordering::Relaxed);
+                    let ops = ops.clone();
+                    concurrent(rt, s, iters, tasks, move |s, task, n| {
+                        let ops = ops.clone();
+                        async move {
+                            let seed = start + (task as u64) * 1_000_003;
+                            for i in 0..n as u64 {
+                                transfer(&*s, set, seed + i).await;
+                            }
+                            ops.fetch_add(n as u64, Ordering::Relaxed);
+                        }
+                    })
+                })
+            });
+            if s.stores() {
+                let total: u64 = rt.block_on(async {
+                    let mut total = 0;
+                    for a in 0..ACCOUNTS {
+                        total += balance(&s.get(&key(set, a)).await);
+                    }
+                    total
+                });
+                assert_eq!(total, BALANCE * ACCOUNTS as u64, "{name}: transfers lost money");
+            }
+            counted.fetch_add(ops.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+        "range_delete_1k" => {
+            let v = ctx.value(100).clone();
+            let round = AtomicU64::new(0);
+            group.sampling_mode(SamplingMode::Flat);
+            group.bench_function(name, |b| {
+                b.iter_custom(|iters| {
+                    let mut took = Duration::ZERO;
+                    for _ in 0..iters {
+                        let r = round.fetch_add(1, Ordering::Relaxed) as usize;
+                        let keys: Vec<(Bytes, Bytes)> = (0..RANGE)
+                            .map(|i| (key(b'r', r * RANGE + i), v.clone()))
+                            .collect();
+                        let (lo, hi) = (key(b'r', r * RANGE), key(b'r', (r + 1) * RANGE));
+                        rt.block_on(s.batch(&keys));
+                        let started = Instant::now();
+                        rt.block_on(s.delete_range(&lo, &hi));
+                        took += started.elapsed();
+                        if s.stores() {
+                            let left = rt.block_on(s.scan(&lo, &hi, RANGE, false));
+                            assert_eq!(left, 0, "{name}: range [{lo:?}, {hi:?}) not emptied");
+                        }
+                        counted.fetch_add(RANGE as u64, Ordering::Relaxed);
+                    }
+                    took
+                })
+            });
+        }
         w if w.starts_with("ycsb_") => {
             let mix = match &w[5..6] {
                 "a" => 0,
@@ -493,6 +495,47 @@ pub fn run<S: Subject>(
         other => panic!("unknown workload {other:?}"),
     }
     ctx.count(workload, name, counted.load(Ordering::Relaxed));
+}
+
+/// Accounts of the transfer workloads, and each one's opening balance.
+const ACCOUNTS: usize = 64;
+const BALANCE: u64 = 1_000_000;
+
+/// Elements one iteration of `id` counts.
+fn workload_elements(id: &str) -> usize {
+    workload(id).map_or(1, |w| w.elements)
+}
+
+fn balance(value: &Option<Bytes>) -> u64 {
+    let v = value.as_ref().expect("an account is present");
+    u64::from_le_bytes(v[..8].try_into().expect("8-byte balance"))
+}
+
+/// Moves one unit between two accounts of `set` picked by `seed`: reads both, then
+/// writes both only if both still hold what was read; retries on conflict.
+async fn transfer<S: Subject>(s: &S, set: u8, seed: u64) {
+    let mut rng = XorShift::new(seed + 1);
+    let from = rng.below(ACCOUNTS);
+    let to = (from + 1 + rng.below(ACCOUNTS - 1)) % ACCOUNTS;
+    let (from, to) = (key(set, from), key(set, to));
+    loop {
+        let (a, b) = (s.get(&from).await, s.get(&to).await);
+        if !s.stores() {
+            return;
+        }
+        let (x, y) = (balance(&a), balance(&b));
+        let checks = [
+            (from.clone(), a.clone().expect("present")),
+            (to.clone(), b.clone().expect("present")),
+        ];
+        let writes = [
+            (from.clone(), Bytes::copy_from_slice(&(x - 1).to_le_bytes())),
+            (to.clone(), Bytes::copy_from_slice(&(y + 1).to_le_bytes())),
+        ];
+        if s.conditional_batch(&checks, &writes).await {
+            return;
+        }
+    }
 }
 
 /// Adds one to the little-endian counter at `counter` with get + CAS, retrying on
