@@ -166,7 +166,11 @@ impl Subject for Adapter {
         swapped
     }
 
-    async fn conditional_batch(&self, checks: &[(Bytes, Bytes)], writes: &[(Bytes, Bytes)]) -> bool {
+    async fn conditional_batch(
+        &self,
+        checks: &[(Bytes, Bytes)],
+        writes: &[(Bytes, Bytes)],
+    ) -> bool {
         let p = &self.partition;
         let checks = checks
             .iter()

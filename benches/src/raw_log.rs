@@ -260,7 +260,11 @@ impl Subject for RawLog {
         true
     }
 
-    async fn conditional_batch(&self, _checks: &[(Bytes, Bytes)], _writes: &[(Bytes, Bytes)]) -> bool {
+    async fn conditional_batch(
+        &self,
+        _checks: &[(Bytes, Bytes)],
+        _writes: &[(Bytes, Bytes)],
+    ) -> bool {
         unreachable!("the workload table skips multi-key conditions on raw_log")
     }
 

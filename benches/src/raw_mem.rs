@@ -67,7 +67,11 @@ impl Subject for RawBtree {
         true
     }
 
-    async fn conditional_batch(&self, checks: &[(Bytes, Bytes)], writes: &[(Bytes, Bytes)]) -> bool {
+    async fn conditional_batch(
+        &self,
+        checks: &[(Bytes, Bytes)],
+        writes: &[(Bytes, Bytes)],
+    ) -> bool {
         let copies: Vec<_> = writes
             .iter()
             .map(|(k, v)| (Bytes::copy_from_slice(k), Bytes::copy_from_slice(v)))
@@ -150,7 +154,11 @@ impl Subject for RawDash {
         }
     }
 
-    async fn conditional_batch(&self, _checks: &[(Bytes, Bytes)], _writes: &[(Bytes, Bytes)]) -> bool {
+    async fn conditional_batch(
+        &self,
+        _checks: &[(Bytes, Bytes)],
+        _writes: &[(Bytes, Bytes)],
+    ) -> bool {
         unreachable!("the workload table skips multi-key conditions on raw_dash")
     }
 

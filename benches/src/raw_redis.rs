@@ -183,7 +183,11 @@ impl Subject for RawRedis {
         swapped == 1
     }
 
-    async fn conditional_batch(&self, checks: &[(Bytes, Bytes)], writes: &[(Bytes, Bytes)]) -> bool {
+    async fn conditional_batch(
+        &self,
+        checks: &[(Bytes, Bytes)],
+        writes: &[(Bytes, Bytes)],
+    ) -> bool {
         let mut conn = self.conn.clone();
         let mut call = self.txn.prepare_invoke();
         call.arg(checks.len());
@@ -204,7 +208,9 @@ impl Subject for RawRedis {
     async fn delete_range(&self, start: &[u8], end: &[u8]) {
         let mut conn = self.conn.clone();
         let mut call = self.range.key(INDEX);
-        call.arg(lex(b'[', start)).arg(lex(b'(', end)).arg(VALUE_PREFIX);
+        call.arg(lex(b'[', start))
+            .arg(lex(b'(', end))
+            .arg(VALUE_PREFIX);
         let _: i64 = call.invoke_async(&mut conn).await.expect("range script");
     }
 

@@ -125,7 +125,11 @@ impl Subject for RawRocks {
         true
     }
 
-    async fn conditional_batch(&self, checks: &[(Bytes, Bytes)], writes: &[(Bytes, Bytes)]) -> bool {
+    async fn conditional_batch(
+        &self,
+        checks: &[(Bytes, Bytes)],
+        writes: &[(Bytes, Bytes)],
+    ) -> bool {
         let _held = self.cas_lock.lock();
         let cf = self.cf();
         for (k, v) in checks {

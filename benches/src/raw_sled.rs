@@ -94,7 +94,11 @@ impl Subject for RawSled {
         swapped
     }
 
-    async fn conditional_batch(&self, checks: &[(Bytes, Bytes)], writes: &[(Bytes, Bytes)]) -> bool {
+    async fn conditional_batch(
+        &self,
+        checks: &[(Bytes, Bytes)],
+        writes: &[(Bytes, Bytes)],
+    ) -> bool {
         use sled::transaction::{ConflictableTransactionError, TransactionError};
         let applied = self.tree.transaction(|tx| {
             for (k, v) in checks {

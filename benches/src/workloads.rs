@@ -375,7 +375,11 @@ pub fn run<S: Subject>(
                     }
                     total
                 });
-                assert_eq!(total, BALANCE * ACCOUNTS as u64, "{name}: transfers lost money");
+                assert_eq!(
+                    total,
+                    BALANCE * ACCOUNTS as u64,
+                    "{name}: transfers lost money"
+                );
             }
             counted.fetch_add(ops.load(Ordering::Relaxed), Ordering::Relaxed);
         }
