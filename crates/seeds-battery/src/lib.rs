@@ -1,0 +1,2 @@
+//! Seeds batteries (work in progress).
+#![deny(unsafe_code)]
