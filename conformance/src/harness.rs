@@ -21,6 +21,56 @@ pub trait Harness: Send + Sync + 'static {
 
     /// Opens a handle on `store`.
     async fn open(&self, store: &Self::Store) -> Result<Arc<dyn StorageBackend>>;
+
+    /// What the battery should know about the backend beyond its capabilities.
+    /// Default: [`Facts::default`] (a second open is not refused, no reserved names).
+    fn facts(&self) -> Facts {
+        Facts::default()
+    }
+}
+
+/// Backend facts that are not capabilities: they change what the battery expects, not
+/// what the backend offers. Build with [`Facts::new`] and the `with_` methods (the
+/// struct is `#[non_exhaustive]`, so new facts can arrive with their defaults).
+///
+/// ```
+/// let facts = conformance::Facts::new()
+///     .with_exclusive_open(true)
+///     .with_reserved_partition_names(&["default"]);
+/// assert!(facts.exclusive_open);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Facts {
+    /// A second `open` of a store that still has a live handle answers
+    /// `Error::Locked` (an embedded engine holding a file lock). When false and the
+    /// backend is `persistent` or `cross_process_watch`, the battery opens a second
+    /// handle and expects it to share the store.
+    pub exclusive_open: bool,
+    /// Names the engine itself uses for its own data (RocksDB's `default` column
+    /// family, sled's `__sled__default` tree). A user partition with one of these names
+    /// must be an ordinary, empty, isolated partition, or be refused with
+    /// `InvalidPartitionName`; the engine's own never shows in `list_partitions`.
+    pub reserved_partition_names: &'static [&'static str],
+}
+
+impl Facts {
+    /// The defaults: not exclusive, no reserved names.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets [`Facts::exclusive_open`].
+    pub fn with_exclusive_open(mut self, exclusive: bool) -> Self {
+        self.exclusive_open = exclusive;
+        self
+    }
+
+    /// Sets [`Facts::reserved_partition_names`].
+    pub fn with_reserved_partition_names(mut self, names: &'static [&'static str]) -> Self {
+        self.reserved_partition_names = names;
+        self
+    }
 }
 
 /// Why a case did not run.
@@ -49,6 +99,8 @@ pub struct Ctx<H: Harness> {
     pub backend: Arc<dyn StorageBackend>,
     /// `backend.capabilities()`, read once.
     pub caps: Capabilities,
+    /// `harness.facts()`, read once.
+    pub facts: Facts,
 }
 
 impl<H: Harness> Ctx<H> {
@@ -60,11 +112,13 @@ impl<H: Harness> Ctx<H> {
             .await
             .expect("harness failed to open a fresh store");
         let caps = backend.capabilities();
+        let facts = harness.facts();
         Ctx {
             harness,
             store,
             backend,
             caps,
+            facts,
         }
     }
 
@@ -101,5 +155,13 @@ impl<H: Harness> Ctx<H> {
     /// Opens a second handle on the same store while the first stays open.
     pub async fn second_handle(&self) -> Result<Arc<dyn StorageBackend>> {
         self.harness.open(&self.store).await
+    }
+
+    /// True when a second handle on the same store is both allowed (not
+    /// [`Facts::exclusive_open`]) and shares the store (`persistent` or
+    /// `cross_process_watch`; a non-persistent in-process backend opens a new, empty
+    /// store instead).
+    pub fn shares_second_handle(&self) -> bool {
+        !self.facts.exclusive_open && (self.caps.persistent || self.caps.cross_process_watch)
     }
 }

@@ -49,21 +49,35 @@
 //! to change its number of cases (default 64). Failures print the shrunk minimal
 //! sequence of operations.
 //!
+//! # Facts, and a second configuration
+//!
+//! What a backend does differently without it being a capability is declared by
+//! [`Harness::facts`] ([`Facts`]: a second open answers `Locked`; names the engine
+//! reserves). `battery!(name: harness)` runs the battery again in a module `name`, for
+//! a second configuration of the same backend.
+//!
+//! # Mutants
+//!
 //! The battery itself is tested: [`reference::ReferenceBackend`] passes every case, and
-//! each deliberately broken backend in [`mutants`] fails at least one.
+//! [`mutants::Faulty`] wraps any backend with one deliberate fault that some case must
+//! catch. [`mutant_check!`] runs that check around your own backend.
 //!
 //! [`Capabilities`]: backend_api::Capabilities
 #![deny(unsafe_code)]
 
 pub mod cases;
 mod harness;
-#[doc(hidden)]
 pub mod mutants;
 pub mod reference;
-#[doc(hidden)]
 pub mod runner;
 
-pub use harness::{Ctx, Harness, Outcome, Skip};
+pub use harness::{Ctx, Facts, Harness, Outcome, Skip};
+
+/// The futures crate the battery uses, for anything beyond [`StreamExt`].
+pub use futures_util;
+/// `StreamExt` (`next`, `collect`, `map`, ...) for the streams of scans and watches, so
+/// case writers and harnesses need no futures dependency of their own.
+pub use futures_util::StreamExt;
 
 /// A case as a plain function pointer: takes the harness, returns its boxed future.
 pub type CaseFn<H> = fn(H) -> futures_util::future::BoxFuture<'static, Outcome>;
@@ -76,13 +90,41 @@ pub fn all_cases<H: Harness>() -> Vec<(&'static str, CaseFn<H>)> {
 
 /// Expands to one `#[test]` per conformance case, run against `$harness` (an
 /// expression evaluated once per test, of a type implementing [`Harness`]).
+///
+/// `battery!(name: harness)` puts the tests in a module `name` (which sees the
+/// caller's items through `use super::*`), so one file can run the battery on several
+/// configurations of one backend:
+///
+/// ```ignore
+/// conformance::battery!(FileHarness::default());
+/// conformance::battery!(always_sync: FileHarness::always());
+/// conformance::battery!(tiny_files: FileHarness::tiny_files());
+/// ```
 #[macro_export]
 macro_rules! battery {
-    ($harness:expr) => {
+    ($name:ident : $harness:expr $(,)?) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::__case_list! { tests $harness }
+        }
+    };
+    ($harness:expr $(,)?) => {
         $crate::__case_list! { tests $harness }
     };
-    ($harness:expr,) => {
-        $crate::__case_list! { tests $harness }
+}
+
+/// Expands to one `#[test]`, `every_mutant_is_caught`, that wraps the backend of
+/// `$harness` (an expression evaluated once per case run) with each
+/// [`mutants::Fault`] in turn and runs the cases that should catch it, stopping at the
+/// first that does; it fails if a fault escapes. See [`mutants`].
+#[macro_export]
+macro_rules! mutant_check {
+    ($harness:expr $(,)?) => {
+        #[test]
+        fn every_mutant_is_caught() {
+            $crate::mutants::assert_mutants_caught(|| $harness);
+        }
     };
 }
 
@@ -156,6 +198,42 @@ macro_rules! __case_list {
             persistence::reopen_keeps_ttl,
             cross_handle::second_handle_sees_writes,
             cross_handle::second_handle_watch_sees_writes,
+            conditional::conditional_batch_applies_when_checks_hold,
+            conditional::failed_check_writes_nothing,
+            conditional::checks_on_absent_and_expired_keys,
+            conditional::checks_across_partitions,
+            conditional::conditional_batch_validation_order,
+            conditional::concurrent_transfers_keep_their_sum,
+            conditional::readers_never_see_half_a_conditional_batch,
+            conditional::watch_reports_conditional_writes,
+            range_delete::range_delete_bounds,
+            range_delete::range_delete_prefix,
+            range_delete::range_delete_empty_or_inverted_removes_nothing,
+            range_delete::range_delete_in_batch_order,
+            range_delete::range_delete_is_atomic_with_the_batch,
+            range_delete::range_delete_of_20k_keys,
+            range_delete::range_delete_event_once,
+            range_delete::range_delete_invalid_bounds,
+            edges::error_order,
+            edges::reads_validate_keys,
+            edges::nothing_to_do_is_still_checked,
+            edges::deletes_of_absent_keys_publish_nothing,
+            edges::recreated_partition_is_empty,
+            ttl_paths::ttl_expires_within_600ms,
+            ttl_paths::expiry_seen_by_every_read_path,
+            ttl_paths::ttl_survives_compact,
+            ttl_paths::every_write_path_clears_ttl,
+            ttl_paths::hostile_ttl_values,
+            watch_paths::every_write_path_is_reported,
+            watch_paths::lagged_counts_cover_every_event,
+            watch_paths::watch_events_per_key_in_commit_order,
+            streams::watch_ends_on_drop_partition,
+            streams::watch_ends_on_close,
+            streams::scan_ends_on_drop_partition,
+            streams::scan_ends_on_close,
+            handles::second_open_is_locked,
+            handles::second_handle_sees_partitions,
+            handles::lists_only_user_partitions,
             model::model_based,
         }
     };

@@ -1,11 +1,14 @@
 //! A small, obviously correct in-memory backend: the battery's yardstick.
 //!
 //! [`ReferenceBackend`] keeps every partition as a `BTreeMap` behind one mutex, so each
-//! operation (batches and CAS included) is atomic by construction. It offers ordered and
-//! reverse scans, atomic batches, CAS, watch (tokio broadcast, lag signalled), TTL and
-//! compaction (which reclaims expired entries). It is not persistent. It exists to prove
-//! the battery can pass; the mutants in [`crate::mutants`] are copies of it with one
-//! fault switched on, to prove the battery can fail.
+//! operation (batches, conditional batches, range deletes and CAS included) is atomic by
+//! construction. It offers every capability except `snapshot_scan`,
+//! `cross_process_watch` and `persistent`, and answers every decided edge of
+//! `docs/contract.md` (error order, reads that validate, deletes of absent keys that
+//! publish nothing, watch and scan streams that end when their partition is dropped or
+//! the handle closed). It carries no fault switches: the deliberately broken backends
+//! are [`crate::mutants::Faulty`], a decorator that wraps any backend, this one
+//! included.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
@@ -14,14 +17,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use backend_api::{
-    Bytes, Capabilities, CasOutcome, Error, KvStream, Operation, Partition, PutOptions, Result,
-    ScanRange, Status, StorageBackend, WatchEvent, WatchStream, async_trait,
+    BatchOutcome, Bytes, Capabilities, CasOutcome, Check, Error, KeyRange, KvStream, Operation,
+    Partition, PutOptions, Result, ScanRange, Status, StorageBackend, WatchEvent, WatchStream,
+    async_trait,
 };
 use futures_util::StreamExt;
 use tokio::sync::broadcast;
 
 use crate::Harness;
-use crate::mutants::Mutant;
 
 /// How many events a watcher may fall behind before it gets `Lagged`.
 const WATCH_CAPACITY: usize = 1024;
@@ -29,10 +32,12 @@ const WATCH_CAPACITY: usize = 1024;
 const SCAN_CHUNK: usize = 64;
 /// The reference's value limit (smaller than the default to keep the battery quick).
 const MAX_VALUE_LEN: usize = 1 << 20;
+const NAME: &str = "reference";
 
 #[derive(Clone)]
 struct Entry {
     value: Bytes,
+    /// `None`: never expires (no TTL, or one too large to represent).
     deadline: Option<Instant>,
 }
 
@@ -45,22 +50,104 @@ impl Entry {
 type Map = BTreeMap<Bytes, Entry>;
 
 struct Part {
+    /// Unique per creation, so a scan never crosses into a re-created partition.
+    id: u64,
     map: Map,
     watch: broadcast::Sender<WatchEvent>,
+}
+
+impl Part {
+    fn live(&self, key: &[u8], now: Instant) -> Option<Bytes> {
+        self.map
+            .get(key)
+            .filter(|e| e.live(now))
+            .map(|e| e.value.clone())
+    }
+
+    /// Publishes `event` to the partition's watchers (never waits).
+    fn publish(&self, event: WatchEvent) {
+        let _ = self.watch.send(event);
+    }
+
+    /// Applies one validated write, publishing what it changed.
+    fn apply(&mut self, op: &Operation, now: Instant) {
+        match op {
+            Operation::Put {
+                key,
+                value,
+                options,
+                ..
+            } => {
+                // A TTL too large for `Instant` never expires in practice.
+                let deadline = options.ttl.and_then(|t| now.checked_add(t));
+                self.map.insert(
+                    key.clone(),
+                    Entry {
+                        value: value.clone(),
+                        deadline,
+                    },
+                );
+                self.publish(WatchEvent::Put {
+                    key: key.clone(),
+                    value: value.clone(),
+                });
+            }
+            Operation::Delete { key, .. } => {
+                let was_live = self.map.remove(key).is_some_and(|e| e.live(now));
+                if was_live {
+                    self.publish(WatchEvent::Delete { key: key.clone() });
+                }
+            }
+            Operation::DeleteRange { range, .. } => {
+                if range.is_empty() {
+                    return;
+                }
+                let removed = remove_range(&mut self.map, range);
+                if removed.values().any(|e| e.live(now)) {
+                    self.publish(WatchEvent::RangeDeleted {
+                        range: range.clone(),
+                    });
+                }
+            }
+            // A kind this reference does not know yet: validation already refused it.
+            _ => {}
+        }
+    }
+}
+
+/// Cuts the keys of `range` (not empty) out of `map` and returns them.
+fn remove_range(map: &mut Map, range: &KeyRange) -> Map {
+    let mut middle = match &range.start {
+        Some(start) => map.split_off(start),
+        None => std::mem::take(map),
+    };
+    if let Some(end) = &range.end {
+        let mut tail = middle.split_off(end);
+        map.append(&mut tail);
+    }
+    middle
 }
 
 #[derive(Default)]
 struct State {
     parts: BTreeMap<Partition, Part>,
-    /// Where every partition's data goes under [`Mutant::PartitionsLeak`].
-    shared: Map,
+}
+
+impl State {
+    fn part(&self, p: &Partition) -> Result<&Part> {
+        self.parts.get(p).ok_or_else(|| not_found(p))
+    }
+
+    /// `PartitionNotFound` for the first partition named that does not exist.
+    fn require<'a>(&self, mut named: impl Iterator<Item = &'a Partition>) -> Result<()> {
+        named.try_for_each(|p| self.part(p).map(drop))
+    }
 }
 
 struct Inner {
     state: Mutex<State>,
     closed: AtomicBool,
-    fault: Option<Mutant>,
-    events: AtomicU64,
+    next_id: AtomicU64,
 }
 
 /// The reference backend. See the [module docs](self).
@@ -75,100 +162,93 @@ impl Default for ReferenceBackend {
     }
 }
 
+impl std::fmt::Debug for ReferenceBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReferenceBackend").finish_non_exhaustive()
+    }
+}
+
 fn not_found(p: &Partition) -> Error {
     Error::PartitionNotFound(p.name().to_owned())
+}
+
+fn caps() -> Capabilities {
+    Capabilities {
+        ordered_scan: true,
+        reverse_scan: true,
+        atomic_batch: true,
+        compare_and_swap: true,
+        conditional_batch: true,
+        range_delete: true,
+        watch: true,
+        ttl: true,
+        compact: true,
+        exact_len: true,
+        max_value_len: MAX_VALUE_LEN,
+        ..Capabilities::default()
+    }
+}
+
+impl Inner {
+    /// `Closed` once closed; checked before any argument.
+    fn open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    /// The state, or `Closed` (a close may have happened since [`Inner::open`]).
+    fn lock(&self) -> Result<MutexGuard<'_, State>> {
+        self.open()?;
+        Ok(self.state.lock().unwrap_or_else(|p| p.into_inner()))
+    }
 }
 
 impl ReferenceBackend {
     /// An empty backend.
     pub fn new() -> Self {
-        Self::build(None)
-    }
-
-    pub(crate) fn build(fault: Option<Mutant>) -> Self {
         ReferenceBackend {
             inner: Arc::new(Inner {
                 state: Mutex::new(State::default()),
                 closed: AtomicBool::new(false),
-                fault,
-                events: AtomicU64::new(0),
+                next_id: AtomicU64::new(0),
             }),
         }
     }
 
-    fn has(&self, m: Mutant) -> bool {
-        self.inner.fault == Some(m)
-    }
-}
-
-impl Inner {
-    fn lock(&self) -> Result<MutexGuard<'_, State>> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed);
+    /// Validates a (conditional) batch in the contract's order: closed, every check's
+    /// key, every operation's arguments, then every partition named. Returns the lock.
+    fn validated(
+        &self,
+        checks: &[Check],
+        operations: &[Operation],
+    ) -> Result<MutexGuard<'_, State>> {
+        self.inner.open()?;
+        let caps = caps();
+        for check in checks {
+            caps.check_check(check)?;
         }
-        Ok(self.state.lock().unwrap_or_else(|p| p.into_inner()))
+        for op in operations {
+            caps.check_operation(op, NAME)?;
+        }
+        let st = self.inner.lock()?;
+        st.require(
+            checks
+                .iter()
+                .map(|c| &c.partition)
+                .chain(operations.iter().map(Operation::partition)),
+        )?;
+        Ok(st)
     }
 
-    fn map<'a>(&self, st: &'a State, p: &Partition) -> Result<&'a Map> {
-        let part = st.parts.get(p).ok_or_else(|| not_found(p))?;
-        Ok(if self.fault == Some(Mutant::PartitionsLeak) {
-            &st.shared
-        } else {
-            &part.map
-        })
-    }
-
-    /// Applies one validated write and publishes it.
-    fn apply(&self, st: &mut State, op: &Operation) -> Result<()> {
-        let leak = self.fault == Some(Mutant::PartitionsLeak);
-        let State { parts, shared } = st;
-        let part = parts
-            .get_mut(op.partition())
-            .ok_or_else(|| not_found(op.partition()))?;
-        let map = if leak { shared } else { &mut part.map };
-        let event = match op {
-            Operation::Put {
-                key,
-                value,
-                options,
-                ..
-            } => {
-                let ttl = options
-                    .ttl
-                    .filter(|_| self.fault != Some(Mutant::TtlIgnored));
-                let deadline = ttl.map(|t| Instant::now() + t);
-                map.insert(
-                    key.clone(),
-                    Entry {
-                        value: value.clone(),
-                        deadline,
-                    },
-                );
-                WatchEvent::Put {
-                    key: key.clone(),
-                    value: value.clone(),
-                }
+    /// Applies validated operations in order.
+    fn apply_all(st: &mut State, operations: &[Operation], now: Instant) {
+        for op in operations {
+            if let Some(part) = st.parts.get_mut(op.partition()) {
+                part.apply(op, now);
             }
-            Operation::Delete { key, .. } => {
-                map.remove(key);
-                WatchEvent::Delete { key: key.clone() }
-            }
-            _ => return Err(Error::unsupported("reference", "range_delete")),
-        };
-        let n = self.events.fetch_add(1, Ordering::Relaxed);
-        if !(self.fault == Some(Mutant::WatchDropsEvents) && n % 3 == 2) {
-            let _ = part.watch.send(event);
         }
-        Ok(())
-    }
-}
-
-fn valid_range(lo: &Bound<Bytes>, hi: &Bound<Bytes>) -> bool {
-    match (lo, hi) {
-        (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => {
-            a < b || (a == b && matches!((lo, hi), (Bound::Included(_), Bound::Included(_))))
-        }
-        _ => true,
     }
 }
 
@@ -176,27 +256,39 @@ fn valid_range(lo: &Bound<Bytes>, hi: &Bound<Bytes>) -> bool {
 struct Cursor {
     inner: Arc<Inner>,
     partition: Partition,
+    part_id: u64,
+    range: ScanRange,
     lo: Bound<Bytes>,
     hi: Bound<Bytes>,
-    reverse: bool,
-    keys_only: bool,
     left: usize,
     buf: VecDeque<(Bytes, Bytes)>,
     exhausted: bool,
 }
 
+fn valid_range(lo: &Bound<Bytes>, hi: &Bound<Bytes>) -> bool {
+    match (lo, hi) {
+        (Bound::Included(a), Bound::Included(b)) => a <= b,
+        (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => a < b,
+        _ => true,
+    }
+}
+
 impl Cursor {
     fn fill(&mut self) -> Result<()> {
         let st = self.inner.lock()?;
-        let map = self.inner.map(&st, &self.partition)?;
+        let part = st
+            .parts
+            .get(&self.partition)
+            .filter(|p| p.id == self.part_id)
+            .ok_or_else(|| not_found(&self.partition))?;
         if !valid_range(&self.lo, &self.hi) {
             self.exhausted = true;
             return Ok(());
         }
         let now = Instant::now();
-        let range = map.range((self.lo.clone(), self.hi.clone()));
+        let range = part.map.range((self.lo.clone(), self.hi.clone()));
         let live = |(k, e): (&Bytes, &Entry)| e.live(now).then(|| (k.clone(), e.value.clone()));
-        let mut chunk: Vec<(Bytes, Bytes)> = if self.reverse {
+        let chunk: Vec<(Bytes, Bytes)> = if self.range.reverse {
             range.rev().filter_map(live).take(SCAN_CHUNK).collect()
         } else {
             range.filter_map(live).take(SCAN_CHUNK).collect()
@@ -206,21 +298,18 @@ impl Cursor {
             self.exhausted = true;
         }
         if let Some((last, _)) = chunk.last() {
-            if self.reverse {
+            if self.range.reverse {
                 self.hi = Bound::Excluded(last.clone());
             } else {
                 self.lo = Bound::Excluded(last.clone());
             }
         }
-        if self.reverse && self.inner.fault == Some(Mutant::ReverseScanUnordered) {
-            for pair in chunk.chunks_mut(2) {
-                pair.reverse();
-            }
-        }
-        for (k, v) in chunk {
-            self.buf
-                .push_back((k, if self.keys_only { Bytes::new() } else { v }));
-        }
+        let keys_only = self.range.keys_only;
+        self.buf.extend(
+            chunk
+                .into_iter()
+                .map(|(k, v)| (k, if keys_only { Bytes::new() } else { v })),
+        );
         Ok(())
     }
 }
@@ -280,34 +369,31 @@ fn watch_stream(receiver: broadcast::Receiver<WatchEvent>, prefix: Bytes) -> Wat
 #[async_trait]
 impl StorageBackend for ReferenceBackend {
     fn name(&self) -> &'static str {
-        "reference"
+        NAME
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            ordered_scan: true,
-            reverse_scan: true,
-            atomic_batch: true,
-            compare_and_swap: true,
-            watch: true,
-            ttl: true,
-            compact: true,
-            exact_len: true,
-            max_value_len: MAX_VALUE_LEN,
-            ..Capabilities::default()
-        }
+        caps()
     }
 
     async fn create_partition(&self, partition: &Partition) -> Result<()> {
         let mut st = self.inner.lock()?;
-        st.parts.entry(partition.clone()).or_insert_with(|| Part {
-            map: Map::new(),
-            watch: broadcast::channel(WATCH_CAPACITY).0,
-        });
+        if !st.parts.contains_key(partition) {
+            let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+            st.parts.insert(
+                partition.clone(),
+                Part {
+                    id,
+                    map: Map::new(),
+                    watch: broadcast::channel(WATCH_CAPACITY).0,
+                },
+            );
+        }
         Ok(())
     }
 
     async fn drop_partition(&self, partition: &Partition) -> Result<()> {
+        // Dropping the part drops its sender: every watch stream on it ends.
         let mut st = self.inner.lock()?;
         st.parts
             .remove(partition)
@@ -324,13 +410,24 @@ impl StorageBackend for ReferenceBackend {
     }
 
     async fn get(&self, partition: &Partition, key: &[u8]) -> Result<Option<Bytes>> {
+        self.inner.open()?;
+        caps().check_key(key)?;
         let st = self.inner.lock()?;
-        let map = self.inner.map(&st, partition)?;
+        Ok(st.part(partition)?.live(key, Instant::now()))
+    }
+
+    async fn get_many(&self, partition: &Partition, keys: &[Bytes]) -> Result<Vec<Option<Bytes>>> {
+        self.inner.open()?;
+        let caps = caps();
+        keys.iter().try_for_each(|k| caps.check_key(k))?;
+        let st = self.inner.lock()?;
+        let part = st.part(partition)?;
         let now = Instant::now();
-        Ok(map
-            .get(key)
-            .filter(|e| e.live(now))
-            .map(|e| e.value.clone()))
+        Ok(keys.iter().map(|k| part.live(k, now)).collect())
+    }
+
+    async fn exists(&self, partition: &Partition, key: &[u8]) -> Result<bool> {
+        Ok(self.get(partition, key).await?.is_some())
     }
 
     async fn put(&self, partition: &Partition, key: &[u8], value: &[u8]) -> Result<()> {
@@ -351,80 +448,56 @@ impl StorageBackend for ReferenceBackend {
             Bytes::copy_from_slice(value),
             options,
         );
-        self.capabilities().check_operation(&op, self.name())?;
-        let mut st = self.inner.lock()?;
-        self.inner.apply(&mut st, &op)
+        self.batch(vec![op]).await
     }
 
     async fn delete(&self, partition: &Partition, key: &[u8]) -> Result<()> {
-        self.capabilities().check_key(key)?;
-        let mut st = self.inner.lock()?;
-        if self.has(Mutant::DeleteMissingErrors) {
-            let now = Instant::now();
-            if !self
-                .inner
-                .map(&st, partition)?
-                .get(key)
-                .is_some_and(|e| e.live(now))
-            {
-                return Err(Error::backend(self.name(), "no such key"));
-            }
-        }
-        self.inner.apply(
-            &mut st,
-            &Operation::delete(partition, Bytes::copy_from_slice(key)),
-        )
+        self.batch(vec![Operation::delete(
+            partition,
+            Bytes::copy_from_slice(key),
+        )])
+        .await
     }
 
     async fn scan(&self, partition: &Partition, range: ScanRange) -> Result<KvStream> {
-        {
-            let st = self.inner.lock()?;
-            self.inner.map(&st, partition)?;
-        }
-        let (lo, mut hi) = range.bounds();
-        if let (true, Some(end), Bound::Excluded(h)) =
-            (self.has(Mutant::ScanIgnoresExclusiveEnd), &range.end, &hi)
-            && end == h
-        {
-            hi = Bound::Included(end.clone());
-        }
+        self.inner.open()?;
+        caps().check_scan_range(&range)?;
+        let part_id = self.inner.lock()?.part(partition)?.id;
+        let (lo, hi) = range.bounds();
         Ok(scan_stream(Cursor {
             inner: self.inner.clone(),
             partition: partition.clone(),
+            part_id,
             lo,
             hi,
-            reverse: range.reverse,
-            keys_only: range.keys_only,
             left: range.limit.unwrap_or(usize::MAX),
             buf: VecDeque::new(),
             exhausted: range.is_empty(),
+            range,
         }))
     }
 
     async fn batch(&self, operations: Vec<Operation>) -> Result<()> {
-        let caps = self.capabilities();
-        if self.has(Mutant::BatchOneAtATime) {
-            for op in &operations {
-                {
-                    caps.check_operation(op, self.name())?;
-                    let mut st = self.inner.lock()?;
-                    self.inner.apply(&mut st, op)?;
-                }
-                tokio::task::yield_now().await;
-            }
-            return Ok(());
-        }
-        let mut st = self.inner.lock()?;
-        for op in &operations {
-            caps.check_operation(op, self.name())?;
-            if !st.parts.contains_key(op.partition()) {
-                return Err(not_found(op.partition()));
-            }
-        }
-        for op in &operations {
-            self.inner.apply(&mut st, op)?;
-        }
+        let mut st = self.validated(&[], &operations)?;
+        Self::apply_all(&mut st, &operations, Instant::now());
         Ok(())
+    }
+
+    async fn conditional_batch(
+        &self,
+        checks: Vec<Check>,
+        operations: Vec<Operation>,
+    ) -> Result<BatchOutcome> {
+        let mut st = self.validated(&checks, &operations)?;
+        let now = Instant::now();
+        for (index, check) in checks.iter().enumerate() {
+            let current = st.part(&check.partition)?.live(&check.key, now);
+            if !check.holds(current.as_deref()) {
+                return Ok(BatchOutcome::CheckFailed { index, current });
+            }
+        }
+        Self::apply_all(&mut st, &operations, now);
+        Ok(BatchOutcome::Applied)
     }
 
     async fn compare_and_swap(
@@ -434,58 +507,36 @@ impl StorageBackend for ReferenceBackend {
         expected: Option<&[u8]>,
         new: Option<&[u8]>,
     ) -> Result<CasOutcome> {
-        let caps = self.capabilities();
-        caps.check_key(key)?;
-        if let Some(v) = new {
-            caps.check_value(v)?;
-        }
+        self.inner.open()?;
+        caps().check_cas(key, new)?;
         let key = Bytes::copy_from_slice(key);
-        let op = match new {
-            Some(v) => Operation::put(partition, key.clone(), Bytes::copy_from_slice(v)),
-            None => Operation::delete(partition, key.clone()),
+        let check = Check::new(partition, key.clone(), expected.map(Bytes::copy_from_slice));
+        let write = match new {
+            Some(v) => Operation::put(partition, key, Bytes::copy_from_slice(v)),
+            None => Operation::delete(partition, key),
         };
-        if self.has(Mutant::CasGetThenPut) {
-            let current = self.get(partition, &key).await?;
-            if current.as_deref() != expected {
-                return Ok(CasOutcome::Mismatch { current });
-            }
-            tokio::task::yield_now().await;
-            let mut st = self.inner.lock()?;
-            self.inner.apply(&mut st, &op)?;
-            return Ok(CasOutcome::Swapped);
-        }
-        let mut st = self.inner.lock()?;
-        let now = Instant::now();
-        let current = self
-            .inner
-            .map(&st, partition)?
-            .get(&key)
-            .filter(|e| e.live(now))
-            .map(|e| e.value.clone());
-        if current.as_deref() != expected {
-            return Ok(CasOutcome::Mismatch { current });
-        }
-        self.inner.apply(&mut st, &op)?;
-        Ok(CasOutcome::Swapped)
+        Ok(
+            match self.conditional_batch(vec![check], vec![write]).await? {
+                BatchOutcome::CheckFailed { current, .. } => CasOutcome::Mismatch { current },
+                _ => CasOutcome::Swapped,
+            },
+        )
     }
 
     async fn watch(&self, partition: &Partition, prefix: &[u8]) -> Result<WatchStream> {
+        self.inner.open()?;
+        caps().check_prefix(prefix)?;
         let st = self.inner.lock()?;
-        let part = st
-            .parts
-            .get(partition)
-            .ok_or_else(|| not_found(partition))?;
-        Ok(watch_stream(
-            part.watch.subscribe(),
-            Bytes::copy_from_slice(prefix),
-        ))
+        let receiver = st.part(partition)?.watch.subscribe();
+        Ok(watch_stream(receiver, Bytes::copy_from_slice(prefix)))
     }
 
     async fn partition_size(&self, partition: &Partition) -> Result<u64> {
         let st = self.inner.lock()?;
         let now = Instant::now();
-        let map = self.inner.map(&st, partition)?;
-        Ok(map
+        Ok(st
+            .part(partition)?
+            .map
             .iter()
             .filter(|(_, e)| e.live(now))
             .map(|(k, e)| (k.len() + e.value.len()) as u64)
@@ -495,24 +546,26 @@ impl StorageBackend for ReferenceBackend {
     async fn len(&self, partition: &Partition) -> Result<u64> {
         let st = self.inner.lock()?;
         let now = Instant::now();
-        Ok(self
-            .inner
-            .map(&st, partition)?
+        Ok(st
+            .part(partition)?
+            .map
             .values()
             .filter(|e| e.live(now))
             .count() as u64)
     }
 
+    async fn is_empty(&self, partition: &Partition) -> Result<bool> {
+        Ok(self.len(partition).await? == 0)
+    }
+
     async fn compact(&self, partition: &Partition) -> Result<()> {
         let mut st = self.inner.lock()?;
         let now = Instant::now();
-        let leak = self.has(Mutant::PartitionsLeak);
-        let State { parts, shared } = &mut *st;
-        let part = parts
+        let part = st
+            .parts
             .get_mut(partition)
             .ok_or_else(|| not_found(partition))?;
-        let map = if leak { shared } else { &mut part.map };
-        map.retain(|_, e| e.live(now));
+        part.map.retain(|_, e| e.live(now));
         Ok(())
     }
 

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use backend_api::{Error, Operation, Partition, PutOptions, Result, ScanRange};
+use backend_api::{Operation, Partition, PutOptions, ScanRange};
 use futures_util::StreamExt;
 
-use super::util::{assert_unsupported, b, batch_offered, scan};
+use super::util::{assert_closed, assert_unsupported, b, batch_offered, scan};
 use crate::{Ctx, Harness, Outcome};
 
 /// Contract section "Capabilities": constant for the life of the handle, coherent
@@ -145,14 +145,6 @@ pub async fn compact_keeps_contents<H: Harness>(h: H) -> Outcome {
     be.put(&p, b"after", b"1").await.unwrap();
     assert_eq!(be.get(&p, b"after").await.unwrap(), Some(b("1")));
     Ok(())
-}
-
-#[track_caller]
-fn assert_closed<T: std::fmt::Debug>(r: Result<T>, what: &str) {
-    assert!(
-        matches!(r, Err(Error::Closed)),
-        "{what} after close: expected Closed, got {r:?}"
-    );
 }
 
 /// Contract row "close": later calls answer `Error::Closed` (every operation, optional

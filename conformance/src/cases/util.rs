@@ -4,7 +4,8 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use backend_api::{
-    Bytes, Error, KvStream, Partition, Result, ScanRange, StorageBackend, WatchEvent, WatchStream,
+    Bytes, Capabilities, Check, Error, KvStream, Operation, Partition, Result, ScanRange,
+    StorageBackend, WatchEvent, WatchStream,
 };
 use futures_util::StreamExt;
 
@@ -161,4 +162,128 @@ pub(crate) async fn batch_offered(backend: &dyn StorageBackend, atomic: bool) ->
         Err(Error::Unsupported { .. }) if !atomic => false,
         Err(e) => panic!("empty batch must be Ok (or Unsupported without atomic_batch): {e}"),
     }
+}
+
+/// Asserts `r` is `Error::Closed`.
+#[track_caller]
+pub(crate) fn assert_closed<T: Debug>(r: Result<T>, what: &str) {
+    assert!(
+        matches!(r, Err(Error::Closed)),
+        "{what} after close: expected Closed, got {r:?}"
+    );
+}
+
+/// True if `conditional_batch` is offered; without the capability, checks that a
+/// conditional batch answers `Unsupported` and writes nothing.
+pub(crate) async fn conditional_offered(backend: &dyn StorageBackend, caps: Capabilities) -> bool {
+    if caps.conditional_batch {
+        return true;
+    }
+    let p = Partition::new("cond_unsupported").expect("valid name");
+    backend
+        .create_partition(&p)
+        .await
+        .expect("create_partition");
+    let r = backend
+        .conditional_batch(
+            vec![Check::absent(&p, "k")],
+            vec![Operation::put(&p, "k", "v")],
+        )
+        .await;
+    assert_unsupported(r, "conditional_batch");
+    assert_eq!(
+        backend.get(&p, b"k").await.expect("get"),
+        None,
+        "an unsupported conditional batch wrote"
+    );
+    false
+}
+
+/// True if range deletes are offered; without `range_delete`, checks that a batch (and
+/// a conditional batch, where offered) carrying one answers `Unsupported` and writes
+/// nothing, not even the puts before it.
+pub(crate) async fn range_delete_offered(backend: &dyn StorageBackend, caps: Capabilities) -> bool {
+    if caps.range_delete {
+        return true;
+    }
+    let p = Partition::new("range_unsupported").expect("valid name");
+    backend
+        .create_partition(&p)
+        .await
+        .expect("create_partition");
+    backend.put(&p, b"old", b"1").await.expect("put");
+    let ops = || {
+        vec![
+            Operation::put(&p, "new", "1"),
+            Operation::delete_prefix(&p, ""),
+        ]
+    };
+    match backend.batch(ops()).await {
+        Err(Error::Unsupported { .. }) => {}
+        other => panic!(
+            "a batch with a range delete without range_delete: expected Unsupported, got {other:?}"
+        ),
+    }
+    if caps.conditional_batch {
+        assert_unsupported(
+            backend.conditional_batch(Vec::new(), ops()).await,
+            "conditional_batch with a range delete",
+        );
+    }
+    assert_eq!(backend.get(&p, b"new").await.expect("get"), None, "wrote");
+    assert_eq!(
+        backend.get(&p, b"old").await.expect("get"),
+        Some(b("1")),
+        "deleted"
+    );
+    false
+}
+
+/// True if `watch` is offered; without it, checks the answer is `Unsupported`.
+pub(crate) async fn watch_offered(backend: &dyn StorageBackend, caps: Capabilities) -> bool {
+    if caps.watch {
+        return true;
+    }
+    let p = Partition::new("watch_unsupported").expect("valid name");
+    backend
+        .create_partition(&p)
+        .await
+        .expect("create_partition");
+    assert_unsupported(backend.watch(&p, b"").await.map(|_| ()), "watch");
+    false
+}
+
+/// Reads events until a put of `sentinel` (included), failing after [`WAIT`] per event.
+pub(crate) async fn events_until(stream: &mut WatchStream, sentinel: &[u8]) -> Vec<WatchEvent> {
+    let mut out = Vec::new();
+    loop {
+        let e = next_event(stream).await;
+        let done = matches!(&e, WatchEvent::Put { key, .. } if key == sentinel);
+        out.push(e);
+        if done {
+            return out;
+        }
+    }
+}
+
+/// Waits until `stream` ends; it may first yield at most one error item. Fails if it
+/// yields an event or does not end within [`WAIT`].
+pub(crate) async fn assert_watch_ends(stream: &mut WatchStream, what: &str) {
+    let mut errors = 0;
+    loop {
+        match tokio::time::timeout(WAIT, stream.next()).await {
+            Err(_) => panic!("{what}: the watch stream did not end within {WAIT:?}"),
+            Ok(None) => return,
+            Ok(Some(Err(e))) => {
+                errors += 1;
+                assert!(errors <= 1, "{what}: more than one error item ({e})");
+            }
+            Ok(Some(Ok(e))) => panic!("{what}: expected the end of the stream, got {e:?}"),
+        }
+    }
+}
+
+/// A big-endian `u64` value.
+pub(crate) fn num(v: &[u8]) -> u64 {
+    u64::from_be_bytes(v.try_into().expect("an 8-byte counter"))
 }
