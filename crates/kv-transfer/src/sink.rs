@@ -1,0 +1,78 @@
+//! Batched writes into a destination backend.
+
+use backend_api::{Error, Operation, Partition, PutOptions, StorageBackend};
+use bytes::Bytes;
+
+use crate::{Result, TransferError};
+
+/// Writes puts in batches of at most `batch_keys` pairs / `batch_bytes` bytes, through
+/// `batch` when the backend has it and one `put_with` each otherwise.
+pub(crate) struct Sink<'a> {
+    dst: &'a dyn StorageBackend,
+    ops: Vec<Operation>,
+    bytes: usize,
+    batch_keys: usize,
+    batch_bytes: usize,
+    has_batch: bool,
+}
+
+impl<'a> Sink<'a> {
+    pub fn new(dst: &'a dyn StorageBackend, batch_keys: usize, batch_bytes: usize) -> Self {
+        Sink {
+            dst,
+            ops: Vec::with_capacity(batch_keys.clamp(1, 65_536)),
+            bytes: 0,
+            batch_keys: batch_keys.max(1),
+            batch_bytes: batch_bytes.max(1),
+            has_batch: true,
+        }
+    }
+
+    /// Adds a put; true when the batch is full and should be [`flush`](Self::flush)ed.
+    pub fn put(&mut self, p: &Partition, key: Bytes, value: Bytes, options: PutOptions) -> bool {
+        self.bytes += key.len() + value.len();
+        self.ops.push(Operation::put_with(p, key, value, options));
+        self.ops.len() >= self.batch_keys || self.bytes >= self.batch_bytes
+    }
+
+    /// Writes what is waiting.
+    pub async fn flush(&mut self) -> Result<()> {
+        if self.ops.is_empty() {
+            return Ok(());
+        }
+        let ops = std::mem::take(&mut self.ops);
+        self.bytes = 0;
+        let context = || {
+            format!(
+                "writing a batch of {} pairs to {}",
+                ops.len(),
+                self.dst.name()
+            )
+        };
+        if self.has_batch {
+            match self.dst.batch(ops.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(Error::Unsupported { .. }) => self.has_batch = false,
+                Err(e) => return Err(TransferError::backend(context())(e)),
+            }
+        }
+        for op in ops {
+            if let Operation::Put {
+                partition,
+                key,
+                value,
+                options,
+            } = op
+            {
+                self.dst
+                    .put_with(&partition, &key, &value, options)
+                    .await
+                    .map_err(TransferError::backend(format!(
+                        "writing to {}",
+                        self.dst.name()
+                    )))?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,254 @@
+//! Test helpers shared by the workspace's crates (not published): a real
+//! `redis-server` from PATH on a free loopback port with persistence off, killed when
+//! the test process ends, or the server named by `REDIS_TEST_URL`.
+//!
+//! Started from `crates/backend-redis/tests/common` (issue 14 asks for one launcher);
+//! backend-redis's own tests still use their copy until their owner moves them here.
+#![deny(unsafe_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Set this to a `redis://` URL to run the tests against a server you run; no server is
+/// started then.
+pub const URL_VAR: &str = "REDIS_TEST_URL";
+
+/// The watchdog: starts redis-server in the background, prints its pid, and kills it
+/// as soon as the test process (`$1`) is gone, however the test process ended.
+const WATCHDOG: &str = r#"
+parent=$1; shift
+redis-server "$@" >/dev/null 2>&1 &
+r=$!
+echo "$r"
+while kill -0 "$parent" 2>/dev/null && kill -0 "$r" 2>/dev/null; do sleep 0.2; done
+kill -9 "$r" 2>/dev/null
+wait "$r" 2>/dev/null
+exit 0
+"#;
+
+/// A redis-server this test process started. Killed on drop, and by its watchdog
+/// within 0.2 s of the test process exiting (statics are never dropped).
+pub struct Server {
+    /// The loopback port it listens on.
+    pub port: u16,
+    pid: u32,
+    watchdog: Child,
+    extra: Vec<String>,
+    /// The port speaks TLS only (`--port 0 --tls-port <port>`).
+    tls: bool,
+}
+
+fn require_redis_server() {
+    let found = Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        found,
+        "redis-server is not on PATH. Install it (Debian/Ubuntu: `sudo apt-get install -y redis-server`, \
+         or run scripts/setup.sh), or set {URL_VAR}=redis://host:port to use a server you run."
+    );
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a probe socket on 127.0.0.1");
+    listener.local_addr().expect("probe socket address").port()
+}
+
+impl Server {
+    /// Starts a server on a free port with `extra` arguments (retrying on a port
+    /// collision, five times at most).
+    pub fn start(extra: &[&str]) -> Server {
+        Self::start_any(extra, false)
+    }
+
+    /// Starts a server whose port speaks only TLS; `extra` names the certificate files
+    /// (`--tls-cert-file` and so on).
+    pub fn start_tls(extra: &[&str]) -> Server {
+        Self::start_any(extra, true)
+    }
+
+    fn start_any(extra: &[&str], tls: bool) -> Server {
+        require_redis_server();
+        for _ in 0..5 {
+            if let Some(server) = Self::start_on_with(free_port(), extra, tls) {
+                return server;
+            }
+        }
+        panic!(
+            "redis-server failed to start on five free ports{}",
+            if tls {
+                " with TLS (is it built with TLS support? Debian's redis-server 7 is)"
+            } else {
+                ""
+            }
+        );
+    }
+
+    /// Starts a server on `port`; `None` if it did not come up (port taken).
+    pub fn start_on(port: u16, extra: &[&str]) -> Option<Server> {
+        Self::start_on_with(port, extra, false)
+    }
+
+    fn start_on_with(port: u16, extra: &[&str], tls: bool) -> Option<Server> {
+        let port_text = port.to_string();
+        let ports: &[&str] = if tls {
+            &["--port", "0", "--tls-port", &port_text]
+        } else {
+            &["--port", &port_text]
+        };
+        let mut args: Vec<String> = ports
+            .iter()
+            .copied()
+            .chain([
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--dir",
+                &std::env::temp_dir().to_string_lossy(),
+            ])
+            .map(|s| s.to_string())
+            .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut watchdog = Command::new("sh")
+            .arg("-c")
+            .arg(WATCHDOG)
+            .arg("sh")
+            .arg(std::process::id().to_string())
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn sh for the redis-server watchdog");
+        let mut line = String::new();
+        BufReader::new(watchdog.stdout.take().expect("watchdog stdout"))
+            .read_line(&mut line)
+            .expect("read redis-server pid");
+        let pid: u32 = line.trim().parse().expect("redis-server pid");
+        let server = Server {
+            port,
+            pid,
+            watchdog,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            tls,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut server = server;
+        while Instant::now() < deadline {
+            if server.answers() {
+                return Some(server);
+            }
+            if server.watchdog.try_wait().ok().flatten().is_some() {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server.kill();
+        None
+    }
+
+    /// True when something on the port answers a PING (even with an auth error); for a
+    /// TLS port, when it accepts connections.
+    fn answers(&self) -> bool {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        if self.tls {
+            return true;
+        }
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+        if stream.write_all(b"PING\r\n").is_err() {
+            return false;
+        }
+        let mut byte = [0u8; 1];
+        matches!(stream.read(&mut byte), Ok(1) if byte[0] == b'+' || byte[0] == b'-')
+    }
+
+    /// `redis://127.0.0.1:<port>/0`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Kills the server (SIGKILL) and waits for it and its watchdog to exit.
+    pub fn kill(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-9")
+            .arg(self.pid.to_string())
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.watchdog.wait();
+    }
+
+    /// Sends `signal` (e.g. `STOP`, `CONT`) to the server.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid.to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} {}", self.pid);
+    }
+
+    /// Starts a fresh server on the same port with the same arguments (retrying while
+    /// the port is still being released, 10 s at most).
+    pub fn restart(&mut self) {
+        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(server) = Self::start_on_with(self.port, &extra, self.tls) {
+                let old = std::mem::replace(self, server);
+                std::mem::forget(old); // already dead and reaped
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("redis-server did not restart on port {}", self.port);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The URL of this test binary's shared server: `REDIS_TEST_URL`, or one started on
+/// first use.
+pub fn shared_url() -> String {
+    static SHARED: OnceLock<String> = OnceLock::new();
+    SHARED
+        .get_or_init(|| match std::env::var(URL_VAR) {
+            Ok(url) if !url.is_empty() => url,
+            _ => {
+                let server = Box::leak(Box::new(Server::start(&[])));
+                server.url()
+            }
+        })
+        .clone()
+}
+
+/// A namespace no other test (or earlier run on an external server) uses.
+pub fn fresh_namespace() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "t{}-{}-{}",
+        std::process::id(),
+        nanos % 1_000_000_000_000,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
