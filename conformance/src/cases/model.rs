@@ -4,7 +4,10 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use backend_api::{Bytes, CasOutcome, Error, Operation, Partition, ScanRange, StorageBackend};
+use backend_api::{
+    BatchOutcome, Bytes, CasOutcome, Check, Error, KeyRange, Operation, Partition, ScanRange,
+    StorageBackend,
+};
 use futures_util::StreamExt;
 use proptest::prelude::*;
 use proptest::strategy::{BoxedStrategy, Union};
@@ -31,8 +34,10 @@ pub enum Step {
     Delete(usize, Bytes),
     /// `get(p, k)`.
     Get(usize, Bytes),
-    /// `batch` of puts (`Some`) and deletes (`None`).
-    Batch(Vec<(usize, Bytes, Option<Bytes>)>),
+    /// `batch` of puts, deletes and (under `range_delete`) range deletes.
+    Batch(Vec<BatchOp>),
+    /// `conditional_batch(checks, ops)`: checks are `(p, k, expected)`.
+    CondBatch(Vec<(usize, Bytes, Option<Bytes>)>, Vec<BatchOp>),
     /// `compare_and_swap(p, k, expected, new)`.
     Cas(usize, Bytes, Option<Bytes>, Option<Bytes>),
     /// `scan(p, range)`.
@@ -45,6 +50,57 @@ pub enum Step {
     Len(usize),
     /// Close and reopen the store (persistent backends).
     Reopen,
+}
+
+/// One operation of a generated batch.
+#[derive(Clone, Debug)]
+pub enum BatchOp {
+    /// `Operation::put(p, k, v)`.
+    Put(usize, Bytes, Bytes),
+    /// `Operation::delete(p, k)`.
+    Delete(usize, Bytes),
+    /// `Operation::delete_range(p, [start, end))`, each bound optional.
+    Range(usize, Option<Bytes>, Option<Bytes>),
+}
+
+impl BatchOp {
+    fn partition(&self) -> usize {
+        match self {
+            BatchOp::Put(p, ..) | BatchOp::Delete(p, _) | BatchOp::Range(p, ..) => *p,
+        }
+    }
+
+    fn range(start: &Option<Bytes>, end: &Option<Bytes>) -> KeyRange {
+        let mut r = KeyRange::all();
+        r.start = start.clone();
+        r.end = end.clone();
+        r
+    }
+
+    fn operation(&self, names: &[Partition; 2]) -> Operation {
+        match self {
+            BatchOp::Put(p, k, v) => Operation::put(&names[*p], k.clone(), v.clone()),
+            BatchOp::Delete(p, k) => Operation::delete(&names[*p], k.clone()),
+            BatchOp::Range(p, s, e) => Operation::delete_range(&names[*p], Self::range(s, e)),
+        }
+    }
+
+    /// Applies the op to the model (its partition exists).
+    fn apply(&self, model: &mut Model) {
+        let m = model[self.partition()].as_mut().expect("checked");
+        match self {
+            BatchOp::Put(_, k, v) => {
+                m.insert(k.clone(), v.clone());
+            }
+            BatchOp::Delete(_, k) => {
+                m.remove(k);
+            }
+            BatchOp::Range(_, s, e) => {
+                let r = Self::range(s, e);
+                m.retain(|k, _| !r.contains(k));
+            }
+        }
+    }
 }
 
 type Model = [Option<BTreeMap<Bytes, Bytes>>; 2];
@@ -74,14 +130,34 @@ fn steps(caps: backend_api::Capabilities, batch: bool) -> BoxedStrategy<Vec<Step
         (1, part().prop_map(Step::Drop).boxed()),
         (1, part().prop_map(Step::Len).boxed()),
     ];
-    if batch {
-        let op = (part(), key(), proptest::option::of(value()));
-        arms.push((
-            2,
-            proptest::collection::vec(op, 0..5)
-                .prop_map(Step::Batch)
+    let bound = || proptest::option::of(key());
+    let mut op_arms: Vec<(u32, BoxedStrategy<BatchOp>)> = vec![
+        (
+            3,
+            (part(), key(), value())
+                .prop_map(|(p, k, v)| BatchOp::Put(p, k, v))
                 .boxed(),
-        ));
+        ),
+        (
+            2,
+            (part(), key())
+                .prop_map(|(p, k)| BatchOp::Delete(p, k))
+                .boxed(),
+        ),
+    ];
+    if caps.range_delete {
+        let arm = (part(), bound(), bound()).prop_map(|(p, s, e)| BatchOp::Range(p, s, e));
+        op_arms.push((1, arm.boxed()));
+    }
+    let ops = move || proptest::collection::vec(Union::new_weighted(op_arms.clone()), 0..5);
+    if batch {
+        arms.push((2, ops().prop_map(Step::Batch).boxed()));
+    }
+    if caps.conditional_batch {
+        let check = (part(), key(), proptest::option::of(value()));
+        let arm = (proptest::collection::vec(check, 0..3), ops())
+            .prop_map(|(checks, ops)| Step::CondBatch(checks, ops));
+        arms.push((3, arm.boxed()));
     }
     if caps.compare_and_swap {
         let arm = (
@@ -95,7 +171,6 @@ fn steps(caps: backend_api::Capabilities, batch: bool) -> BoxedStrategy<Vec<Step
     }
     let ordered = caps.ordered_scan;
     let reverse = caps.reverse_scan;
-    let bound = || proptest::option::of(key());
     let range = (
         bound(),
         bound(),
@@ -205,24 +280,40 @@ async fn step<H: Harness>(
             }
         }
         Step::Batch(ops) => {
-            let batch: Vec<Operation> = ops
-                .iter()
-                .map(|(p, k, v)| match v {
-                    Some(v) => Operation::put(&names[*p], k.clone(), v.clone()),
-                    None => Operation::delete(&names[*p], k.clone()),
-                })
-                .collect();
+            let batch = ops.iter().map(|op| op.operation(names)).collect();
             let r = be.batch(batch).await;
-            let all_exist = ops.iter().all(|(p, _, _)| model[*p].is_some());
+            let all_exist = ops.iter().all(|op| model[op.partition()].is_some());
             check_nf(all_exist, &r, is_not_found(&r))?;
             if all_exist {
                 r.map_err(|e| fail(i, s, e.to_string()))?;
-                for (p, k, v) in ops {
-                    let m = model[*p].as_mut().expect("checked");
-                    match v {
-                        Some(v) => m.insert(k.clone(), v.clone()),
-                        None => m.remove(k),
-                    };
+                ops.iter().for_each(|op| op.apply(model));
+            }
+        }
+        Step::CondBatch(checks, ops) => {
+            let batch = ops.iter().map(|op| op.operation(names)).collect();
+            let conds = checks
+                .iter()
+                .map(|(p, k, e)| Check::new(&names[*p], k.clone(), e.clone()))
+                .collect();
+            let r = be.conditional_batch(conds, batch).await;
+            let all_exist = checks.iter().all(|(p, _, _)| model[*p].is_some())
+                && ops.iter().all(|op| model[op.partition()].is_some());
+            check_nf(all_exist, &r, is_not_found(&r))?;
+            if all_exist {
+                let got = r.map_err(|e| fail(i, s, e.to_string()))?;
+                let failed = checks.iter().enumerate().find_map(|(index, (p, k, e))| {
+                    let current = model[*p].as_ref().expect("checked").get(k).cloned();
+                    (current != *e).then_some(BatchOutcome::CheckFailed { index, current })
+                });
+                let want = match failed {
+                    Some(f) => f,
+                    None => {
+                        ops.iter().for_each(|op| op.apply(model));
+                        BatchOutcome::Applied
+                    }
+                };
+                if got != want {
+                    return Err(fail(i, s, format!("got {got:?}, model says {want:?}")));
                 }
             }
         }
@@ -396,8 +487,8 @@ fn run_blocking<H: Harness>(h: H, rt: Handle) -> Outcome {
     }
 }
 
-/// Every contract row about data at once: random sequences of put, delete, get, batch,
-/// CAS (when offered), scans with random bounds, prefix, reverse (when offered) and
+/// Every contract row about data at once: random sequences of put, delete, get, batch
+/// (with range deletes under `range_delete`), conditional batch and CAS (when offered), scans with random bounds, prefix, reverse (when offered) and
 /// limit, create/drop partition, len/is_empty and reopen (when persistent), over 2
 /// partitions and 4 colliding binary keys, checked step by step against a `BTreeMap`
 /// model. A failure is shrunk and printed as a minimal sequence.
