@@ -1,0 +1,2 @@
+//! Placeholder, replaced by the observe example.
+fn main() {}
