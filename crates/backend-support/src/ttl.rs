@@ -29,6 +29,12 @@ pub fn deadline_ms(ttl: Duration) -> u64 {
     now_ms().saturating_add(ttl.as_millis().min(u64::MAX as u128) as u64)
 }
 
+/// The deadline of a write made now with `ttl` as an `Instant`; `None` when it lies
+/// beyond what `Instant` can represent (a TTL of `Duration::MAX`): it never expires.
+pub fn deadline_instant(ttl: Duration) -> Option<std::time::Instant> {
+    std::time::Instant::now().checked_add(ttl)
+}
+
 /// True once `deadline` has passed.
 pub fn is_expired(deadline: Option<u64>, now: u64) -> bool {
     deadline.is_some_and(|d| now >= d)
@@ -89,6 +95,13 @@ mod tests {
         );
         assert_eq!(live_value(&encode(b"v", Some(10)), 10).unwrap(), None);
         assert!(deadline_ms(Duration::ZERO) <= now_ms());
+        assert_eq!(
+            deadline_ms(Duration::MAX),
+            u64::MAX,
+            "saturates, never wraps"
+        );
+        assert!(deadline_instant(Duration::MAX).is_none());
+        assert!(deadline_instant(Duration::from_secs(1)).is_some());
     }
 
     #[test]
