@@ -10,20 +10,21 @@ use crate::seal::SealQueue;
 use std::time::Duration;
 
 use backend_api::{
-    Capabilities, CasOutcome, Error, KvStream, Operation, Partition, PutOptions, Result, ScanRange,
-    Status, StorageBackend, WatchEvent, WatchStream, async_trait,
+    BatchOutcome, Capabilities, CasOutcome, Check, Error, KvStream, Operation, Partition,
+    PutOptions, Result, ScanRange, Status, StorageBackend, WatchEvent, WatchStream, async_trait,
 };
-use backend_support::{WatchHub, blocking_stream, ttl, validate_batch};
+use backend_support::{RangeCursor, WatchHub, blocking_stream, ttl, validate_conditional_batch};
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
 use crate::config::{FileConfig, SyncPolicy};
 use crate::format::{
     FILE_HEADER_LEN, FLAG_BATCH, FLAG_BEGIN, FLAG_END, Kind, Limits, RECORD_HEADER_LEN,
-    RecordHeader, record_crc_ok,
+    RecordHeader, encode_range, record_crc_ok,
 };
 use crate::keydir::{Entry, PartState, State};
 use crate::merge::{MergeStats, merge};
+use crate::plan::{Op, pid_of, plan};
 use crate::recovery::{RecoveryReport, recover};
 use crate::writer::{GroupCommit, Writer, create_data_file};
 
@@ -80,17 +81,6 @@ pub(crate) struct Written {
     merge_due: bool,
 }
 
-/// One write, resolved to its partition id.
-struct Op<'a> {
-    name: &'a str,
-    part: &'a Partition,
-    pid: u32,
-    kind: Kind,
-    key: &'a [u8],
-    value: &'a [u8],
-    expiry: u64,
-}
-
 impl FileBackend {
     /// Opens (creating if needed) the store in `config.dir`.
     ///
@@ -116,6 +106,8 @@ impl FileBackend {
             snapshot_scan: false,
             atomic_batch: true,
             compare_and_swap: true,
+            conditional_batch: true,
+            range_delete: true,
             watch: true,
             cross_process_watch: false,
             ttl: true,
@@ -224,7 +216,7 @@ impl FileBackend {
 
     /// Writes one put or delete record (the common case, without building a list):
     /// partition resolved and record appended under the writer lock. A delete of a key
-    /// the keydir does not hold writes nothing.
+    /// that is absent or expired writes nothing.
     async fn write_one(
         &self,
         partition: &Partition,
@@ -240,17 +232,13 @@ impl FileBackend {
             let o = {
                 let st = inner.state.read();
                 let p = self.part(&st, partition)?;
-                if kind == Kind::Delete && !p.keys.contains_key(key) {
+                if kind == Kind::Delete && !live_in(p, key) {
                     return Ok(());
                 }
                 Op {
-                    name: partition.name(),
-                    part: partition,
-                    pid: p.id,
-                    kind,
-                    key,
                     value,
                     expiry,
+                    ..Op::new(partition, p.id, kind, key)
                 }
             };
             inner.append(&mut w, std::slice::from_ref(&o), false)?
@@ -347,6 +335,73 @@ impl FileBackend {
             ))),
         }
     }
+
+    /// True when `key` has a live (unexpired) entry in `p`.
+    fn exists_sync(&self, p: &Partition, key: &[u8]) -> Result<bool> {
+        let st = self.inner.state.read();
+        Ok(live_in(self.part(&st, p)?, key))
+    }
+
+    /// The one write path of `batch`, `conditional_batch` and `compare_and_swap`.
+    ///
+    /// Validates under the writer lock (arguments of the checks and operations in order,
+    /// then every partition named), evaluates the checks (an expired key is
+    /// absent) and appends the operations as one framed write: no other write can land
+    /// between the checks and the append. A delete of a key absent at its point of the
+    /// batch, and a range delete that removes no live key, write nothing.
+    async fn conditional(
+        &self,
+        checks: &[Check],
+        operations: &[Operation],
+    ) -> Result<BatchOutcome> {
+        let inner = &*self.inner;
+        inner.check_open()?;
+        let expiries: Vec<u64> = operations
+            .iter()
+            .map(|o| match o {
+                Operation::Put { options, .. } => expiry_of(options),
+                _ => 0,
+            })
+            .collect();
+        let ranges: Vec<Vec<u8>> = operations
+            .iter()
+            .map(|o| match o {
+                Operation::DeleteRange { range, .. } => encode_range(range),
+                _ => Vec::new(),
+            })
+            .collect();
+        let written = {
+            let mut w = inner.writer.lock();
+            inner.check_open()?;
+            {
+                let st = inner.state.read();
+                validate_conditional_batch(&inner.caps, NAME, checks, operations, |p| {
+                    st.parts.contains_key(p.name())
+                })?;
+            }
+            inner.check_writable()?;
+            for (index, check) in checks.iter().enumerate() {
+                let current = match &check.expected {
+                    None if !self.exists_sync(&check.partition, &check.key)? => None,
+                    _ => self.get_sync(&check.partition, &check.key)?,
+                };
+                if !check.holds(current.as_deref()) {
+                    return Ok(BatchOutcome::CheckFailed { index, current });
+                }
+            }
+            let ops = plan(&inner.state.read(), operations, &expiries, &ranges)?;
+            inner.append(&mut w, &ops, ops.len() > 1)?
+        };
+        self.finish_write(written).await?;
+        Ok(BatchOutcome::Applied)
+    }
+}
+
+/// True when `key` has a live (unexpired) entry in `p`.
+fn live_in(p: &PartState, key: &[u8]) -> bool {
+    p.keys
+        .get(key)
+        .is_some_and(|e| e.expiry == 0 || !e.expired(ttl::now_ms()))
 }
 
 impl Inner {
@@ -480,6 +535,17 @@ impl Inner {
                             st.live_bytes -= p.keys.values().map(|e| u64::from(e.len)).sum::<u64>();
                         }
                     }
+                    Kind::DeleteRange => {
+                        let (Some(p), Some(range)) = (st.parts.get_mut(op.name), op.range) else {
+                            continue;
+                        };
+                        let mut cursor = RangeCursor::new(range);
+                        while let Some(key) = cursor.next_key(&p.keys) {
+                            if let Some(old) = p.remove(&key) {
+                                st.live_bytes -= u64::from(old.len);
+                            }
+                        }
+                    }
                 }
             }
             self.cfg.merge_trigger.is_some_and(|ratio| {
@@ -503,6 +569,17 @@ impl Inner {
                         key: Bytes::copy_from_slice(op.key),
                     },
                 ),
+                // Planned only when it removes a live key.
+                Kind::DeleteRange if self.watch.is_watched(op.part) => {
+                    if let Some(range) = op.range {
+                        self.watch.publish(
+                            op.part,
+                            WatchEvent::RangeDeleted {
+                                range: range.clone(),
+                            },
+                        );
+                    }
+                }
                 Kind::DropPartition => self.watch.close_partition(op.part),
                 _ => {}
             }
@@ -593,30 +670,6 @@ fn expiry_of(options: &PutOptions) -> u64 {
     options.ttl.map_or(0, |t| ttl::deadline_ms(t).max(1))
 }
 
-fn op<'a>(
-    st: &State,
-    part: &'a Partition,
-    kind: Kind,
-    key: &'a [u8],
-    value: &'a [u8],
-    expiry: u64,
-) -> Result<Op<'a>> {
-    let pid = st
-        .parts
-        .get(part.name())
-        .ok_or_else(|| Error::PartitionNotFound(part.name().to_owned()))?
-        .id;
-    Ok(Op {
-        name: part.name(),
-        part,
-        pid,
-        kind,
-        key,
-        value,
-        expiry,
-    })
-}
-
 #[async_trait]
 impl StorageBackend for FileBackend {
     fn name(&self) -> &'static str {
@@ -635,15 +688,7 @@ impl StorageBackend for FileBackend {
                 if st.parts.contains_key(partition.name()) {
                     return Ok(Vec::new());
                 }
-                Ok(vec![Op {
-                    name: partition.name(),
-                    part: partition,
-                    pid: 0,
-                    kind: Kind::CreatePartition,
-                    key: name,
-                    value: b"",
-                    expiry: 0,
-                }])
+                Ok(vec![Op::new(partition, 0, Kind::CreatePartition, name)])
             },
             false,
         )
@@ -654,7 +699,10 @@ impl StorageBackend for FileBackend {
         self.inner.check_open()?;
         let name = partition.name().as_bytes();
         self.write(
-            |st| Ok(vec![op(st, partition, Kind::DropPartition, name, b"", 0)?]),
+            |st| {
+                let pid = pid_of(st, partition)?;
+                Ok(vec![Op::new(partition, pid, Kind::DropPartition, name)])
+            },
             false,
         )
         .await
@@ -672,21 +720,25 @@ impl StorageBackend for FileBackend {
     }
 
     async fn get(&self, partition: &Partition, key: &[u8]) -> Result<Option<Bytes>> {
+        self.inner.check_open()?;
+        self.inner.caps.check_key(key)?;
         self.get_sync(partition, key)
     }
 
     async fn get_many(&self, partition: &Partition, keys: &[Bytes]) -> Result<Vec<Option<Bytes>>> {
+        self.inner.check_open()?;
+        for key in keys {
+            self.inner.caps.check_key(key)?;
+        }
+        // Checked even for an empty list.
+        self.part(&self.inner.state.read(), partition)?;
         keys.iter().map(|k| self.get_sync(partition, k)).collect()
     }
 
     async fn exists(&self, partition: &Partition, key: &[u8]) -> Result<bool> {
         self.inner.check_open()?;
-        let st = self.inner.state.read();
-        Ok(self
-            .part(&st, partition)?
-            .keys
-            .get(key)
-            .is_some_and(|e| e.expiry == 0 || !e.expired(ttl::now_ms())))
+        self.inner.caps.check_key(key)?;
+        self.exists_sync(partition, key)
     }
 
     async fn put(&self, partition: &Partition, key: &[u8], value: &[u8]) -> Result<()> {
@@ -713,6 +765,7 @@ impl StorageBackend for FileBackend {
 
     async fn scan(&self, partition: &Partition, range: ScanRange) -> Result<KvStream> {
         self.inner.check_open()?;
+        self.inner.caps.check_scan_range(&range)?;
         let pid = self.part(&self.inner.state.read(), partition)?.id;
         let inner = self.inner.clone();
         let name = partition.name().to_owned();
@@ -722,40 +775,15 @@ impl StorageBackend for FileBackend {
     }
 
     async fn batch(&self, operations: Vec<Operation>) -> Result<()> {
-        self.inner.check_open()?;
-        let caps = self.inner.caps;
-        validate_batch(&caps, NAME, &operations, |_| true)?;
-        let expiries: Vec<u64> = operations
-            .iter()
-            .map(|o| match o {
-                Operation::Put { options, .. } => expiry_of(options),
-                Operation::Delete { .. } => 0,
-            })
-            .collect();
-        self.write(
-            |st| {
-                validate_batch(&caps, NAME, &operations, |p| {
-                    st.parts.contains_key(p.name())
-                })?;
-                operations
-                    .iter()
-                    .zip(&expiries)
-                    .map(|(o, &expiry)| match o {
-                        Operation::Put {
-                            partition,
-                            key,
-                            value,
-                            ..
-                        } => op(st, partition, Kind::Put, key, value, expiry),
-                        Operation::Delete { partition, key } => {
-                            op(st, partition, Kind::Delete, key, b"", 0)
-                        }
-                    })
-                    .collect()
-            },
-            true,
-        )
-        .await
+        self.conditional(&[], &operations).await.map(|_| ())
+    }
+
+    async fn conditional_batch(
+        &self,
+        checks: Vec<Check>,
+        operations: Vec<Operation>,
+    ) -> Result<BatchOutcome> {
+        self.conditional(&checks, &operations).await
     }
 
     async fn compare_and_swap(
@@ -765,40 +793,21 @@ impl StorageBackend for FileBackend {
         expected: Option<&[u8]>,
         new: Option<&[u8]>,
     ) -> Result<CasOutcome> {
-        self.inner.check_open()?;
-        self.inner.caps.check_key(key)?;
-        if let Some(v) = new {
-            self.inner.caps.check_value(v)?;
-        }
-        let (outcome, written) = {
-            let inner = &*self.inner;
-            let mut w = inner.writer.lock();
-            inner.check_writable()?;
-            // The writer lock is held: no other write can land between the read and
-            // the write below.
-            let current = self.get_sync(partition, key)?;
-            if current.as_deref() != expected {
-                (CasOutcome::Mismatch { current }, Written::default())
-            } else {
-                let ops = {
-                    let st = inner.state.read();
-                    match new {
-                        Some(v) => vec![op(&st, partition, Kind::Put, key, v, 0)?],
-                        None if current.is_some() => {
-                            vec![op(&st, partition, Kind::Delete, key, b"", 0)?]
-                        }
-                        None => Vec::new(),
-                    }
-                };
-                (CasOutcome::Swapped, inner.append(&mut w, &ops, false)?)
-            }
+        let key = Bytes::copy_from_slice(key);
+        let check = Check::new(partition, key.clone(), expected.map(Bytes::copy_from_slice));
+        let write = match new {
+            Some(value) => Operation::put(partition, key, Bytes::copy_from_slice(value)),
+            None => Operation::delete(partition, key),
         };
-        self.finish_write(written).await?;
-        Ok(outcome)
+        Ok(match self.conditional(&[check], &[write]).await? {
+            BatchOutcome::CheckFailed { current, .. } => CasOutcome::Mismatch { current },
+            _ => CasOutcome::Swapped,
+        })
     }
 
     async fn watch(&self, partition: &Partition, prefix: &[u8]) -> Result<WatchStream> {
         self.inner.check_open()?;
+        self.inner.caps.check_prefix(prefix)?;
         let _w = self.inner.writer.lock();
         self.part(&self.inner.state.read(), partition)?;
         Ok(self.inner.watch.subscribe(partition, prefix))

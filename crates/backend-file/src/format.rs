@@ -2,14 +2,30 @@
 //!
 //! Everything is little-endian. Checksums are CRC-32C (Castagnoli).
 
+use backend_api::KeyRange;
+use bytes::Bytes;
+
 /// Bytes of the header that starts every data, hint and manifest-free file.
 pub const FILE_HEADER_LEN: usize = 40;
 /// Bytes of the fixed part of every record, before the key and value.
 pub const RECORD_HEADER_LEN: usize = 40;
 /// The magic bytes that open every data and hint file.
 pub const MAGIC: &[u8; 8] = b"KVBITCSK";
-/// The format version written by this crate, and the only one it reads.
-pub const VERSION: u16 = 1;
+/// The format version this crate writes in every new data and hint file. Version 2
+/// added [`Kind::DeleteRange`]; a build that knows only version 1 refuses such a file
+/// (`Error::Corruption`, "unsupported format version") instead of misreading it.
+pub const VERSION: u16 = 2;
+/// The oldest format version this crate reads (files written before range deletes).
+pub const MIN_VERSION: u16 = 1;
+/// The first format version whose data files may hold [`Kind::DeleteRange`] records.
+pub const RANGE_DELETE_VERSION: u16 = 2;
+
+/// Bytes of the fixed part of an encoded range (bounds byte, start length).
+pub const RANGE_PREFIX_LEN: usize = 5;
+/// Range encoding, bounds byte: the start bound is present.
+pub const RANGE_HAS_START: u8 = 1;
+/// Range encoding, bounds byte: the end bound is present.
+pub const RANGE_HAS_END: u8 = 2;
 
 /// File header `kind` of a data file.
 pub const FILE_KIND_DATA: u16 = 1;
@@ -36,6 +52,10 @@ pub enum Kind {
     CreatePartition = 3,
     /// Drops a partition: key = name, partition = its id.
     DropPartition = 4,
+    /// Removes every key of a range written with a lower sequence number (a range
+    /// tombstone): key = the range, encoded by [`encode_range`]; no value. Format
+    /// version 2 on.
+    DeleteRange = 5,
 }
 
 impl Kind {
@@ -45,14 +65,82 @@ impl Kind {
             2 => Kind::Delete,
             3 => Kind::CreatePartition,
             4 => Kind::DropPartition,
+            5 => Kind::DeleteRange,
             _ => return None,
         })
     }
+
+    /// The kind stored as byte `b`, if any.
+    pub fn from_byte(b: u8) -> Option<Kind> {
+        Self::from_u8(b)
+    }
+}
+
+/// The key field of a [`Kind::DeleteRange`] record: a bounds byte
+/// ([`RANGE_HAS_START`] | [`RANGE_HAS_END`]), the start bound's length (u32, 0 when
+/// absent), the start bytes, then the end bytes (the rest).
+pub fn encode_range(range: &KeyRange) -> Vec<u8> {
+    let start = range.start.as_deref().unwrap_or_default();
+    let end = range.end.as_deref().unwrap_or_default();
+    let mut out = Vec::with_capacity(RANGE_PREFIX_LEN + start.len() + end.len());
+    let bounds = if range.start.is_some() {
+        RANGE_HAS_START
+    } else {
+        0
+    } | if range.end.is_some() {
+        RANGE_HAS_END
+    } else {
+        0
+    };
+    out.push(bounds);
+    out.extend_from_slice(&(start.len() as u32).to_le_bytes());
+    out.extend_from_slice(start);
+    out.extend_from_slice(end);
+    out
+}
+
+/// Parses what [`encode_range`] wrote; the error says what is wrong. Each bound
+/// present must be 1 to `max_key_len` bytes; an absent one has no bytes.
+pub fn decode_range(b: &[u8], max_key_len: usize) -> Result<KeyRange, String> {
+    if b.len() < RANGE_PREFIX_LEN {
+        return Err(format!(
+            "range of {} bytes is shorter than its prefix",
+            b.len()
+        ));
+    }
+    let bounds = b[0];
+    if bounds & !(RANGE_HAS_START | RANGE_HAS_END) != 0 {
+        return Err(format!("bad range bounds byte {bounds:#04x}"));
+    }
+    let start_len = u32_at(b, 1) as usize;
+    let rest = &b[RANGE_PREFIX_LEN..];
+    if start_len > rest.len() {
+        return Err(format!(
+            "range start length {start_len} runs past the record"
+        ));
+    }
+    let (start, end) = rest.split_at(start_len);
+    let bound = |present: bool, bytes: &[u8], which: &str| -> Result<Option<Bytes>, String> {
+        match (present, bytes.len()) {
+            (false, 0) => Ok(None),
+            (true, n) if (1..=max_key_len).contains(&n) => Ok(Some(Bytes::copy_from_slice(bytes))),
+            (_, n) => Err(format!(
+                "range {which} bound of {n} bytes does not match its flag"
+            )),
+        }
+    };
+    let mut range = KeyRange::all();
+    range.start = bound(bounds & RANGE_HAS_START != 0, start, "start")?;
+    range.end = bound(bounds & RANGE_HAS_END != 0, end, "end")?;
+    Ok(range)
 }
 
 /// The header of a data or hint file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FileHeader {
+    /// Format version: [`VERSION`] for files written now, down to [`MIN_VERSION`] for
+    /// files read back.
+    pub version: u16,
     /// `FILE_KIND_DATA` or `FILE_KIND_HINT`.
     pub kind: u16,
     /// `FILE_FLAG_*` bits.
@@ -68,7 +156,7 @@ impl FileHeader {
     pub fn encode(&self) -> [u8; FILE_HEADER_LEN] {
         let mut b = [0u8; FILE_HEADER_LEN];
         b[0..8].copy_from_slice(MAGIC);
-        b[8..10].copy_from_slice(&VERSION.to_le_bytes());
+        b[8..10].copy_from_slice(&self.version.to_le_bytes());
         b[10..12].copy_from_slice(&self.kind.to_le_bytes());
         b[12..16].copy_from_slice(&self.flags.to_le_bytes());
         b[16..24].copy_from_slice(&self.file_id.to_le_bytes());
@@ -94,12 +182,14 @@ impl FileHeader {
             return Err("file header checksum mismatch".into());
         }
         let version = u16::from_le_bytes([b[8], b[9]]);
-        if version != VERSION {
+        if !(MIN_VERSION..=VERSION).contains(&version) {
             return Err(format!(
-                "unsupported format version {version} (this build reads {VERSION})"
+                "unsupported format version {version} (this build reads {MIN_VERSION} to \
+                 {VERSION}); open the store with a build that knows it"
             ));
         }
         Ok(FileHeader {
+            version,
             kind: u16::from_le_bytes([b[10], b[11]]),
             flags: u32_at(b, 12),
             file_id: u64_at(b, 16),
@@ -217,16 +307,40 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// Longest key field of a record of `kind` (an encoded range holds two keys).
+    pub fn max_key_field(&self, kind: Kind) -> usize {
+        match kind {
+            Kind::DeleteRange => RANGE_PREFIX_LEN + 2 * self.max_key_len,
+            _ => self.max_key_len.max(crate::MAX_NAME_LEN),
+        }
+    }
+
+    /// Longest whole record of `kind`: `max_record_size`, but never less than a range
+    /// tombstone with two keys of the longest length needs.
+    pub fn max_record_len(&self, kind: Kind) -> u64 {
+        match kind {
+            Kind::DeleteRange => self
+                .max_record_size
+                .max((RECORD_HEADER_LEN + self.max_key_field(kind)) as u64),
+            _ => self.max_record_size,
+        }
+    }
+
     /// Checks a decoded header against the limits.
     pub fn check(&self, h: &RecordHeader) -> Result<(), String> {
         let key_len = h.key_len as usize;
-        if key_len == 0 || key_len > self.max_key_len.max(crate::MAX_NAME_LEN) {
+        let min_key = if h.kind == Kind::DeleteRange {
+            RANGE_PREFIX_LEN
+        } else {
+            1
+        };
+        if key_len < min_key || key_len > self.max_key_field(h.kind) {
             return Err(format!("key length {key_len} out of range"));
         }
         if h.value_len as usize > self.max_value_len {
             return Err(format!("value length {} over the limit", h.value_len));
         }
-        if h.total_len() > self.max_record_size {
+        if h.total_len() > self.max_record_len(h.kind) {
             return Err(format!(
                 "record length {} over max_record_size",
                 h.total_len()
@@ -234,13 +348,25 @@ impl Limits {
         }
         match h.kind {
             Kind::Put => {}
-            Kind::Delete | Kind::CreatePartition | Kind::DropPartition if h.value_len == 0 => {}
+            Kind::Delete | Kind::CreatePartition | Kind::DropPartition | Kind::DeleteRange
+                if h.value_len == 0 => {}
             _ => return Err("non-put record carries a value".into()),
         }
         if matches!(h.kind, Kind::CreatePartition | Kind::DropPartition) && h.flags != 0 {
             return Err("partition record inside a batch".into());
         }
         Ok(())
+    }
+}
+
+impl Limits {
+    /// Checks what a record header cannot say: a range tombstone's key field must be a
+    /// well-formed range of valid keys.
+    pub fn check_key_field(&self, kind: Kind, key: &[u8]) -> Result<(), String> {
+        match kind {
+            Kind::DeleteRange => decode_range(key, self.max_key_len).map(|_| ()),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -285,6 +411,7 @@ mod tests {
     #[test]
     fn file_header_round_trips() {
         let h = FileHeader {
+            version: VERSION,
             kind: FILE_KIND_DATA,
             flags: FILE_FLAG_MERGED,
             file_id: 3,
@@ -294,5 +421,34 @@ mod tests {
         let mut b = h.encode();
         b[20] ^= 1;
         assert!(FileHeader::decode(&b).is_err());
+        let old = FileHeader { version: 1, ..h };
+        assert_eq!(FileHeader::decode(&old.encode()).unwrap(), old);
+        let newer = FileHeader {
+            version: VERSION + 1,
+            ..h
+        };
+        let err = FileHeader::decode(&newer.encode()).unwrap_err();
+        assert!(err.contains("unsupported format version"), "{err}");
+    }
+
+    #[test]
+    fn ranges_round_trip_and_bad_encodings_are_refused() {
+        for range in [
+            KeyRange::all(),
+            KeyRange::prefix("user:"),
+            KeyRange::from(vec![0u8]),
+            KeyRange::until(vec![0xFFu8; 1024]),
+            KeyRange::between("b", "a"),
+        ] {
+            let enc = encode_range(&range);
+            assert_eq!(decode_range(&enc, 1024).unwrap(), range);
+        }
+        assert!(decode_range(b"\x01\x00\x00\x00", 1024).is_err());
+        assert!(decode_range(b"\x04\x00\x00\x00\x00", 1024).is_err());
+        // Start flag without start bytes, end bytes without the end flag, length past end.
+        assert!(decode_range(b"\x01\x00\x00\x00\x00", 1024).is_err());
+        assert!(decode_range(b"\x00\x00\x00\x00\x00z", 1024).is_err());
+        assert!(decode_range(b"\x01\x09\x00\x00\x00z", 1024).is_err());
+        assert!(decode_range(&encode_range(&KeyRange::from(vec![1u8; 9])), 8).is_err());
     }
 }

@@ -61,6 +61,7 @@ impl HintWriter {
             count: 0,
         };
         let header = FileHeader {
+            version: crate::format::VERSION,
             kind: FILE_KIND_HINT,
             flags: 0,
             file_id: data_id,
@@ -215,6 +216,9 @@ fn hint_records(
         }
         in_batch = h.flags != 0 && h.flags & FLAG_END == 0;
         let key = &rec[RECORD_HEADER_LEN..RECORD_HEADER_LEN + h.key_len as usize];
+        if limits.check_key_field(h.kind, key).is_err() {
+            return Ok(false);
+        }
         hint.add_record(
             h.kind,
             h.partition,
@@ -282,7 +286,6 @@ pub fn read_hint(
         return Ok(None);
     }
     let mut entries = Vec::new();
-    let max_key = limits.max_key_len.max(crate::MAX_NAME_LEN);
     for _ in 0..count {
         if body_len - pos < HINT_ENTRY_LEN as u64 {
             return Ok(None);
@@ -290,21 +293,17 @@ pub fn read_hint(
         let mut e = [0u8; HINT_ENTRY_LEN];
         reader.read_exact(&mut e)?;
         pos += HINT_ENTRY_LEN as u64;
-        let kind = match e[0] {
-            1 => Kind::Put,
-            2 => Kind::Delete,
-            3 => Kind::CreatePartition,
-            4 => Kind::DropPartition,
-            _ => return Ok(None),
+        let Some(kind) = Kind::from_byte(e[0]) else {
+            return Ok(None);
         };
         let key_len = u32_at(&e, 36) as usize;
         let rec_len = u32_at(&e, 32);
         let offset = u64_at(&e, 24);
         if key_len == 0
-            || key_len > max_key
+            || key_len > limits.max_key_field(kind)
             || (key_len as u64) > body_len - pos
             || u64::from(rec_len) < (RECORD_HEADER_LEN + key_len) as u64
-            || u64::from(rec_len) > limits.max_record_size
+            || u64::from(rec_len) > limits.max_record_len(kind)
             || offset < FILE_HEADER_LEN as u64
             || offset
                 .checked_add(u64::from(rec_len))
@@ -315,6 +314,9 @@ pub fn read_hint(
         let mut key = vec![0u8; key_len];
         reader.read_exact(&mut key)?;
         pos += key_len as u64;
+        if limits.check_key_field(kind, &key).is_err() {
+            return Ok(None);
+        }
         entries.push(HintEntry {
             kind,
             partition: u32_at(&e, 4),

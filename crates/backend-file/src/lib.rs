@@ -87,6 +87,7 @@ mod hint;
 mod keydir;
 mod manifest;
 mod merge;
+mod plan;
 mod recovery;
 mod seal;
 mod writer;

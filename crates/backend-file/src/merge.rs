@@ -92,6 +92,7 @@ impl Outputs<'_> {
             let dir = &self.inner.cfg.dir;
             let file = create_rw(&path(dir, &tmp_name(&data_name(id))))?;
             let header = FileHeader {
+                version: crate::format::VERSION,
                 kind: FILE_KIND_DATA,
                 flags: FILE_FLAG_MERGED,
                 file_id: id,

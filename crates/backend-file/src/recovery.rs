@@ -6,7 +6,8 @@ use std::fs::{self, File, OpenOptions, TryLockError};
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
-use backend_api::{Error, Result};
+use backend_api::{Error, KeyRange, Result};
+use backend_support::RangeCursor;
 use bytes::Bytes;
 
 use crate::config::FileConfig;
@@ -16,7 +17,8 @@ use crate::files::{
 };
 use crate::format::{
     FILE_FLAG_MERGED, FILE_HEADER_LEN, FILE_KIND_DATA, FLAG_BATCH, FLAG_BEGIN, FLAG_END,
-    FileHeader, HeaderError, Kind, Limits, RECORD_HEADER_LEN, RecordHeader, record_crc_ok,
+    FileHeader, HeaderError, Kind, Limits, RANGE_DELETE_VERSION, RECORD_HEADER_LEN, RecordHeader,
+    VERSION, decode_range, record_crc_ok,
 };
 use crate::hint::read_hint;
 use crate::keydir::{Entry, PartState, State};
@@ -136,14 +138,18 @@ struct Seen {
     entry: Entry,
 }
 
-/// Newest record per key and the partition catalog, built file by file in any order.
+/// Newest record per key, range tombstones and the partition catalog, built file by
+/// file in any order.
 #[derive(Default)]
 struct Staging {
     keys: HashMap<u32, BTreeMap<Bytes, (Entry, bool)>>,
+    /// Range tombstones per partition id, with their sequence numbers.
+    ranges: HashMap<u32, Vec<(KeyRange, u64)>>,
     creates: HashMap<u32, (String, u64)>,
     drops: BTreeSet<u32>,
     max_seq: u64,
     max_pid: u32,
+    max_key_len: usize,
 }
 
 impl Staging {
@@ -169,6 +175,13 @@ impl Staging {
             Kind::DropPartition => {
                 self.drops.insert(s.partition);
             }
+            Kind::DeleteRange => {
+                // Checked when read (scan or hint); a record that fails is never here.
+                if let Ok(range) = decode_range(&s.key, self.max_key_len) {
+                    let ranges = self.ranges.entry(s.partition).or_default();
+                    ranges.push((range, s.entry.seq));
+                }
+            }
         }
     }
 
@@ -186,7 +199,19 @@ impl Staging {
                 create_seq,
                 ..PartState::default()
             };
-            for (key, (entry, tomb)) in self.keys.remove(&pid).unwrap_or_default() {
+            let mut keys = self.keys.remove(&pid).unwrap_or_default();
+            // A range tombstone hides every key of its range whose newest record is
+            // older than it; newer records (later in the same batch, or after) stay.
+            // A hidden key is removed at once, so no later tombstone visits it again.
+            for (range, seq) in self.ranges.remove(&pid).unwrap_or_default() {
+                let mut cursor = RangeCursor::new(&range);
+                while let Some(key) = cursor.next_key(&keys) {
+                    if keys.get(&key).is_some_and(|(e, _)| e.seq < seq) {
+                        keys.remove(&key);
+                    }
+                }
+            }
+            for (key, (entry, tomb)) in keys {
                 if !tomb {
                     part.insert(key, entry);
                 }
@@ -270,7 +295,10 @@ pub fn recover(cfg: &FileConfig, limits: &Limits) -> Result<Recovered> {
         sync_dir(dir)?;
     }
 
-    let mut staging = Staging::default();
+    let mut staging = Staging {
+        max_key_len: limits.max_key_len,
+        ..Staging::default()
+    };
     let mut state = State::default();
     let mut last_header = None;
     for &id in &data_ids {
@@ -347,7 +375,7 @@ pub fn recover(cfg: &FileConfig, limits: &Limits) -> Result<Recovered> {
             valid_len = scan_file(
                 &file,
                 &name,
-                id,
+                &header,
                 len,
                 limits,
                 cfg.repair,
@@ -381,10 +409,15 @@ pub fn recover(cfg: &FileConfig, limits: &Limits) -> Result<Recovered> {
         .map(|e| u64::from(e.len))
         .sum();
 
-    // Keep appending to the newest file if it is an ordinary one with room left and no
-    // hint (a hint means it was sealed: appending would make the hint stale).
+    // Keep appending to the newest file if it is an ordinary one of this format version
+    // with room left and no hint (a hint means it was sealed: appending would make the
+    // hint stale; an older version must never receive records it cannot describe).
     let active = match last_header {
-        Some((h, false)) if h.flags & FILE_FLAG_MERGED == 0 && report.dropped.is_empty() => {
+        Some((h, false))
+            if h.flags & FILE_FLAG_MERGED == 0
+                && h.version == VERSION
+                && report.dropped.is_empty() =>
+        {
             let size = state.sizes[&h.file_id];
             (size < cfg.max_file_size).then(|| (h.file_id, state.files[&h.file_id].clone(), size))
         }
@@ -407,13 +440,14 @@ pub fn recover(cfg: &FileConfig, limits: &Limits) -> Result<Recovered> {
 fn scan_file(
     file: &File,
     name: &str,
-    id: u64,
+    header: &FileHeader,
     len: u64,
     limits: &Limits,
     repair: bool,
     report: &mut RecoveryReport,
     staging: &mut Staging,
 ) -> Result<u64> {
+    let id = header.file_id;
     let mut r = PosReader::new(file, len);
     let mut pos = FILE_HEADER_LEN as u64;
     let mut pending: Vec<Seen> = Vec::new();
@@ -442,15 +476,21 @@ fn scan_file(
                 Ok(()) => {
                     rec.resize(h.total_len() as usize, 0);
                     r.read(pos, &mut rec)?;
+                    let key = &rec[RECORD_HEADER_LEN..RECORD_HEADER_LEN + h.key_len as usize];
                     if !record_crc_ok(&rec) {
                         Some("record checksum mismatch".to_string())
+                    } else if h.kind == Kind::DeleteRange && header.version < RANGE_DELETE_VERSION {
+                        Some(format!(
+                            "range tombstone in a version {} file",
+                            header.version
+                        ))
+                    } else if let Err(why) = limits.check_key_field(h.kind, key) {
+                        Some(why)
                     } else {
                         let seen = Seen {
                             kind: h.kind,
                             partition: h.partition,
-                            key: Bytes::copy_from_slice(
-                                &rec[RECORD_HEADER_LEN..RECORD_HEADER_LEN + h.key_len as usize],
-                            ),
+                            key: Bytes::copy_from_slice(key),
                             entry: Entry {
                                 file_id: id,
                                 offset: pos,
@@ -541,7 +581,8 @@ fn resync(r: &mut PosReader<'_>, from: u64, limits: &Limits) -> Result<Option<u6
         {
             rec.resize(h.total_len() as usize, 0);
             r.read(p, &mut rec)?;
-            if record_crc_ok(&rec) {
+            let key = &rec[RECORD_HEADER_LEN..RECORD_HEADER_LEN + h.key_len as usize];
+            if record_crc_ok(&rec) && limits.check_key_field(h.kind, key).is_ok() {
                 return Ok(Some(p));
             }
         }

@@ -61,6 +61,7 @@ pub fn create_data_file(dir: &Path, id: u64, flags: u32, seq_floor: u64) -> std:
     let tmp = path(dir, &tmp_name(&name));
     let file = create_rw(&tmp)?;
     let header = FileHeader {
+        version: crate::format::VERSION,
         kind: FILE_KIND_DATA,
         flags,
         file_id: id,

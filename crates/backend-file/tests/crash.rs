@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use backend_api::{Bytes, Operation, Partition, ScanRange, StorageBackend};
+use backend_api::{Bytes, KeyRange, Operation, Partition, ScanRange, StorageBackend};
 use backend_file::{FileBackend, FileConfig, SyncPolicy};
 use futures_util::StreamExt;
 use rand::rngs::StdRng;
@@ -38,8 +38,8 @@ fn value(tag: &str, pad: usize) -> String {
     format!("{tag}:{}", "x".repeat(pad))
 }
 
-/// One logged operation: `P part key value`, `D part key`, or a batch of them joined by
-/// `|`.
+/// One logged operation: `P part key value`, `D part key`, `R part start end` (a range
+/// delete of `[start, end)`), or a batch of them joined by `|`.
 fn apply_op(model: &mut Model, line: &str) {
     for op in line.split('|') {
         let f: Vec<&str> = op.split(' ').collect();
@@ -49,6 +49,11 @@ fn apply_op(model: &mut Model, line: &str) {
             }
             ["D", p, k] => {
                 model.remove(&(p.to_string(), k.to_string()));
+            }
+            ["R", p, start, end] => {
+                model.retain(|(mp, mk), _| {
+                    !(mp == p && mk.as_str() >= *start && mk.as_str() < *end)
+                });
             }
             _ => panic!("bad op line {line:?}"),
         }
@@ -60,6 +65,10 @@ fn to_operation(op: &str) -> Operation {
     match f.as_slice() {
         ["P", p, k, v] => Operation::put(&Partition::new(p).unwrap(), k.to_string(), v.to_string()),
         ["D", p, k] => Operation::delete(&Partition::new(p).unwrap(), k.to_string()),
+        ["R", p, start, end] => Operation::delete_range(
+            &Partition::new(p).unwrap(),
+            KeyRange::between(start.to_string(), end.to_string()),
+        ),
         _ => unreachable!(),
     }
 }
@@ -100,7 +109,11 @@ fn crash_child() {
             let one = |rng: &mut StdRng| {
                 let p = PARTS[rng.random_range(0..2)];
                 let k = format!("k{:02}", rng.random_range(0..24));
-                if rng.random_bool(0.25) {
+                if rng.random_bool(0.06) {
+                    let from = rng.random_range(0..24);
+                    let to = from + rng.random_range(1..8);
+                    format!("R {p} k{from:02} k{to:02}")
+                } else if rng.random_bool(0.25) {
                     format!("D {p} {k}")
                 } else {
                     let pad = if rng.random_bool(0.1) {
@@ -145,6 +158,7 @@ fn crash_child() {
                     Operation::Delete { partition, key } => {
                         store.delete(&partition, &key).await.unwrap()
                     }
+                    range => store.batch(vec![range]).await.unwrap(),
                 }
             }
             say("A");

@@ -200,6 +200,7 @@ fn hostile_directories_never_panic_or_overallocate() {
         restore(dir.path(), &good);
         let id = 0x7000;
         let mut bytes = FileHeader {
+            version: backend_file::format::VERSION,
             kind: FILE_KIND_DATA,
             flags: 0,
             file_id: id,

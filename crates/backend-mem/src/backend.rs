@@ -1,15 +1,14 @@
 //! [`MemBackend`] and its [`StorageBackend`] implementation.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use backend_api::{
-    Bytes, Capabilities, CasOutcome, KvStream, Operation, Partition, PutOptions, Result, ScanRange,
-    Status, StorageBackend, WatchStream, async_trait,
+    BatchOutcome, Bytes, Capabilities, CasOutcome, Check, KvStream, Operation, Partition,
+    PutOptions, Result, ScanRange, Status, StorageBackend, WatchStream, async_trait,
 };
-use backend_support::validate_batch;
+use backend_support::validate_conditional_batch;
 
 use crate::MemConfig;
 use crate::scan::ScanStream;
@@ -43,6 +42,8 @@ impl MemBackend {
             snapshot_scan: false,
             atomic_batch: true,
             compare_and_swap: true,
+            conditional_batch: true,
+            range_delete: true,
             watch: true,
             cross_process_watch: false,
             ttl: true,
@@ -88,6 +89,7 @@ impl MemBackend {
         value: &[u8],
         options: PutOptions,
     ) -> Result<()> {
+        self.inner.check_open()?;
         self.inner.caps.check_key(key)?;
         self.inner.caps.check_value(value)?;
         self.inner.check_fits(key, value)?;
@@ -96,6 +98,86 @@ impl MemBackend {
             value: Bytes::copy_from_slice(value),
             expires: deadline(&options),
         })
+    }
+
+    /// The one write path of `batch`, `conditional_batch` and `compare_and_swap`.
+    ///
+    /// Validates everything first (arguments in order, then partitions), then takes the
+    /// write locks of every partition named (in name order), evaluates the checks and
+    /// applies the operations without releasing them: no write can come between, and
+    /// no reader sees part of it.
+    fn conditional_now(
+        &self,
+        checks: &[Check],
+        operations: Vec<Operation>,
+    ) -> Result<BatchOutcome> {
+        let inner = &*self.inner;
+        inner.check_open()?;
+        // Every partition named, in name order (the lock order).
+        let mut touched: Vec<(Partition, Arc<Part>)> = Vec::new();
+        {
+            let parts = inner.parts.read();
+            validate_conditional_batch(&inner.caps, NAME, checks, &operations, |p| {
+                parts.contains_key(p)
+            })?;
+            for op in &operations {
+                if let Operation::Put { key, value, .. } = op {
+                    inner.check_fits(key, value)?;
+                }
+            }
+            let named = checks
+                .iter()
+                .map(|c| &c.partition)
+                .chain(operations.iter().map(Operation::partition));
+            for p in named {
+                if let Err(at) = touched.binary_search_by(|(name, _)| name.cmp(p)) {
+                    touched.insert(at, (p.clone(), parts[p].clone()));
+                }
+            }
+        }
+        let index = |p: &Partition| {
+            touched
+                .binary_search_by(|(name, _)| name.cmp(p))
+                .expect("every partition named is locked")
+        };
+        let mut guards = Vec::with_capacity(touched.len());
+        for (_, part) in &touched {
+            guards.push(write_lock(part)?);
+        }
+        for (i, check) in checks.iter().enumerate() {
+            let current = live(&guards[index(&check.partition)], &check.key);
+            if !check.holds(current.as_deref()) {
+                return Ok(BatchOutcome::CheckFailed { index: i, current });
+            }
+        }
+        let wrote = !operations.is_empty();
+        for op in operations {
+            let at = index(op.partition());
+            let write = match op {
+                Operation::Put {
+                    key,
+                    value,
+                    options,
+                    ..
+                } => Write::Put {
+                    // Copies, so a slice of a larger buffer does not pin it (and the
+                    // accounting stays true).
+                    key: Bytes::copy_from_slice(&key),
+                    value: Bytes::copy_from_slice(&value),
+                    expires: deadline(&options),
+                },
+                Operation::Delete { key, .. } => Write::Delete { key },
+                Operation::DeleteRange { range, .. } => Write::DeleteRange { range },
+                // Validation refused every kind this backend does not know.
+                _ => continue,
+            };
+            inner.apply(&touched[at].1, &mut guards[at], write);
+        }
+        drop(guards);
+        if wrote {
+            inner.enforce_cap();
+        }
+        Ok(BatchOutcome::Applied)
     }
 }
 
@@ -175,12 +257,14 @@ impl StorageBackend for MemBackend {
     }
 
     async fn get(&self, partition: &Partition, key: &[u8]) -> Result<Option<Bytes>> {
+        self.inner.check_open()?;
         self.inner.caps.check_key(key)?;
         self.inner
             .with_part(partition, |part| Ok(live(&*read_lock(part)?, key)))
     }
 
     async fn get_many(&self, partition: &Partition, keys: &[Bytes]) -> Result<Vec<Option<Bytes>>> {
+        self.inner.check_open()?;
         for key in keys {
             self.inner.caps.check_key(key)?;
         }
@@ -191,6 +275,7 @@ impl StorageBackend for MemBackend {
     }
 
     async fn exists(&self, partition: &Partition, key: &[u8]) -> Result<bool> {
+        self.inner.check_open()?;
         self.inner.caps.check_key(key)?;
         self.inner.with_part(partition, |part| {
             let st = read_lock(part)?;
@@ -213,6 +298,7 @@ impl StorageBackend for MemBackend {
     }
 
     async fn delete(&self, partition: &Partition, key: &[u8]) -> Result<()> {
+        self.inner.check_open()?;
         self.inner.caps.check_key(key)?;
         self.write_one(partition, || Write::Delete {
             key: Bytes::copy_from_slice(key),
@@ -220,61 +306,23 @@ impl StorageBackend for MemBackend {
     }
 
     async fn scan(&self, partition: &Partition, range: ScanRange) -> Result<KvStream> {
+        self.inner.check_open()?;
+        self.inner.caps.check_scan_range(&range)?;
         let part = self.inner.part(partition)?;
         drop(read_lock(&part)?);
         Ok(Box::pin(ScanStream::new(self.inner.clone(), part, &range)))
     }
 
     async fn batch(&self, operations: Vec<Operation>) -> Result<()> {
-        self.inner.check_open()?;
-        let inner = &*self.inner;
-        // Every partition the batch touches, in name order (the lock order).
-        let mut touched: BTreeMap<Partition, Arc<Part>> = BTreeMap::new();
-        {
-            let parts = inner.parts.read();
-            validate_batch(&inner.caps, NAME, &operations, |p| parts.contains_key(p))?;
-            for op in &operations {
-                if let Operation::Put { key, value, .. } = op {
-                    inner.check_fits(key, value)?;
-                }
-                let p = op.partition();
-                if !touched.contains_key(p) {
-                    touched.insert(p.clone(), parts[p].clone());
-                }
-            }
-        }
-        let mut guards = Vec::with_capacity(touched.len());
-        for part in touched.values() {
-            guards.push(write_lock(part)?);
-        }
-        for op in operations {
-            let index = touched
-                .keys()
-                .position(|p| p == op.partition())
-                .expect("every partition of the batch is locked");
-            let part = touched.values().nth(index).expect("same map");
-            let write = match op {
-                Operation::Put {
-                    key,
-                    value,
-                    options,
-                    ..
-                } => Write::Put {
-                    // Copies, so a slice of a larger buffer does not pin it (and the
-                    // accounting stays true).
-                    key: Bytes::copy_from_slice(&key),
-                    value: Bytes::copy_from_slice(&value),
-                    expires: deadline(&options),
-                },
-                Operation::Delete { key, .. } => Write::Delete {
-                    key: Bytes::copy_from_slice(&key),
-                },
-            };
-            inner.apply(part, &mut guards[index], write);
-        }
-        drop(guards);
-        inner.enforce_cap();
-        Ok(())
+        self.conditional_now(&[], operations).map(|_| ())
+    }
+
+    async fn conditional_batch(
+        &self,
+        checks: Vec<Check>,
+        operations: Vec<Operation>,
+    ) -> Result<BatchOutcome> {
+        self.conditional_now(&checks, operations)
     }
 
     async fn compare_and_swap(
@@ -284,34 +332,21 @@ impl StorageBackend for MemBackend {
         expected: Option<&[u8]>,
         new: Option<&[u8]>,
     ) -> Result<CasOutcome> {
-        self.inner.caps.check_key(key)?;
-        if let Some(value) = new {
-            self.inner.caps.check_value(value)?;
-            self.inner.check_fits(key, value)?;
-        }
-        let part = self.inner.part(partition)?;
-        {
-            let mut st = write_lock(&part)?;
-            let current = live(&st, key);
-            if current.as_deref() != expected {
-                return Ok(CasOutcome::Mismatch { current });
-            }
-            let key = Bytes::copy_from_slice(key);
-            let write = match new {
-                Some(value) => Write::Put {
-                    key,
-                    value: Bytes::copy_from_slice(value),
-                    expires: None,
-                },
-                None => Write::Delete { key },
-            };
-            self.inner.apply(&part, &mut st, write);
-        }
-        self.inner.enforce_cap();
-        Ok(CasOutcome::Swapped)
+        let key = Bytes::copy_from_slice(key);
+        let check = Check::new(partition, key.clone(), expected.map(Bytes::copy_from_slice));
+        let write = match new {
+            Some(value) => Operation::put(partition, key, Bytes::copy_from_slice(value)),
+            None => Operation::delete(partition, key),
+        };
+        Ok(match self.conditional_now(&[check], vec![write])? {
+            BatchOutcome::CheckFailed { current, .. } => CasOutcome::Mismatch { current },
+            _ => CasOutcome::Swapped,
+        })
     }
 
     async fn watch(&self, partition: &Partition, prefix: &[u8]) -> Result<WatchStream> {
+        self.inner.check_open()?;
+        self.inner.caps.check_prefix(prefix)?;
         let part = self.inner.part(partition)?;
         // Subscribing under the read lock orders it against writes: any write that
         // commits after this returns is published to the new subscriber.

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use backend_api::{Bytes, Capabilities, Error, Partition, Result, WatchEvent};
-use backend_support::{PartitionMap, WatchHub};
+use backend_api::{Bytes, Capabilities, Error, KeyRange, Partition, Result, WatchEvent};
+use backend_support::{PartitionMap, RangeCursor, WatchHub};
 use parking_lot::{Mutex, RwLock};
 
 use crate::MemConfig;
@@ -123,6 +123,10 @@ pub(crate) enum Write {
     Delete {
         key: Bytes,
     },
+    /// Removes every key of the range, one seek per key (bounded memory).
+    DeleteRange {
+        range: KeyRange,
+    },
 }
 
 impl Inner {
@@ -209,8 +213,9 @@ impl Inner {
             } => {
                 if expires.is_some_and(|d| d <= Instant::now()) {
                     // A deadline already past: the put deletes any older value.
-                    self.remove(st, &key);
-                    self.publish(part, || WatchEvent::Delete { key });
+                    if self.remove_live(st, &key) {
+                        self.publish(part, || WatchEvent::Delete { key });
+                    }
                     return;
                 }
                 let cost = entry_cost(key.len(), value.len());
@@ -254,10 +259,31 @@ impl Inner {
                 }
             }
             Write::Delete { key } => {
-                self.remove(st, &key);
-                self.publish(part, || WatchEvent::Delete { key });
+                // An absent or expired key: nothing to report.
+                if self.remove_live(st, &key) {
+                    self.publish(part, || WatchEvent::Delete { key });
+                }
+            }
+            Write::DeleteRange { range } => {
+                let mut cursor = RangeCursor::new(&range);
+                let mut now = None;
+                let mut removed_live = false;
+                while let Some(key) = cursor.next_key(&st.map) {
+                    if let Some(old) = self.remove(st, &key) {
+                        removed_live |= old.is_live(&mut now);
+                    }
+                }
+                if removed_live {
+                    self.publish(part, || WatchEvent::RangeDeleted { range });
+                }
             }
         }
+    }
+
+    /// Removes `key`; true when it was live (not absent, not expired).
+    fn remove_live(&self, st: &mut PartState, key: &[u8]) -> bool {
+        self.remove(st, key)
+            .is_some_and(|old| old.is_live(&mut None))
     }
 
     /// True when `part` has a watcher (cheap until the first `watch` on it).
