@@ -4,20 +4,19 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use backend_api::{
-    Bytes, Capabilities, CasOutcome, Error, KvStream, Operation, Partition, PutOptions, Result,
-    ScanRange, Status, StorageBackend, WatchEvent, WatchStream, async_trait,
+    BatchOutcome, Bytes, Capabilities, Check, Error, KvStream, Operation, Partition, PutOptions,
+    Result, ScanRange, Status, StorageBackend, WatchStream, async_trait,
 };
-use backend_support::{WatchHub, ttl, validate_batch};
+use backend_support::{Committer, Effect, Stored, live_value, validate_conditional_batch};
 use futures_util::StreamExt;
 use parking_lot::{Mutex, RwLock};
-use rocksdb::{BoundColumnFamily, Cache, DB, ReadOptions, WriteBatch, WriteOptions};
+use rocksdb::{BoundColumnFamily, Cache, DB, ReadOptions, WriteOptions};
 
 use crate::RocksConfig;
+use crate::batch::Families;
 use crate::engine::{CfName, Engine, open_db, partition_of};
 use crate::error::{NAME, join_err, rocks_err};
 use crate::scan::scan_cf;
-use crate::value::{Stored, live_value};
-use backend_support::KeyLocks;
 
 fn not_found(partition: &Partition) -> Error {
     Error::PartitionNotFound(partition.name().to_owned())
@@ -30,6 +29,8 @@ fn caps() -> Capabilities {
         snapshot_scan: true,
         atomic_batch: true,
         compare_and_swap: true,
+        conditional_batch: true,
+        range_delete: true,
         watch: true,
         cross_process_watch: false,
         ttl: true,
@@ -54,8 +55,7 @@ struct Inner {
     /// Serialises create/drop of column families.
     ddl: Mutex<()>,
     cache: Cache,
-    locks: KeyLocks,
-    hub: WatchHub,
+    committer: Committer,
     read_opts: ReadOptions,
     write_opts: WriteOptions,
 }
@@ -100,7 +100,7 @@ impl RocksBackend {
         write_opts.set_sync(config.sync_writes);
         Ok(RocksBackend {
             inner: Arc::new(Inner {
-                hub: WatchHub::new(config.watch_capacity),
+                committer: Committer::new(config.watch_capacity),
                 config,
                 state: RwLock::new(Some(Open {
                     db: Arc::new(db),
@@ -108,7 +108,6 @@ impl RocksBackend {
                 })),
                 ddl: Mutex::new(()),
                 cache,
-                locks: KeyLocks::new(),
                 read_opts: ReadOptions::default(),
                 write_opts,
             }),
@@ -136,15 +135,18 @@ impl RocksBackend {
         }
     }
 
-    /// Puts `stored` (or deletes the key when `None`): inline, or on the blocking pool
-    /// when every write fsyncs.
+    /// Puts `stored` (or deletes the key when `None`) after `args`, the caller's
+    /// argument check: inline, or on the blocking pool when every write fsyncs.
     async fn write_one(
         &self,
         partition: &Partition,
         key: &[u8],
+        args: Result<()>,
         stored: Option<Stored<'_>>,
     ) -> Result<()> {
         if self.inner.config.sync_writes {
+            self.inner.db()?;
+            args?;
             let (p, key) = (partition.clone(), key.to_vec());
             let owned = stored.map(|s| (s.value.to_vec(), s.deadline));
             self.write(move |inner| {
@@ -152,11 +154,11 @@ impl RocksBackend {
                     value,
                     deadline: *deadline,
                 });
-                inner.write_one(&p, &key, stored)
+                inner.write_one(&p, &key, Ok(()), stored)
             })
             .await
         } else {
-            self.inner.write_one(partition, key, stored)
+            self.inner.write_one(partition, key, args, stored)
         }
     }
 }
@@ -171,14 +173,17 @@ impl Inner {
     }
 
     /// Runs `f` with the database and the column family of `partition`, holding the
-    /// state's read lock (so `close` waits for it).
+    /// state's read lock (so `close` waits for it), in the contract's error order:
+    /// `Closed`, then `args` (the caller's argument check), then `PartitionNotFound`.
     fn with_cf<T>(
         &self,
         partition: &Partition,
+        args: Result<()>,
         f: impl FnOnce(&Arc<Engine>, &Arc<BoundColumnFamily<'_>>) -> Result<T>,
     ) -> Result<T> {
         let state = self.state.read();
         let open = state.as_ref().ok_or(Error::Closed)?;
+        args?;
         let cf = open
             .db
             .cf_handle(CfName::new(partition).as_str())
@@ -186,153 +191,69 @@ impl Inner {
         f(&open.db, &cf)
     }
 
-    fn publish(&self, partition: &Partition, key: &[u8], value: Option<&[u8]>) {
-        if self.hub.is_watched(partition) {
-            let key = Bytes::copy_from_slice(key);
-            let event = match value {
-                Some(value) => WatchEvent::Put {
-                    key,
-                    value: Bytes::copy_from_slice(value),
-                },
-                None => WatchEvent::Delete { key },
-            };
-            self.hub.publish(partition, event);
-        }
-    }
-
-    /// Writes `stored` (or deletes the key when `None`) and publishes the event, under
-    /// the key's stripe lock: events of one key are published in commit order, and a
-    /// CAS holding the stripe never races a plain write.
+    /// Writes `stored` (or deletes the key when `None`, if it is live) and publishes
+    /// what changed, under the key's stripe: events of one key are published in commit
+    /// order, and a conditional batch holding the stripe never races a plain write. A
+    /// delete of an absent or expired key writes nothing and publishes nothing.
     fn write_one(
         &self,
         partition: &Partition,
         key: &[u8],
+        args: Result<()>,
         stored: Option<Stored<'_>>,
     ) -> Result<()> {
-        self.with_cf(partition, |db, cf| {
-            let _guard = self.locks.lock(partition, key);
-            match stored {
+        self.with_cf(partition, args, |db, cf| {
+            self.committer.write_one(partition, key, || match stored {
                 Some(stored) => {
-                    stored.with_bytes(|bytes| db.put_cf_opt(cf, key, bytes, &self.write_opts))
+                    stored
+                        .with_bytes(|bytes| db.put_cf_opt(cf, key, bytes, &self.write_opts))
+                        .map_err(rocks_err)?;
+                    Ok(Effect::Put(stored.value))
                 }
-                None => db.delete_cf_opt(cf, key, &self.write_opts),
-            }
-            .map_err(rocks_err)?;
-            self.publish(partition, key, stored.map(|s| s.value));
-            Ok(())
+                None => {
+                    let live = match db
+                        .get_pinned_cf_opt(cf, key, &self.read_opts)
+                        .map_err(rocks_err)?
+                    {
+                        None => false,
+                        Some(old) => live_value(&old)?.is_some(),
+                    };
+                    if live {
+                        db.delete_cf_opt(cf, key, &self.write_opts)
+                            .map_err(rocks_err)?;
+                    }
+                    Ok(Effect::deleted_if(live))
+                }
+            })
         })
     }
 
-    fn batch(&self, operations: &[Operation]) -> Result<()> {
+    /// A conditional batch (no checks: a plain batch), in the contract's error order:
+    /// `Closed`, the arguments, the partitions; then the committer's locked run, whose
+    /// writes go to RocksDB as one `WriteBatch`.
+    fn conditional_batch(
+        &self,
+        checks: &[Check],
+        operations: &[Operation],
+    ) -> Result<BatchOutcome> {
         let state = self.state.read();
         let open = state.as_ref().ok_or(Error::Closed)?;
-        // Resolve each distinct partition's column family once; validation rejects the
-        // whole batch (bad key or value, missing partition) before anything is written.
-        let mut families: Vec<(Partition, Arc<BoundColumnFamily<'_>>)> = Vec::new();
-        validate_batch(&caps(), NAME, operations, |p| {
-            if families.iter().any(|(q, _)| q == p) {
-                return true;
-            }
-            match open.db.cf_handle(CfName::new(p).as_str()) {
-                Some(cf) => {
-                    families.push((p.clone(), cf));
-                    true
-                }
-                None => false,
-            }
+        let caps = caps();
+        validate_conditional_batch(&caps, NAME, checks, operations, |p| {
+            open.db.cf_handle(CfName::new(p).as_str()).is_some()
         })?;
-        if operations.is_empty() {
-            return Ok(());
+        let named = checks
+            .iter()
+            .map(|c| &c.partition)
+            .chain(operations.iter().map(Operation::partition));
+        let families = Families::resolve(&open.db, named, caps.max_key_len)?;
+        if checks.is_empty() && operations.is_empty() {
+            return Ok(BatchOutcome::Applied);
         }
-        let mut batch = WriteBatch::default();
-        let mut events: Vec<Option<&[u8]>> = Vec::with_capacity(operations.len());
-        for op in operations {
-            let cf = &families
-                .iter()
-                .find(|(q, _)| q == op.partition())
-                .expect("validated above")
-                .1;
-            match op {
-                Operation::Put {
-                    key,
-                    value,
-                    options,
-                    ..
-                } => match encode_put(value, options) {
-                    Some(stored) => {
-                        stored.with_bytes(|bytes| batch.put_cf(cf, key, bytes));
-                        events.push(Some(&value[..]));
-                    }
-                    None => {
-                        batch.delete_cf(cf, key);
-                        events.push(None);
-                    }
-                },
-                Operation::Delete { key, .. } => {
-                    batch.delete_cf(cf, key);
-                    events.push(None);
-                }
-            }
-        }
-        let _guards = self
-            .locks
-            .lock_all(operations.iter().map(|op| (op.partition(), &op.key()[..])));
-        open.db
-            .write_opt(batch, &self.write_opts)
-            .map_err(rocks_err)?;
-        for (op, value) in operations.iter().zip(events) {
-            self.publish(op.partition(), op.key(), value);
-        }
-        Ok(())
-    }
-
-    fn compare_and_swap(
-        &self,
-        partition: &Partition,
-        key: &[u8],
-        expected: Option<&[u8]>,
-        new: Option<&[u8]>,
-    ) -> Result<CasOutcome> {
-        self.with_cf(partition, |db, cf| {
-            // Every write to a key (put, delete, batch, CAS) holds the key's stripe,
-            // and RocksDB's LOCK file keeps other processes out, so nothing can change
-            // the key between this read and the write below.
-            let _guard = self.locks.lock(partition, key);
-            let stored = db
-                .get_pinned_cf_opt(cf, key, &self.read_opts)
-                .map_err(rocks_err)?;
-            let live = match &stored {
-                None => None,
-                Some(s) => live_value(s)?,
-            };
-            if live != expected {
-                return Ok(CasOutcome::Mismatch {
-                    current: live.map(Bytes::copy_from_slice),
-                });
-            }
-            drop(stored);
-            match new {
-                Some(value) => Stored::plain(value)
-                    .with_bytes(|bytes| db.put_cf_opt(cf, key, bytes, &self.write_opts)),
-                None => db.delete_cf_opt(cf, key, &self.write_opts),
-            }
-            .map_err(rocks_err)?;
-            self.publish(partition, key, new);
-            Ok(CasOutcome::Swapped)
-        })
-    }
-}
-
-/// The stored form of a put with `options`: `None` when the TTL is zero (the put acts
-/// as a delete of any older value, and the key reads as absent at once).
-fn encode_put<'a>(value: &'a [u8], options: &PutOptions) -> Option<Stored<'a>> {
-    match options.ttl {
-        None => Some(Stored::plain(value)),
-        Some(ttl) if ttl.is_zero() => None,
-        Some(ttl) => Some(Stored {
-            value,
-            deadline: Some(ttl::deadline_ms(ttl)),
-        }),
+        self.committer
+            .run_batch(checks, operations, &families, |writes| {
+                families.commit(writes, &self.write_opts)
+            })
     }
 }
 
@@ -390,7 +311,7 @@ impl StorageBackend for RocksBackend {
             if let Some(open) = inner.state.write().as_mut() {
                 open.partitions.remove(&p);
             }
-            inner.hub.close_partition(&p);
+            inner.committer.hub().close_partition(&p);
             Ok(())
         })
         .await
@@ -410,24 +331,21 @@ impl StorageBackend for RocksBackend {
     }
 
     async fn get(&self, partition: &Partition, key: &[u8]) -> Result<Option<Bytes>> {
-        self.inner.with_cf(partition, |db, cf| {
-            caps().check_key(key)?;
-            match db
-                .get_pinned_cf_opt(cf, key, &self.inner.read_opts)
-                .map_err(rocks_err)?
-            {
-                None => Ok(None),
-                Some(stored) => live_bytes(&stored),
-            }
-        })
+        self.inner
+            .with_cf(partition, caps().check_key(key), |db, cf| {
+                match db
+                    .get_pinned_cf_opt(cf, key, &self.inner.read_opts)
+                    .map_err(rocks_err)?
+                {
+                    None => Ok(None),
+                    Some(stored) => live_bytes(&stored),
+                }
+            })
     }
 
     async fn get_many(&self, partition: &Partition, keys: &[Bytes]) -> Result<Vec<Option<Bytes>>> {
-        self.inner.with_cf(partition, |db, cf| {
-            let caps = caps();
-            for key in keys {
-                caps.check_key(key)?;
-            }
+        let args = keys.iter().try_for_each(|k| caps().check_key(k));
+        self.inner.with_cf(partition, args, |db, cf| {
             db.batched_multi_get_cf_opt(cf, keys.iter(), false, &self.inner.read_opts)
                 .into_iter()
                 .map(|item| match item.map_err(rocks_err)? {
@@ -439,23 +357,22 @@ impl StorageBackend for RocksBackend {
     }
 
     async fn exists(&self, partition: &Partition, key: &[u8]) -> Result<bool> {
-        self.inner.with_cf(partition, |db, cf| {
-            caps().check_key(key)?;
-            match db
-                .get_pinned_cf_opt(cf, key, &self.inner.read_opts)
-                .map_err(rocks_err)?
-            {
-                None => Ok(false),
-                Some(stored) => Ok(live_value(&stored)?.is_some()),
-            }
-        })
+        self.inner
+            .with_cf(partition, caps().check_key(key), |db, cf| {
+                match db
+                    .get_pinned_cf_opt(cf, key, &self.inner.read_opts)
+                    .map_err(rocks_err)?
+                {
+                    None => Ok(false),
+                    Some(stored) => Ok(live_value(&stored)?.is_some()),
+                }
+            })
     }
 
     async fn put(&self, partition: &Partition, key: &[u8], value: &[u8]) -> Result<()> {
         let caps = caps();
-        caps.check_key(key)?;
-        caps.check_value(value)?;
-        self.write_one(partition, key, Some(Stored::plain(value)))
+        let args = caps.check_key(key).and_then(|()| caps.check_value(value));
+        self.write_one(partition, key, args, Some(Stored::plain(value)))
             .await
     }
 
@@ -467,19 +384,21 @@ impl StorageBackend for RocksBackend {
         options: PutOptions,
     ) -> Result<()> {
         let caps = caps();
-        caps.check_key(key)?;
-        caps.check_value(value)?;
-        self.write_one(partition, key, encode_put(value, &options))
+        let args = caps.check_key(key).and_then(|()| caps.check_value(value));
+        self.write_one(partition, key, args, Stored::for_put(value, &options))
             .await
     }
 
     async fn delete(&self, partition: &Partition, key: &[u8]) -> Result<()> {
-        caps().check_key(key)?;
-        self.write_one(partition, key, None).await
+        self.write_one(partition, key, caps().check_key(key), None)
+            .await
     }
 
     async fn scan(&self, partition: &Partition, range: ScanRange) -> Result<KvStream> {
-        let db = self.inner.with_cf(partition, |db, _| Ok(db.clone()))?;
+        let args = caps().check_scan_range(&range);
+        let db = self
+            .inner
+            .with_cf(partition, args, |db, _| Ok(db.clone()))?;
         if range.is_empty() {
             return Ok(futures_util::stream::empty().boxed());
         }
@@ -487,46 +406,34 @@ impl StorageBackend for RocksBackend {
     }
 
     async fn batch(&self, operations: Vec<Operation>) -> Result<()> {
-        if self.inner.config.sync_writes {
-            self.write(move |inner| inner.batch(&operations)).await
-        } else {
-            self.inner.batch(&operations)
-        }
+        self.conditional_batch(Vec::new(), operations)
+            .await
+            .map(drop)
     }
 
-    async fn compare_and_swap(
+    async fn conditional_batch(
         &self,
-        partition: &Partition,
-        key: &[u8],
-        expected: Option<&[u8]>,
-        new: Option<&[u8]>,
-    ) -> Result<CasOutcome> {
-        let caps = caps();
-        caps.check_key(key)?;
-        if let Some(new) = new {
-            caps.check_value(new)?;
-        }
+        checks: Vec<Check>,
+        operations: Vec<Operation>,
+    ) -> Result<BatchOutcome> {
         if self.inner.config.sync_writes {
-            let (p, key) = (partition.clone(), key.to_vec());
-            let (expected, new) = (expected.map(<[u8]>::to_vec), new.map(<[u8]>::to_vec));
-            self.write(move |inner| {
-                inner.compare_and_swap(&p, &key, expected.as_deref(), new.as_deref())
-            })
-            .await
+            self.write(move |inner| inner.conditional_batch(&checks, &operations))
+                .await
         } else {
-            self.inner.compare_and_swap(partition, key, expected, new)
+            self.inner.conditional_batch(&checks, &operations)
         }
     }
 
     async fn watch(&self, partition: &Partition, prefix: &[u8]) -> Result<WatchStream> {
         // Subscribe while holding the state lock, so a concurrent close cannot slip in.
-        self.inner.with_cf(partition, |_, _| {
-            Ok(self.inner.hub.subscribe(partition, prefix))
-        })
+        self.inner
+            .with_cf(partition, caps().check_prefix(prefix), |_, _| {
+                Ok(self.inner.committer.hub().subscribe(partition, prefix))
+            })
     }
 
     async fn partition_size(&self, partition: &Partition) -> Result<u64> {
-        self.inner.with_cf(partition, |db, cf| {
+        self.inner.with_cf(partition, Ok(()), |db, cf| {
             // SST data from RocksDB's live-data estimate, plus the memtables when they
             // hold anything (an empty memtable still reports its arena).
             let mut size = int_property(db, cf, "rocksdb.estimate-live-data-size")?;
@@ -540,7 +447,9 @@ impl StorageBackend for RocksBackend {
     }
 
     async fn compact(&self, partition: &Partition) -> Result<()> {
-        let db = self.inner.with_cf(partition, |db, _| Ok(db.clone()))?;
+        let db = self
+            .inner
+            .with_cf(partition, Ok(()), |db, _| Ok(db.clone()))?;
         let p = partition.clone();
         tokio::task::spawn_blocking(move || {
             let cf = db
@@ -635,7 +544,7 @@ impl StorageBackend for RocksBackend {
         let Some(open) = self.inner.state.write().take() else {
             return Ok(());
         };
-        self.inner.hub.close_all();
+        self.inner.committer.hub().close_all();
         tokio::task::spawn_blocking(move || {
             // The WAL already holds every acknowledged write; syncing it makes them
             // survive power loss too. Dropping the last handle closes the database and

@@ -73,11 +73,11 @@
 #![deny(unsafe_code)]
 
 mod backend;
+mod batch;
 mod config;
 mod engine;
 mod error;
 mod scan;
-mod value;
 
 pub use backend::RocksBackend;
 pub use config::{RocksCompression, RocksConfig};

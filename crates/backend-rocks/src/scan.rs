@@ -5,13 +5,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use backend_api::{Error, KvStream, Partition, Result, ScanRange};
-use backend_support::blocking_copy_stream;
+use backend_support::{blocking_copy_stream, live_value};
 use futures_util::StreamExt;
 use rocksdb::ReadOptions;
 
 use crate::engine::{CfName, Engine};
 use crate::error::rocks_err;
-use crate::value::live_value;
 
 /// Streams the live pairs of `partition` in `range` (which must not be empty) from a
 /// snapshot taken before this returns: writes made after the call never show.

@@ -21,6 +21,14 @@ impl conformance::Harness for RocksHarness {
         let config = RocksConfig::new(store.path()).block_cache_bytes(8 << 20);
         Ok(Arc::new(RocksBackend::open(config).await?))
     }
+
+    /// One handle at a time holds the store's file lock; the engine's own
+    /// column family never shows as a partition.
+    fn facts(&self) -> conformance::Facts {
+        conformance::Facts::new()
+            .with_exclusive_open(true)
+            .with_reserved_partition_names(&["default"])
+    }
 }
 
 conformance::battery!(RocksHarness);

@@ -1,13 +1,11 @@
-//! RocksDB-specific behaviour beyond the battery: the TTL compaction filter, CAS under
-//! concurrency (plain and with sync writes), column families across reopen, atomic
-//! cross-family batches, snapshot scans, slow watchers.
+//! RocksDB-specific behaviour beyond the battery: the TTL compaction filter (also
+//! meeting range tombstones), CAS with sync writes, column families across reopen
+//! (RocksDB's own `default`), snapshot scans, range deletes with open ends.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use backend_api::{
-    Bytes, CasOutcome, Operation, Partition, PutOptions, ScanRange, StorageBackend, WatchEvent,
-};
+use backend_api::{KeyRange, Operation, Partition, PutOptions, ScanRange, StorageBackend};
 use backend_rocks::{RocksBackend, RocksConfig};
 use futures_util::StreamExt;
 use tempfile::TempDir;
@@ -27,16 +25,12 @@ async fn partition(store: &RocksBackend, name: &str) -> Partition {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_cas_increments_lose_nothing() {
-    cas_increments(false).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_cas_increments_lose_nothing_with_sync_writes() {
     cas_increments(true).await;
 }
 
 async fn cas_increments(sync: bool) {
+    use backend_api::CasOutcome;
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(
         RocksBackend::open(config(&dir).sync_writes(sync))
@@ -63,12 +57,12 @@ async fn cas_increments(sync: bool) {
                         .await
                         .unwrap()
                     {
-                        CasOutcome::Swapped => break,
                         CasOutcome::Mismatch { current: now } => {
                             retries += 1;
                             assert!(retries < 1_000_000, "CAS livelock");
                             current = now;
                         }
+                        _ => break,
                     }
                 }
             }
@@ -79,81 +73,6 @@ async fn cas_increments(sync: bool) {
     }
     let n = store.get(&p, b"n").await.unwrap().unwrap();
     assert_eq!(u64::from_be_bytes(n[..].try_into().unwrap()), TASKS * each);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn expired_but_present_value_is_absent_to_cas() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
-    let p = partition(&store, "ttl").await;
-    store
-        .put_with(
-            &p,
-            b"k",
-            b"old",
-            PutOptions::with_ttl(Duration::from_millis(30)),
-        )
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(80)).await;
-    // The expired value must not match...
-    assert_eq!(
-        store
-            .compare_and_swap(&p, b"k", Some(b"old"), Some(b"x"))
-            .await
-            .unwrap(),
-        CasOutcome::Mismatch { current: None }
-    );
-    // ...and "absent" must, even though the expired bytes are still stored.
-    assert!(
-        store
-            .compare_and_swap(&p, b"k", None, Some(b"new"))
-            .await
-            .unwrap()
-            .is_swapped()
-    );
-    assert_eq!(
-        store.get(&p, b"k").await.unwrap().as_deref(),
-        Some(&b"new"[..])
-    );
-    // A live TTL value compares by its user bytes, not its header.
-    store
-        .put_with(
-            &p,
-            b"t",
-            b"live",
-            PutOptions::with_ttl(Duration::from_secs(600)),
-        )
-        .await
-        .unwrap();
-    assert!(
-        store
-            .compare_and_swap(&p, b"t", Some(b"live"), None)
-            .await
-            .unwrap()
-            .is_swapped()
-    );
-    assert!(!store.exists(&p, b"t").await.unwrap());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn zero_ttl_put_deletes_the_older_value() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
-    let p = partition(&store, "ttl").await;
-    store.put(&p, b"k", b"v").await.unwrap();
-    store
-        .put_with(&p, b"k", b"w", PutOptions::with_ttl(Duration::ZERO))
-        .await
-        .unwrap();
-    assert_eq!(store.get(&p, b"k").await.unwrap(), None);
-    let keys: Vec<_> = store
-        .scan(&p, ScanRange::all())
-        .await
-        .unwrap()
-        .collect()
-        .await;
-    assert!(keys.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,143 +103,6 @@ async fn reopen_keeps_partitions_and_lists_only_user_trees() {
         Some(&b"tricky"[..])
     );
     store.close().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn second_handle_on_an_open_store_is_locked() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
-    let second = RocksBackend::open(config(&dir)).await;
-    assert!(
-        matches!(second, Err(backend_api::Error::Locked { .. })),
-        "{second:?}"
-    );
-    store.close().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn cross_tree_batches_are_never_seen_half_done() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(open(&dir).await);
-    let a = partition(&store, "a").await;
-    let b = partition(&store, "b").await;
-    // Invariant: a/x and b/x always hold the same generation number.
-    let gen0 = 0u32.to_be_bytes();
-    store
-        .batch(vec![
-            Operation::put(&a, "x", gen0.to_vec()),
-            Operation::put(&b, "x", gen0.to_vec()),
-        ])
-        .await
-        .unwrap();
-    let writer = {
-        let (store, a, b) = (store.clone(), a.clone(), b.clone());
-        tokio::spawn(async move {
-            for g in 1u32..=300 {
-                let v = Bytes::copy_from_slice(&g.to_be_bytes());
-                store
-                    .batch(vec![
-                        Operation::put(&a, "x", v.clone()),
-                        Operation::put(&b, "x", v),
-                    ])
-                    .await
-                    .unwrap();
-            }
-        })
-    };
-    let mut checks = 0;
-    while !writer.is_finished() && checks < 100_000 {
-        // Read b first, then a: a half-applied batch (a written, b not yet, or the
-        // reverse) would show up as a mismatch in one of the orders over many rounds.
-        let got = store
-            .get_many(&a, &[Bytes::from_static(b"x")])
-            .await
-            .unwrap();
-        let other = store.get(&b, b"x").await.unwrap();
-        let (ga, gb) = (got[0].clone().unwrap(), other.unwrap());
-        assert!(
-            gb >= ga,
-            "b={gb:?} is older than a={ga:?}, read after it: torn batch"
-        );
-        checks += 1;
-    }
-    writer.await.unwrap();
-    assert_eq!(
-        store.get(&a, b"x").await.unwrap(),
-        store.get(&b, b"x").await.unwrap()
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slow_watcher_never_blocks_writers() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = RocksBackend::open(config(&dir).watch_capacity(16))
-        .await
-        .unwrap();
-    let p = partition(&store, "w").await;
-    let mut watch = store.watch(&p, b"").await.unwrap();
-    // Nobody reads the watch while 5 000 writes go through; a blocking
-    // subscriber would stall here. A hang fails via the timeout.
-    tokio::time::timeout(Duration::from_secs(120), async {
-        for i in 0u32..5_000 {
-            store.put(&p, &i.to_be_bytes(), b"v").await.unwrap();
-        }
-    })
-    .await
-    .expect("writers blocked on a slow watcher");
-    match watch.next().await.unwrap().unwrap() {
-        WatchEvent::Lagged(n) => assert_eq!(n, 5_000 - 16),
-        other => panic!("expected Lagged, got {other:?}"),
-    }
-    // After the lag notice the newest 16 events follow, in order.
-    for i in (5_000u32 - 16)..5_000 {
-        assert_eq!(
-            watch.next().await.unwrap().unwrap(),
-            WatchEvent::Put {
-                key: Bytes::copy_from_slice(&i.to_be_bytes()),
-                value: Bytes::from_static(b"v")
-            }
-        );
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn watch_sees_each_keys_writes_in_commit_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(open(&dir).await);
-    let p = partition(&store, "w").await;
-    let mut watch = store.watch(&p, b"").await.unwrap();
-    // Several writers race on the same key with increasing values each; the last event
-    // seen per writer order must match the final stored value.
-    let mut handles = Vec::new();
-    for w in 0u8..4 {
-        let (store, p) = (store.clone(), p.clone());
-        handles.push(tokio::spawn(async move {
-            for i in 0u8..50 {
-                store.put(&p, b"k", &[w, i]).await.unwrap();
-            }
-        }));
-    }
-    for h in handles {
-        h.await.unwrap();
-    }
-    let mut last = None;
-    for _ in 0..200 {
-        match tokio::time::timeout(Duration::from_secs(10), watch.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap()
-        {
-            WatchEvent::Put { value, .. } => last = Some(value),
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-    assert_eq!(
-        last,
-        store.get(&p, b"k").await.unwrap(),
-        "last event is not the final value"
-    );
 }
 
 /// Opens the store's files with plain RocksDB (after the backend closed) and reads the
@@ -474,5 +256,74 @@ async fn sync_writes_keep_every_operation_working() {
         status.get("partitions").map(String::as_str),
         Some("1"),
         "{status:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_ended_range_deletes_reach_the_longest_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    let p = partition(&store, "ends").await;
+    let max = store.capabilities().max_key_len;
+    let top = vec![0xFFu8; max];
+    for key in [&[0x00][..], b"m", &top] {
+        store.put(&p, key, b"v").await.unwrap();
+    }
+    store
+        .batch(vec![Operation::delete_range(&p, KeyRange::from("b"))])
+        .await
+        .unwrap();
+    assert_eq!(store.get(&p, &top).await.unwrap(), None, "open end missed");
+    assert_eq!(store.len(&p).await.unwrap(), 1);
+    store
+        .batch(vec![Operation::delete_range(&p, KeyRange::until("b"))])
+        .await
+        .unwrap();
+    assert!(store.is_empty(&p).await.unwrap(), "open start missed 0x00");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn range_tombstones_meet_ttl_values_and_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    let p = partition(&store, "rt").await;
+    // Old versions in an SST file, some with a deadline, then a range tombstone over
+    // them in the memtable, with a TTL put after it in the same batch.
+    let long = PutOptions::with_ttl(Duration::from_secs(3600));
+    store.put(&p, b"a", b"old").await.unwrap();
+    store.put_with(&p, b"b", b"old", long).await.unwrap();
+    store.put(&p, b"z", b"outside").await.unwrap();
+    store.flush().await.unwrap();
+    store
+        .batch(vec![
+            Operation::delete_prefix(&p, ""),
+            Operation::put_with(&p, "b", "new", long),
+            Operation::put(&p, "z", "outside"),
+        ])
+        .await
+        .unwrap();
+    let read = |key: &'static [u8]| {
+        let store = &store;
+        let p = &p;
+        async move { store.get(p, key).await.unwrap() }
+    };
+    assert_eq!(read(b"a").await, None);
+    assert_eq!(read(b"b").await.as_deref(), Some(&b"new"[..]));
+    // Compaction (with the TTL filter) keeps the tombstone's effect and the later put.
+    store.flush().await.unwrap();
+    store.compact(&p).await.unwrap();
+    assert_eq!(
+        read(b"a").await,
+        None,
+        "compaction resurrected a range-deleted key"
+    );
+    assert_eq!(read(b"b").await.as_deref(), Some(&b"new"[..]));
+    assert_eq!(store.len(&p).await.unwrap(), 2);
+    store.close().await.unwrap();
+    assert_eq!(raw_get(&dir, "rt", b"a"), None);
+    let b = raw_get(&dir, "rt", b"b").expect("the put after the range delete");
+    assert!(
+        b[0] == 1 && b.ends_with(b"new"),
+        "TTL header + value: {b:?}"
     );
 }

@@ -4,18 +4,21 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use backend_api::{
-    Bytes, Capabilities, CasOutcome, Error, KvStream, Operation, Partition, PutOptions, Result,
-    ScanRange, Status, StorageBackend, WatchEvent, WatchStream, async_trait,
+    BatchOutcome, Bytes, Capabilities, Check, Error, KvStream, Operation, Partition, PutOptions,
+    Result, ScanRange, Status, StorageBackend, WatchStream, async_trait,
 };
-use backend_support::{PartitionMap, WatchHub, ttl, validate_batch};
+use backend_support::{
+    Committer, Effect, PartitionMap, Stored, live_header_len, validate_conditional_batch,
+};
 use futures_util::StreamExt;
 use parking_lot::RwLock;
 
 use crate::SledConfig;
+use crate::batch::BatchTrees;
+use crate::durable::Syncer;
 use crate::error::{NAME, is_lock_error, join_err, sled_err};
 use crate::scan::{measure_tree, scan_tree};
 use crate::value;
-use backend_support::KeyLocks;
 
 /// Prefix of the sled trees that hold partitions. `:` never occurs in a partition
 /// name, so sled's own trees (`__sled__default`) and user partitions never collide,
@@ -27,6 +30,27 @@ const TREE_PREFIX: &str = "p:";
 /// dropped).
 const LOCK_WAIT: Duration = Duration::from_secs(5);
 const LOCK_RETRY: Duration = Duration::from_millis(50);
+
+/// What this backend offers; `range_delete` is false because sled can write several
+/// keys atomically only from a batch or transaction held whole in memory (see
+/// docs/backend-sled.md).
+const CAPABILITIES: Capabilities = Capabilities {
+    ordered_scan: true,
+    reverse_scan: true,
+    snapshot_scan: false,
+    atomic_batch: true,
+    compare_and_swap: true,
+    conditional_batch: true,
+    range_delete: false,
+    watch: true,
+    cross_process_watch: false,
+    ttl: true,
+    persistent: true,
+    compact: false,
+    exact_len: true,
+    max_key_len: backend_api::DEFAULT_MAX_KEY_LEN,
+    max_value_len: backend_api::DEFAULT_MAX_VALUE_LEN,
+};
 
 fn tree_name(partition: &Partition) -> String {
     format!("{TREE_PREFIX}{}", partition.name())
@@ -51,8 +75,8 @@ struct Open {
 pub struct SledBackend {
     config: SledConfig,
     state: RwLock<Option<Open>>,
-    locks: KeyLocks,
-    hub: WatchHub,
+    committer: Committer,
+    syncer: Syncer,
 }
 
 impl std::fmt::Debug for SledBackend {
@@ -74,10 +98,10 @@ impl SledBackend {
             .await
             .map_err(join_err)??;
         Ok(SledBackend {
-            hub: WatchHub::new(config.watch_capacity),
+            committer: Committer::new(config.watch_capacity),
+            syncer: Syncer::new(&config.path),
             config,
             state: RwLock::new(Some(open)),
-            locks: KeyLocks::new(),
         })
     }
 
@@ -86,70 +110,55 @@ impl SledBackend {
         &self.config
     }
 
-    fn caps() -> Capabilities {
-        Capabilities {
-            ordered_scan: true,
-            reverse_scan: true,
-            snapshot_scan: false,
-            atomic_batch: true,
-            compare_and_swap: true,
-            watch: true,
-            cross_process_watch: false,
-            ttl: true,
-            persistent: true,
-            compact: false,
-            exact_len: true,
-            ..Capabilities::default()
-        }
-    }
-
-    fn db(&self) -> Result<sled::Db> {
-        self.state
-            .read()
-            .as_ref()
-            .map(|o| o.db.clone())
-            .ok_or(Error::Closed)
-    }
-
-    fn tree(&self, partition: &Partition) -> Result<sled::Tree> {
-        self.with_tree(partition, |tree| Ok(tree.clone()))
-    }
-
     /// Runs `f` on the tree of `partition` under the registry's read lock (no clone of
-    /// the tree handle). `f` must not block for long: `close` and partition changes
-    /// wait for it.
+    /// the tree handle), in the contract's error order: `Closed`, then `args` (the
+    /// caller's argument check), then `PartitionNotFound`. `f` must not block for long:
+    /// `close` and partition changes wait for it.
     fn with_tree<T>(
         &self,
         partition: &Partition,
+        args: Result<()>,
         f: impl FnOnce(&sled::Tree) -> Result<T>,
     ) -> Result<T> {
         let state = self.state.read();
         let open = state.as_ref().ok_or(Error::Closed)?;
+        args?;
         f(open
             .trees
             .get(partition)
             .ok_or_else(|| not_found(partition))?)
     }
 
-    /// Writes `stored` (or removes the key when `None`) and publishes the event, under
-    /// the key's stripe lock so events of one key are published in commit order.
+    /// A clone of the tree of `partition` (for work on the blocking pool).
+    fn tree(&self, partition: &Partition, args: Result<()>) -> Result<sled::Tree> {
+        self.with_tree(partition, args, |tree| Ok(tree.clone()))
+    }
+
+    /// Stores `stored` under `key`, or removes the key when `None` (a delete, or a put
+    /// whose TTL has already passed), and publishes what changed. A removal of an
+    /// absent or expired key publishes nothing.
     fn write_one(
         &self,
         partition: &Partition,
         key: &[u8],
-        stored: Option<sled::IVec>,
-        event_value: Option<&[u8]>,
+        args: Result<()>,
+        stored: Option<Stored<'_>>,
     ) -> Result<()> {
-        self.with_tree(partition, |tree| {
-            let _guard = self.locks.lock(partition, key);
-            match stored {
-                Some(stored) => tree.insert(key, stored).map_err(sled_err)?,
-                None => tree.remove(key).map_err(sled_err)?,
-            };
-            if self.hub.is_watched(partition) {
-                self.hub.publish(partition, event(key, event_value));
-            }
-            Ok(())
+        self.with_tree(partition, args, |tree| {
+            self.committer.write_one(partition, key, || match stored {
+                Some(stored) => {
+                    tree.insert(key, value::ivec(stored)).map_err(sled_err)?;
+                    Ok(Effect::Put(stored.value))
+                }
+                None => {
+                    let old = tree.remove(key).map_err(sled_err)?;
+                    let live = match old {
+                        Some(old) => live_header_len(&old)?.is_some(),
+                        None => false,
+                    };
+                    Ok(Effect::deleted_if(live))
+                }
+            })
         })
     }
 
@@ -158,26 +167,27 @@ impl SledBackend {
     fn reclaim(tree: &sled::Tree, key: &[u8], stored: &sled::IVec) {
         let _ = tree.compare_and_swap(key, Some(stored), None::<&[u8]>);
     }
-}
 
-fn event(key: &[u8], value: Option<&[u8]>) -> WatchEvent {
-    let key = Bytes::copy_from_slice(key);
-    match value {
-        Some(value) => WatchEvent::Put {
-            key,
-            value: Bytes::copy_from_slice(value),
-        },
-        None => WatchEvent::Delete { key },
-    }
-}
-
-/// The stored form of a put with `options`: `None` when the TTL is zero (the put acts
-/// as a delete of any older value, and the key reads as absent at once).
-fn encode_put(value: &[u8], options: &PutOptions) -> Option<sled::IVec> {
-    match options.ttl {
-        None => Some(value::plain(value)),
-        Some(ttl) if ttl.is_zero() => None,
-        Some(ttl) => Some(value::stored(value, Some(ttl::deadline_ms(ttl)))),
+    /// A conditional batch, blocking: validation in the contract's order, then the
+    /// committer's locked run over the trees it names.
+    fn run_batch(&self, checks: &[Check], operations: &[Operation]) -> Result<BatchOutcome> {
+        let trees = {
+            let state = self.state.read();
+            let open = state.as_ref().ok_or(Error::Closed)?;
+            validate_conditional_batch(&CAPABILITIES, NAME, checks, operations, |p| {
+                open.trees.contains_key(p)
+            })?;
+            if checks.is_empty() && operations.is_empty() {
+                return Ok(BatchOutcome::Applied);
+            }
+            let named = checks
+                .iter()
+                .map(|c| &c.partition)
+                .chain(operations.iter().map(Operation::partition));
+            BatchTrees::resolve(named, |p| open.trees.get(p).cloned())?
+        };
+        self.committer
+            .run_batch(checks, operations, &trees, |writes| trees.commit(writes))
     }
 }
 
@@ -221,7 +231,7 @@ impl StorageBackend for SledBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Self::caps()
+        CAPABILITIES
     }
 
     async fn create_partition(&self, partition: &Partition) -> Result<()> {
@@ -243,7 +253,7 @@ impl StorageBackend for SledBackend {
             }
             open.db.drop_tree(tree_name(partition)).map_err(sled_err)?;
         }
-        self.hub.close_partition(partition);
+        self.committer.hub().close_partition(partition);
         Ok(())
     }
 
@@ -262,12 +272,11 @@ impl StorageBackend for SledBackend {
     }
 
     async fn get(&self, partition: &Partition, key: &[u8]) -> Result<Option<Bytes>> {
-        self.with_tree(partition, |tree| {
-            Self::caps().check_key(key)?;
+        self.with_tree(partition, CAPABILITIES.check_key(key), |tree| {
             let Some(stored) = tree.get(key).map_err(sled_err)? else {
                 return Ok(None);
             };
-            match value::live_header(&stored)? {
+            match live_header_len(&stored)? {
                 Some(header_len) => Ok(Some(value::user_bytes(stored, header_len))),
                 None => {
                     Self::reclaim(tree, key, &stored);
@@ -277,21 +286,34 @@ impl StorageBackend for SledBackend {
         })
     }
 
+    async fn get_many(&self, partition: &Partition, keys: &[Bytes]) -> Result<Vec<Option<Bytes>>> {
+        let args = keys.iter().try_for_each(|k| CAPABILITIES.check_key(k));
+        self.with_tree(partition, args, |tree| {
+            keys.iter()
+                .map(|key| {
+                    let Some(stored) = tree.get(key).map_err(sled_err)? else {
+                        return Ok(None);
+                    };
+                    Ok(live_header_len(&stored)?.map(|h| value::user_bytes(stored, h)))
+                })
+                .collect()
+        })
+    }
+
     async fn exists(&self, partition: &Partition, key: &[u8]) -> Result<bool> {
-        self.with_tree(partition, |tree| {
-            Self::caps().check_key(key)?;
+        self.with_tree(partition, CAPABILITIES.check_key(key), |tree| {
             match tree.get(key).map_err(sled_err)? {
                 None => Ok(false),
-                Some(stored) => Ok(value::live_header(&stored)?.is_some()),
+                Some(stored) => Ok(live_header_len(&stored)?.is_some()),
             }
         })
     }
 
     async fn put(&self, partition: &Partition, key: &[u8], value: &[u8]) -> Result<()> {
-        let caps = Self::caps();
-        caps.check_key(key)?;
-        caps.check_value(value)?;
-        self.write_one(partition, key, Some(value::plain(value)), Some(value))
+        let args = CAPABILITIES
+            .check_key(key)
+            .and_then(|()| CAPABILITIES.check_value(value));
+        self.write_one(partition, key, args, Some(Stored::plain(value)))
     }
 
     async fn put_with(
@@ -301,21 +323,18 @@ impl StorageBackend for SledBackend {
         value: &[u8],
         options: PutOptions,
     ) -> Result<()> {
-        let caps = Self::caps();
-        caps.check_key(key)?;
-        caps.check_value(value)?;
-        let stored = encode_put(value, &options);
-        let event_value = stored.as_ref().map(|_| value);
-        self.write_one(partition, key, stored, event_value)
+        let args = CAPABILITIES
+            .check_key(key)
+            .and_then(|()| CAPABILITIES.check_value(value));
+        self.write_one(partition, key, args, Stored::for_put(value, &options))
     }
 
     async fn delete(&self, partition: &Partition, key: &[u8]) -> Result<()> {
-        Self::caps().check_key(key)?;
-        self.write_one(partition, key, None, None)
+        self.write_one(partition, key, CAPABILITIES.check_key(key), None)
     }
 
     async fn scan(&self, partition: &Partition, range: ScanRange) -> Result<KvStream> {
-        let tree = self.tree(partition)?;
+        let tree = self.tree(partition, CAPABILITIES.check_scan_range(&range))?;
         if range.is_empty() {
             return Ok(futures_util::stream::empty().boxed());
         }
@@ -323,143 +342,27 @@ impl StorageBackend for SledBackend {
     }
 
     async fn batch(&self, operations: Vec<Operation>) -> Result<()> {
-        let caps = Self::caps();
-        // Resolve every partition to its tree (and a slot in `trees`) up front; any
-        // invalid operation rejects the batch before anything is written.
-        let mut trees: Vec<sled::Tree> = Vec::new();
-        let mut slots: Vec<usize> = Vec::with_capacity(operations.len());
-        let mut seen: Vec<&Partition> = Vec::new();
-        {
-            let state = self.state.read();
-            let open = state.as_ref().ok_or(Error::Closed)?;
-            validate_batch(&caps, NAME, &operations, |p| open.trees.contains_key(p))?;
-            for op in &operations {
-                let p = op.partition();
-                let slot = match seen.iter().position(|s| *s == p) {
-                    Some(slot) => slot,
-                    None => {
-                        seen.push(p);
-                        trees.push(open.trees[p].clone());
-                        seen.len() - 1
-                    }
-                };
-                slots.push(slot);
-            }
-        }
-        if operations.is_empty() {
-            return Ok(());
-        }
-        let stored: Vec<Option<sled::IVec>> = operations
-            .iter()
-            .map(|op| match op {
-                Operation::Put { value, options, .. } => encode_put(value, options),
-                Operation::Delete { .. } => None,
-            })
-            .collect();
-
-        let _guards = self
-            .locks
-            .lock_all(operations.iter().map(|op| (op.partition(), &op.key()[..])));
-        if trees.len() == 1 {
-            // One tree: sled's batch is atomic on its own and cheaper than a transaction.
-            let mut batch = sled::Batch::default();
-            for (op, value) in operations.iter().zip(&stored) {
-                match value {
-                    Some(value) => batch.insert(&op.key()[..], value.clone()),
-                    None => batch.remove(&op.key()[..]),
-                }
-            }
-            trees[0].apply_batch(batch).map_err(sled_err)?;
-        } else {
-            use sled::Transactional;
-            let result = trees.as_slice().transaction(|views| {
-                for ((op, value), &slot) in operations.iter().zip(&stored).zip(&slots) {
-                    match value {
-                        Some(value) => views[slot].insert(&op.key()[..], value.clone())?,
-                        None => views[slot].remove(&op.key()[..])?,
-                    };
-                }
-                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
-            });
-            match result {
-                Ok(()) => {}
-                Err(sled::transaction::TransactionError::Storage(e)) => return Err(sled_err(e)),
-                Err(sled::transaction::TransactionError::Abort(())) => {
-                    return Err(Error::backend(NAME, "sled aborted a batch transaction"));
-                }
-            }
-        }
-        // Whether each partition is watched, asked once per partition (after the commit,
-        // so a watch that returned before it sees the batch), not once per operation.
-        let watched: Vec<bool> = seen.iter().map(|p| self.hub.is_watched(p)).collect();
-        for ((op, value), &slot) in operations.iter().zip(&stored).zip(&slots) {
-            let p = op.partition();
-            if watched[slot] {
-                let event_value = match (op, value) {
-                    (Operation::Put { value, .. }, Some(_)) => Some(&value[..]),
-                    _ => None,
-                };
-                self.hub.publish(p, event(op.key(), event_value));
-            }
-        }
-        Ok(())
+        self.run_batch(&[], &operations).map(drop)
     }
 
-    async fn compare_and_swap(
+    async fn conditional_batch(
         &self,
-        partition: &Partition,
-        key: &[u8],
-        expected: Option<&[u8]>,
-        new: Option<&[u8]>,
-    ) -> Result<CasOutcome> {
-        let caps = Self::caps();
-        caps.check_key(key)?;
-        if let Some(new) = new {
-            caps.check_value(new)?;
-        }
-        let tree = self.tree(partition)?;
-        let new_stored = new.map(value::plain);
-        let _guard = self.locks.lock(partition, key);
-        loop {
-            // Compare the live value (an expired one counts as absent), then swap on the
-            // exact stored bytes (header included), so the check and the write are one
-            // atomic step in sled. A lost race (e.g. a concurrent reclaim of an expired
-            // value) re-reads and decides again.
-            let stored = tree.get(key).map_err(sled_err)?;
-            let live = match &stored {
-                None => None,
-                Some(s) => value::live_value(s)?,
-            };
-            if live != expected {
-                return Ok(CasOutcome::Mismatch {
-                    current: live.map(Bytes::copy_from_slice),
-                });
-            }
-            let swapped = tree
-                .compare_and_swap(key, stored.as_deref(), new_stored.clone())
-                .map_err(sled_err)?;
-            if swapped.is_ok() {
-                if self.hub.is_watched(partition) {
-                    self.hub.publish(partition, event(key, new));
-                }
-                return Ok(CasOutcome::Swapped);
-            }
-        }
+        checks: Vec<Check>,
+        operations: Vec<Operation>,
+    ) -> Result<BatchOutcome> {
+        self.run_batch(&checks, &operations)
     }
 
     async fn watch(&self, partition: &Partition, prefix: &[u8]) -> Result<WatchStream> {
-        // Hold the registry lock while subscribing so a concurrent drop cannot slip in
-        // between the check and the subscription.
-        let state = self.state.read();
-        let open = state.as_ref().ok_or(Error::Closed)?;
-        if !open.trees.contains_key(partition) {
-            return Err(not_found(partition));
-        }
-        Ok(self.hub.subscribe(partition, prefix))
+        // Subscribe under the registry lock, so a concurrent drop or close cannot slip
+        // in between the check and the subscription.
+        self.with_tree(partition, CAPABILITIES.check_prefix(prefix), |_| {
+            Ok(self.committer.hub().subscribe(partition, prefix))
+        })
     }
 
     async fn partition_size(&self, partition: &Partition) -> Result<u64> {
-        let tree = self.tree(partition)?;
+        let tree = self.tree(partition, Ok(()))?;
         let (_, bytes) = tokio::task::spawn_blocking(move || measure_tree(&tree))
             .await
             .map_err(join_err)??;
@@ -467,7 +370,7 @@ impl StorageBackend for SledBackend {
     }
 
     async fn len(&self, partition: &Partition) -> Result<u64> {
-        let tree = self.tree(partition)?;
+        let tree = self.tree(partition, Ok(()))?;
         let (count, _) = tokio::task::spawn_blocking(move || measure_tree(&tree))
             .await
             .map_err(join_err)??;
@@ -475,12 +378,14 @@ impl StorageBackend for SledBackend {
     }
 
     async fn flush(&self) -> Result<()> {
-        let db = self.db()?;
-        tokio::task::spawn_blocking(move || db.flush())
+        let db = {
+            let state = self.state.read();
+            state.as_ref().ok_or(Error::Closed)?.db.clone()
+        };
+        let syncer = self.syncer.clone();
+        tokio::task::spawn_blocking(move || syncer.flush(&db))
             .await
             .map_err(join_err)?
-            .map_err(sled_err)?;
-        Ok(())
     }
 
     async fn status(&self) -> Result<Status> {
@@ -516,15 +421,14 @@ impl StorageBackend for SledBackend {
         let Some(open) = self.state.write().take() else {
             return Ok(());
         };
-        self.hub.close_all();
+        self.committer.hub().close_all();
+        let syncer = self.syncer.clone();
         tokio::task::spawn_blocking(move || {
-            let flushed = open.db.flush();
+            let flushed = syncer.flush(&open.db);
             drop(open);
             flushed
         })
         .await
         .map_err(join_err)?
-        .map_err(sled_err)?;
-        Ok(())
     }
 }

@@ -9,6 +9,11 @@ pub(crate) const NAME: &str = "sled";
 pub(crate) fn sled_err(error: sled::Error) -> Error {
     match error {
         sled::Error::Io(io) => Error::Io(io),
+        // A tree dropped under a running scan: its partition is gone.
+        sled::Error::CollectionNotFound(name) => {
+            let name = String::from_utf8_lossy(&name);
+            Error::PartitionNotFound(name.strip_prefix("p:").unwrap_or(&name).to_owned())
+        }
         sled::Error::Corruption { at, .. } => {
             Error::corruption(format!("sled found corrupt data at {at:?}"))
         }

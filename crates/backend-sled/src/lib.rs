@@ -72,7 +72,9 @@
 #![deny(unsafe_code)]
 
 mod backend;
+mod batch;
 mod config;
+mod durable;
 mod error;
 mod scan;
 mod value;

@@ -1,7 +1,7 @@
 //! Range scans over a sled tree, streamed a chunk at a time from a blocking thread.
 
 use backend_api::{Bytes, KvStream, Result, ScanRange};
-use backend_support::blocking_stream_with;
+use backend_support::{blocking_stream_with, live_header_len, live_value};
 
 use crate::error::sled_err;
 use crate::value;
@@ -31,7 +31,7 @@ pub(crate) fn scan_tree(tree: sled::Tree, range: ScanRange) -> KvStream {
                     Ok(pair) => pair,
                     Err(e) => return emit(Err(sled_err(e))),
                 };
-                let header_len = match value::live_header(&stored) {
+                let header_len = match live_header_len(&stored) {
                     Ok(Some(header_len)) => header_len,
                     Ok(None) => return true,
                     Err(e) => return emit(Err(e)),
@@ -63,7 +63,7 @@ pub(crate) fn measure_tree(tree: &sled::Tree) -> Result<(u64, u64)> {
     let (mut count, mut bytes) = (0u64, 0u64);
     for item in tree.iter() {
         let (key, stored) = item.map_err(sled_err)?;
-        if let Some(value) = value::live_value(&stored)? {
+        if let Some(value) = live_value(&stored)? {
             count += 1;
             bytes += (key.len() + value.len()) as u64;
         }

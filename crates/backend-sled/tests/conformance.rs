@@ -21,6 +21,14 @@ impl conformance::Harness for SledHarness {
         let config = SledConfig::new(store.path()).cache_capacity(16 << 20);
         Ok(Arc::new(SledBackend::open(config).await?))
     }
+
+    /// One handle at a time holds the store's file lock; the engine's own
+    /// tree never shows as a partition.
+    fn facts(&self) -> conformance::Facts {
+        conformance::Facts::new()
+            .with_exclusive_open(true)
+            .with_reserved_partition_names(&["__sled__default"])
+    }
 }
 
 conformance::battery!(SledHarness);

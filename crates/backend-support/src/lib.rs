@@ -20,18 +20,24 @@
 #![deny(unsafe_code)]
 
 mod batch;
+mod batch_run;
 mod blocking;
+mod commit;
 mod locks;
 mod partition_map;
-mod range_cursor;
 mod range;
+mod range_cursor;
+mod stored;
 pub mod ttl;
 mod watch;
 
 pub use batch::{validate_batch, validate_conditional_batch};
+pub use batch_run::{LockedView, Write, has_range_delete};
 pub use blocking::{SCAN_CHUNK, blocking_copy_stream, blocking_stream, blocking_stream_with};
+pub use commit::{BatchGuard, Committer, Effect};
 pub use locks::KeyLocks;
 pub use partition_map::{NameHasher, PartitionMap};
-pub use range_cursor::RangeCursor;
 pub use range::{resumable, resume_after};
+pub use range_cursor::RangeCursor;
+pub use stored::{Stored, live_header_len, live_value};
 pub use watch::{DEFAULT_WATCH_CAPACITY, WatchHub};
