@@ -90,12 +90,14 @@ mod merge;
 mod plan;
 mod recovery;
 mod seal;
+mod verify;
 mod writer;
 
 pub use backend::FileBackend;
 pub use config::{FileConfig, SyncPolicy};
 pub use merge::MergeStats;
 pub use recovery::{DroppedRange, RecoveryReport, TruncatedTail};
+pub use verify::{VerifyIssue, VerifyReport, verify_dir};
 
 /// Longest partition name stored in a partition record's key.
 pub(crate) const MAX_NAME_LEN: usize = backend_api::MAX_PARTITION_NAME_LEN;
