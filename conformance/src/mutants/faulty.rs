@@ -27,6 +27,9 @@ const LATE: Duration = Duration::from_millis(1500);
 pub struct Faulty {
     inner: Arc<dyn StorageBackend>,
     fault: Fault,
+    /// False when the inner backend lacks what the fault breaks: then it forwards
+    /// unchanged (a fault must not emulate an operation the backend does not offer).
+    active: bool,
     /// Where every partition's data goes under [`Fault::PartitionsLeak`].
     shared: Partition,
     /// Events of our own, merged into the watch streams we hand out.
@@ -47,9 +50,11 @@ impl std::fmt::Debug for Faulty {
 impl Faulty {
     /// Wraps `inner` with `fault`.
     pub fn wrap(inner: Arc<dyn StorageBackend>, fault: Fault) -> Self {
+        let active = fault.applies_to(&inner.capabilities());
         Faulty {
             inner,
             fault,
+            active,
             shared: Partition::new("faulty_shared_data").expect("a valid name"),
             injected: Mutex::new(HashMap::new()),
             ttls: Mutex::new(HashMap::new()),
@@ -62,7 +67,12 @@ impl Faulty {
     }
 
     fn is(&self, fault: Fault) -> bool {
-        self.fault == fault
+        self.active && self.fault == fault
+    }
+
+    /// The fault, if active.
+    fn active(&self) -> Option<Fault> {
+        self.active.then_some(self.fault)
     }
 
     /// The partition that really holds `p`'s data.
@@ -95,9 +105,11 @@ impl Faulty {
     }
 
     fn put_options(&self, options: PutOptions) -> PutOptions {
-        match (self.fault, options.ttl) {
-            (Fault::TtlIgnored, Some(_)) => PutOptions::default(),
-            (Fault::TtlExpiresLate, Some(ttl)) => PutOptions::with_ttl(ttl.saturating_add(LATE)),
+        match (self.active(), options.ttl) {
+            (Some(Fault::TtlIgnored), Some(_)) => PutOptions::default(),
+            (Some(Fault::TtlExpiresLate), Some(ttl)) => {
+                PutOptions::with_ttl(ttl.saturating_add(LATE))
+            }
             _ => options,
         }
     }
@@ -186,7 +198,10 @@ impl Faulty {
     }
 
     fn alter_watch(&self, p: &Partition, prefix: &[u8], stream: WatchStream) -> WatchStream {
-        match self.fault {
+        let Some(fault) = self.active() else {
+            return stream;
+        };
+        match fault {
             Fault::WatchDropsEvents => {
                 let mut n = 0u64;
                 stream
@@ -435,15 +450,15 @@ impl StorageBackend for Faulty {
         }
         let checks = self.alter_checks(checks).await?;
         let operations = self.alter(operations).await?;
-        match self.fault {
-            Fault::CheckAfterWrites => {
+        match self.active() {
+            Some(Fault::CheckAfterWrites) => {
                 self.inner.batch(operations).await?;
                 Ok(self
                     .read_checks(&checks)
                     .await?
                     .unwrap_or(BatchOutcome::Applied))
             }
-            Fault::CheckThenBatch => {
+            Some(Fault::CheckThenBatch) => {
                 if let Some(failed) = self.read_checks(&checks).await? {
                     return Ok(failed);
                 }

@@ -97,6 +97,24 @@ impl Fault {
         Fault::LaggedUndercounts,
     ];
 
+    /// True when a backend with `caps` offers what this fault breaks. Otherwise
+    /// [`Faulty`] forwards unchanged and the fault's cases (which then check the
+    /// `Unsupported` answer and skip) report it as not applicable.
+    pub fn applies_to(self, caps: &backend_api::Capabilities) -> bool {
+        match self {
+            Fault::CasGetThenPut => caps.compare_and_swap,
+            Fault::TtlIgnored | Fault::TtlExpiresLate | Fault::BatchPutKeepsTtl => caps.ttl,
+            Fault::WatchDropsEvents
+            | Fault::WatchOutlivesDrop
+            | Fault::LaggedUndercounts
+            | Fault::DeleteAbsentPublishes => caps.watch,
+            Fault::RangeDeleteKeepsLast | Fault::RangeDeleteUnreported => caps.range_delete,
+            Fault::CheckAfterWrites | Fault::CheckThenBatch => caps.conditional_batch,
+            Fault::ReverseScanUnordered => caps.reverse_scan,
+            _ => true,
+        }
+    }
+
     /// The cases (`"module::case"`, as in [`all_cases`](crate::all_cases)) that should
     /// catch this fault, cheapest and most direct first. The mutant check runs only
     /// these.

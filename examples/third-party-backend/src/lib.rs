@@ -3,13 +3,14 @@
 //!
 //! Each partition is a `Vec` of pairs kept sorted, behind one mutex. Scans are lazy: the
 //! stream holds a cursor and finds its next key under the lock on every poll, so memory
-//! stays bounded whatever the range. CAS, watch and TTL are not offered: their
-//! capabilities are false and the trait's default bodies answer `Error::Unsupported`,
-//! which the conformance battery checks.
+//! stays bounded whatever the range. CAS, conditional batches, range deletes, watch and
+//! TTL are not offered: their capabilities are false and the trait's default bodies (or
+//! `Capabilities::check_operation`, for a range delete inside a batch) answer
+//! `Error::Unsupported`, which the conformance battery checks.
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
@@ -19,13 +20,23 @@ use backend_api::{
 };
 
 type Pairs = Vec<(Bytes, Bytes)>;
-type Partitions = BTreeMap<Partition, Pairs>;
+
+/// One partition's pairs, with an id unique per creation: a scan remembers the id, so
+/// it ends rather than read a partition dropped and created again under its feet.
+#[derive(Default)]
+struct Part {
+    id: u64,
+    pairs: Pairs,
+}
+
+type Partitions = BTreeMap<Partition, Part>;
 
 /// An in-memory backend of sorted vectors. Not persistent.
 #[derive(Default)]
 pub struct SortedVecBackend {
     partitions: Arc<Mutex<Partitions>>,
     closed: AtomicBool,
+    next_id: AtomicU64,
 }
 
 impl SortedVecBackend {
@@ -34,10 +45,17 @@ impl SortedVecBackend {
         Self::default()
     }
 
-    fn lock(&self) -> Result<MutexGuard<'_, Partitions>> {
+    /// `Closed` after `close()`: checked before any argument, as the contract's error
+    /// order says (`Closed`, then argument errors, then `PartitionNotFound`).
+    fn open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
         }
+        Ok(())
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Partitions>> {
+        self.open()?;
         Ok(lock(&self.partitions))
     }
 }
@@ -53,7 +71,15 @@ fn lock(partitions: &Mutex<Partitions>) -> MutexGuard<'_, Partitions> {
 fn pairs<'a>(partitions: &'a mut Partitions, p: &Partition) -> Result<&'a mut Pairs> {
     partitions
         .get_mut(p)
+        .map(|part| &mut part.pairs)
         .ok_or_else(|| Error::PartitionNotFound(p.name().to_owned()))
+}
+
+fn find(pairs: &Pairs, key: &[u8]) -> Option<Bytes> {
+    pairs
+        .binary_search_by(|(k, _)| k[..].cmp(key))
+        .ok()
+        .map(|i| pairs[i].1.clone())
 }
 
 fn apply(pairs: &mut Pairs, key: &[u8], value: Option<Bytes>) {
@@ -84,7 +110,17 @@ impl StorageBackend for SortedVecBackend {
     }
 
     async fn create_partition(&self, p: &Partition) -> Result<()> {
-        self.lock()?.entry(p.clone()).or_default();
+        let mut partitions = self.lock()?;
+        if !partitions.contains_key(p) {
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            partitions.insert(
+                p.clone(),
+                Part {
+                    id,
+                    pairs: Vec::new(),
+                },
+            );
+        }
         Ok(())
     }
 
@@ -104,16 +140,25 @@ impl StorageBackend for SortedVecBackend {
     }
 
     async fn get(&self, p: &Partition, key: &[u8]) -> Result<Option<Bytes>> {
+        self.open()?;
         self.capabilities().check_key(key)?;
         let mut partitions = self.lock()?;
+        Ok(find(pairs(&mut partitions, p)?, key))
+    }
+
+    async fn get_many(&self, p: &Partition, keys: &[Bytes]) -> Result<Vec<Option<Bytes>>> {
+        // Not the default loop of `get`: an empty key list must still answer `Closed`
+        // and `PartitionNotFound`.
+        self.open()?;
+        let caps = self.capabilities();
+        keys.iter().try_for_each(|k| caps.check_key(k))?;
+        let mut partitions = self.lock()?;
         let pairs = pairs(&mut partitions, p)?;
-        Ok(pairs
-            .binary_search_by(|(k, _)| k[..].cmp(key))
-            .ok()
-            .map(|i| pairs[i].1.clone()))
+        Ok(keys.iter().map(|k| find(pairs, k)).collect())
     }
 
     async fn put(&self, p: &Partition, key: &[u8], value: &[u8]) -> Result<()> {
+        self.open()?;
         let caps = self.capabilities();
         caps.check_key(key)?;
         caps.check_value(value)?;
@@ -127,6 +172,7 @@ impl StorageBackend for SortedVecBackend {
     }
 
     async fn delete(&self, p: &Partition, key: &[u8]) -> Result<()> {
+        self.open()?;
         self.capabilities().check_key(key)?;
         let mut partitions = self.lock()?;
         apply(pairs(&mut partitions, p)?, key, None);
@@ -134,10 +180,17 @@ impl StorageBackend for SortedVecBackend {
     }
 
     async fn scan(&self, p: &Partition, range: ScanRange) -> Result<KvStream> {
-        pairs(&mut *self.lock()?, p)?;
+        self.open()?;
+        self.capabilities().check_scan_range(&range)?;
+        let part_id = self
+            .lock()?
+            .get(p)
+            .map(|part| part.id)
+            .ok_or_else(|| Error::PartitionNotFound(p.name().to_owned()))?;
         Ok(Box::pin(Cursor {
             partitions: self.partitions.clone(),
             partition: p.clone(),
+            part_id,
             last: None,
             left: if range.is_empty() {
                 0
@@ -149,10 +202,16 @@ impl StorageBackend for SortedVecBackend {
     }
 
     async fn batch(&self, operations: Vec<Operation>) -> Result<()> {
+        // The contract's error order: closed, then every op's arguments in order (a
+        // range delete answers `Unsupported` here: `range_delete` is false), then every
+        // op's partition; only then the first write.
+        self.open()?;
         let caps = self.capabilities();
-        let mut partitions = self.lock()?;
         for op in &operations {
             caps.check_operation(op, self.name())?;
+        }
+        let mut partitions = self.lock()?;
+        for op in &operations {
             pairs(&mut partitions, op.partition())?;
         }
         for op in operations {
@@ -166,6 +225,8 @@ impl StorageBackend for SortedVecBackend {
                 Operation::Delete { partition, key } => {
                     apply(pairs(&mut partitions, &partition)?, &key, None)
                 }
+                // Kinds this backend does not offer were refused by check_operation.
+                _ => {}
             }
         }
         Ok(())
@@ -187,7 +248,7 @@ impl StorageBackend for SortedVecBackend {
 
     async fn status(&self) -> Result<Status> {
         let partitions = self.lock()?;
-        let keys: usize = partitions.values().map(Vec::len).sum();
+        let keys: usize = partitions.values().map(|part| part.pairs.len()).sum();
         Ok(Status::from([
             ("partitions".to_owned(), partitions.len().to_string()),
             ("keys".to_owned(), keys.to_string()),
@@ -204,6 +265,7 @@ impl StorageBackend for SortedVecBackend {
 struct Cursor {
     partitions: Arc<Mutex<Partitions>>,
     partition: Partition,
+    part_id: u64,
     range: ScanRange,
     last: Option<Bytes>,
     left: usize,
@@ -211,9 +273,12 @@ struct Cursor {
 
 impl Cursor {
     fn advance(&mut self) -> Option<(Bytes, Bytes)> {
-        let mut partitions = lock(&self.partitions);
-        // A partition dropped mid-scan simply ends the scan.
-        let pairs = partitions.get_mut(&self.partition)?;
+        let partitions = lock(&self.partitions);
+        // A partition dropped mid-scan (even if created again since) ends the scan.
+        let pairs = &partitions
+            .get(&self.partition)
+            .filter(|part| part.id == self.part_id)?
+            .pairs;
         let position = |key: &[u8]| pairs.partition_point(|(k, _)| &k[..] < key);
         let index = if self.range.reverse {
             let end = match (&self.last, self.range.upper()) {

@@ -20,3 +20,8 @@ impl conformance::Harness for SortedVecHarness {
 }
 
 conformance::battery!(SortedVecHarness);
+
+// Wraps this backend with each of the battery's deliberate faults and checks that a
+// case catches every one that applies (faults in capabilities it lacks are reported
+// as not applicable).
+conformance::mutant_check!(SortedVecHarness);
