@@ -72,6 +72,10 @@ fn needs_multi_key_condition(subject: &str) -> Option<&'static str> {
 
 fn needs_range_delete(subject: &str) -> Option<&'static str> {
     match subject {
+        "sled" => Some(
+            "backend-sled declares range_delete false: sled buffers an atomic write whole in \
+             memory, so an atomic range delete could not stay in bounded memory",
+        ),
         "raw_dash" => Some("DashMap is unordered: no key range"),
         "raw_log" => Some("an append log has no range delete of its own"),
         _ => None,
