@@ -59,6 +59,11 @@ impl LinkStore {
         Ok(LinkStore { backend, partition })
     }
 
+    /// The partition holding the links (for tools and tests that look underneath).
+    pub fn partition(&self) -> &Partition {
+        &self.partition
+    }
+
     /// Points `name` at `hash`.
     pub async fn set(&self, name: &[u8], hash: &Hash) -> Result<()> {
         self.backend

@@ -84,6 +84,12 @@ impl From<&str> for Term {
     }
 }
 
+impl From<String> for Term {
+    fn from(s: String) -> Self {
+        Term::Bin(Bytes::from(s))
+    }
+}
+
 impl From<&[u8]> for Term {
     fn from(b: &[u8]) -> Self {
         Term::bin(b)
