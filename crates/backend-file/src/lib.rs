@@ -32,10 +32,24 @@
 //! # Capabilities
 //!
 //! `ordered_scan`, `reverse_scan`, `atomic_batch` (a batch is one framed run of records:
-//! recovery applies all of it or none), `compare_and_swap` (under the writer lock),
-//! `watch` (this handle's writes), `ttl` (expiry in the record), `persistent`, `compact`,
-//! `exact_len`. Not `snapshot_scan` (a scan reads the keydir a chunk at a time) and not
-//! `cross_process_watch` (one process owns the directory).
+//! recovery applies all of it or none), `conditional_batch` and `compare_and_swap` (its
+//! one-key case, same code): validation, checks and append all under the writer lock, so
+//! nothing writes between the checks and the append; `range_delete` (one range-tombstone
+//! record in the batch's frame; the keydir drops the range's keys one seek at a time, in
+//! bounded memory; recovery lets it hide every older record of its range by sequence
+//! number; hint files carry it; merge drops it with the files it could hide keys in),
+//! `watch` (this handle's writes; a range delete that removed a live key is one
+//! `RangeDeleted`), `ttl` (expiry in the record), `persistent`, `compact`, `exact_len`.
+//! Not `snapshot_scan` (a scan reads the keydir a chunk at a time) and not
+//! `cross_process_watch` (one process owns the directory). A delete of an absent or
+//! expired key, in any write path, writes and publishes nothing.
+//!
+//! # Format versions
+//!
+//! Files are written with format version 2 (range tombstones); version 1 stores still
+//! open and are never appended to; a build meeting a newer version refuses the store
+//! with [`Error::Corruption`](backend_api::Error::Corruption) rather than misreading
+//! it. The policy is in `docs/file-format.md`, "Versions".
 //!
 //! # Durability
 //!

@@ -7,14 +7,14 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use backend_api::{Error, Operation, Partition, StorageBackend};
+use backend_api::{Error, KeyRange, Operation, Partition, StorageBackend};
 use backend_file::FileBackend;
 use common::{data_files, dump, hint_files, quiet, restore, runtime, snapshot};
 
 type Map = BTreeMap<Vec<u8>, Vec<u8>>;
 
 /// A small store with overwrites (an old value coming back would be wrong bytes), a
-/// delete, a batch.
+/// delete, a batch, a range delete.
 async fn fill(dir: &Path, p: &Partition) -> Map {
     let store = FileBackend::open(quiet(dir)).await.unwrap();
     store.create_partition(p).await.unwrap();
@@ -27,6 +27,15 @@ async fn fill(dir: &Path, p: &Partition) -> Map {
             Operation::put(p, "c", "sea"),
             Operation::put(p, "d", "dee"),
         ])
+        .await
+        .unwrap();
+    // A range tombstone: "e" coming back would be wrong bytes too.
+    store.put(p, b"e", b"eee").await.unwrap();
+    store
+        .batch(vec![Operation::delete_range(
+            p,
+            KeyRange::between("e", "f"),
+        )])
         .await
         .unwrap();
     store.close().await.unwrap();
@@ -61,7 +70,7 @@ async fn check(dir: &Path, p: &Partition, model: &Map, what: &str, out: &mut Out
         out.hint_fallback += 1;
     }
     let mut refused = false;
-    for key in [&b"a"[..], b"b", b"c", b"d"] {
+    for key in [&b"a"[..], b"b", b"c", b"d", b"e"] {
         match store.get(p, key).await {
             Ok(v) => assert_eq!(
                 v.as_deref(),

@@ -1,12 +1,12 @@
 //! Truncating the last records at every byte offset: open cuts the torn tail back to
-//! the last whole record (a batch counts as one), keeps everything before it, and a write
-//! made after recovery survives another reopen.
+//! the last whole record (a batch, range tombstone included, counts as one), keeps
+//! everything before it, and a write made after recovery survives another reopen.
 
 mod common;
 
 use std::collections::BTreeMap;
 
-use backend_api::{Operation, Partition, StorageBackend};
+use backend_api::{KeyRange, Operation, Partition, StorageBackend};
 use backend_file::FileBackend;
 use common::{data_files, dump, quiet, restore, runtime, snapshot};
 
@@ -51,6 +51,18 @@ fn every_truncation_of_the_tail_recovers_the_whole_records() {
         model.insert(b"b1".to_vec(), b"batch-one".to_vec());
         model.remove(&b"k2"[..]);
         model.insert(b"k3".to_vec(), b"batch-three".to_vec());
+        steps.push((size(), model.clone()));
+        // A range tombstone between a put it hides and one it does not.
+        store
+            .batch(vec![
+                Operation::put(&p, "k4", "hidden by the range"),
+                Operation::delete_range(&p, KeyRange::between("k4", "k7")),
+                Operation::put(&p, "k5", "after the range"),
+            ])
+            .await
+            .unwrap();
+        model.retain(|k, _| !(k.as_slice() >= &b"k4"[..] && k.as_slice() < &b"k7"[..]));
+        model.insert(b"k5".to_vec(), b"after the range".to_vec());
         steps.push((size(), model.clone()));
         store.put(&p, b"last", b"the last record").await.unwrap();
         model.insert(b"last".to_vec(), b"the last record".to_vec());

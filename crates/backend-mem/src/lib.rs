@@ -28,8 +28,10 @@
 //! | `ordered_scan`, `reverse_scan` | yes | a `BTreeMap` per partition |
 //! | `snapshot_scan` | **no** | scans read a chunk (`MemConfig::scan_chunk`, 256) per read-lock acquisition and re-seek after the last key: a write between two chunks may show. Each chunk is consistent (no batch is ever half visible inside one chunk). |
 //! | `atomic_batch` | yes | a batch holds the write locks of all its partitions (taken in name order) while it applies |
-//! | `compare_and_swap` | yes | compare and write under the partition's write lock |
-//! | `watch` | yes | [`backend_support::WatchHub`], published under the write lock, so in commit order; writers never wait for watchers. Expiry and eviction are not reported. |
+//! | `conditional_batch` | yes | every partition named by a check or an operation is write-locked (in name order), the checks are read (expired = absent) and the operations applied before any lock is released |
+//! | `compare_and_swap` | yes | the one-key conditional batch (same code path) |
+//! | `range_delete` | yes | the range's keys are removed one B-tree seek at a time under the batch's locks (bounded memory whatever the range's size); one `RangeDeleted` event when a live key went |
+//! | `watch` | yes | [`backend_support::WatchHub`], published under the write lock, so in commit order; writers never wait for watchers. Expiry and eviction are not reported, nor is a delete of an absent or expired key (which changes nothing). Streams end on `drop_partition` and `close`. |
 //! | `cross_process_watch` | no | one handle is one store |
 //! | `ttl` | yes | deadlines on a monotonic clock; expired keys are invisible at once and reclaimed by a background sweeper |
 //! | `persistent` | no | |
