@@ -180,6 +180,13 @@ fn verify_data(path: &Path, limits: &Limits, report: &mut VerifyReport) -> std::
                 "record checksum mismatch (key or value damaged)".into(),
                 true,
             ));
+        } else if let Err(e) = limits.check_key_field(
+            h.kind,
+            &rec[RECORD_HEADER_LEN..RECORD_HEADER_LEN + h.key_len as usize],
+        ) {
+            report
+                .issues
+                .push(issue(pos, format!("bad range tombstone: {e}"), true));
         }
         report.records += 1;
         pos += total;

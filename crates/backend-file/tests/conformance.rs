@@ -53,3 +53,8 @@ conformance::battery!(FileHarness {
 conformance::battery!(durable_small_files: FileHarness {
     durable_small_files: true
 });
+
+// Every fault of `conformance::mutants`, wrapped around this backend, is caught.
+conformance::mutant_check!(FileHarness {
+    durable_small_files: false
+});

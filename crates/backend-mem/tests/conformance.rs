@@ -20,3 +20,6 @@ impl conformance::Harness for MemHarness {
 }
 
 conformance::battery!(MemHarness);
+
+// Every fault of `conformance::mutants`, wrapped around this backend, is caught.
+conformance::mutant_check!(MemHarness);
