@@ -23,7 +23,9 @@
 //! | `ordered_scan`, `reverse_scan` | yes | raw iterator with lower/upper bounds in its `ReadOptions`, `seek_to_first`/`next` or `seek_to_last`/`prev`, on a blocking thread; pairs are copied into one buffer per chunk (up to 1024 pairs or 1 MiB) and become `Bytes` on the consumer's thread |
 //! | `snapshot_scan` | yes | every scan reads from a RocksDB snapshot taken before `scan` returns |
 //! | `atomic_batch` | yes | one `WriteBatch` across column families |
-//! | `compare_and_swap` | yes | read-compare-write under a striped per-key lock (see below) |
+//! | `conditional_batch` | yes | checks read under the striped locks of every checked and written key, then one `WriteBatch` (see below) |
+//! | `compare_and_swap` | yes | the one-key conditional batch |
+//! | `range_delete` | yes | RocksDB's `delete_range_cf` inside the batch's `WriteBatch`: one range tombstone, any size |
 //! | `watch` | yes | in-process [`WatchHub`](backend_support::WatchHub), fed after each commit |
 //! | `cross_process_watch` | no | RocksDB's `LOCK` allows one process per store |
 //! | `ttl` | yes | [`backend_support::ttl`] value header, filtered on read, dropped by a compaction filter |
@@ -47,14 +49,21 @@
 //! - **Partitions** are column families named `p:<partition>`, created and dropped at
 //!   runtime; RocksDB's own `default` family is never listed, and a partition named
 //!   `default` is just `p:default`. Reopening lists the families from the store.
-//! - **CAS**: every write to a key (put, delete, batch, CAS) holds that key's stripe of
-//!   1024 striped mutexes from before its engine write until its watch event is
-//!   published; a batch takes all its stripes in ascending order. RocksDB's `LOCK` file
-//!   guarantees this handle is the only writer, so a CAS's read and write under the
-//!   stripe cannot be interleaved with another write of the key. This costs an
-//!   uncontended mutex per write, where a `TransactionDB` would add lock-manager and
-//!   conflict-check work to *every* write and need a different database type.
-//!   Expired values count as absent.
+//! - **Conditional batches and CAS**: every write to a key (put, delete, batch,
+//!   conditional batch) holds that key's stripe of 1024 striped mutexes from before its
+//!   engine write until its watch event is published
+//!   ([`Committer`](backend_support::Committer)); a batch takes all its stripes in
+//!   ascending order. RocksDB's `LOCK` file guarantees this handle is the only writer,
+//!   so a conditional batch's checks, read under the stripes, still hold when its one
+//!   `WriteBatch` is written. This costs an uncontended mutex per write, where a
+//!   `TransactionDB` would add lock-manager and conflict-check work to *every* write and
+//!   need a different database type. Expired values count as absent. A delete of an
+//!   absent or expired key writes nothing and publishes nothing.
+//! - **Range deletes** are RocksDB's own range tombstones, in the batch's `WriteBatch`
+//!   (entries take increasing sequence numbers, so a later put in the batch survives).
+//!   A batch holding one takes the committer's gate exclusively (every other write holds
+//!   it shared), checks with a bounded iterator that the range holds a live key, and only
+//!   then writes it and publishes one `RangeDeleted`.
 //! - **TTL**: values carry the [`backend_support::ttl`] header; reads hide expired ones
 //!   at once; a compaction filter drops them when their files are compacted (RocksDB
 //!   turns the removal into a deletion marker, so no older version resurfaces). A TTL of

@@ -22,7 +22,9 @@
 //! | `ordered_scan`, `reverse_scan` | yes | sled range iterators, forward and `rev()`, walked on a blocking thread and handed over up to 1024 pairs at a time (sled's `IVec`s; the consumer wraps them in `Bytes` without copying values) |
 //! | `snapshot_scan` | **no** | sled iterators are not point-in-time views |
 //! | `atomic_batch` | yes | one tree: `Tree::apply_batch`; several trees: one sled transaction over them |
-//! | `compare_and_swap` | yes | sled's own `compare_and_swap` on the exact stored bytes |
+//! | `conditional_batch` | yes | checks read under the striped locks of every checked and written key, then the same atomic sled write as a batch |
+//! | `compare_and_swap` | yes | the one-key conditional batch |
+//! | `range_delete` | **no** | sled's atomic multi-key writes hold every key in memory, so a range delete cannot be both atomic and bounded (docs/backend-sled.md) |
 //! | `watch` | yes | in-process [`WatchHub`](backend_support::WatchHub), fed after each commit |
 //! | `cross_process_watch` | no | sled allows one process per store anyway |
 //! | `ttl` | yes | [`backend_support::ttl`] value header, filtered on read |
@@ -36,9 +38,12 @@
 //!
 //! | persistent | acknowledged write survives process kill | survives power loss |
 //! |---|---|---|
-//! | yes | after sled's flush interval ([`SledConfig::flush_every_ms`], 500 ms by default), or once `flush()` returns | same |
+//! | yes | after sled's flush interval ([`SledConfig::flush_every_ms`], 500 ms by default), or once `flush()` returns | once `flush()` or `close()` returns |
 //!
-//! `flush()` is sled's `Db::flush` (writes and fsyncs its log); `close()` flushes too.
+//! `flush()` (and `close()`) is sled's `Db::flush`, which ends in `sync_file_range` on
+//! Linux (neither the drive's cache nor the file's size reach stable storage), followed
+//! by an `fdatasync` of sled's log and an `fsync` of each file and directory entry that
+//! is new since the last flush (blob files, `conf`, the directories).
 //!
 //! # Design notes
 //!
@@ -50,10 +55,12 @@
 //!   and a slow watcher gets `WatchEvent::Lagged(n)` instead. Every write holds a
 //!   striped per-key lock from its engine write until its event is published, so
 //!   events of one key come out in commit order.
-//! - **CAS** reads the stored value (header + value), compares its *live* value with
-//!   `expected` (expired counts as absent), then calls sled's `compare_and_swap` with the
-//!   exact stored bytes as the old value: the check and the swap are atomic in sled
-//!   itself, whatever else writes the key. A lost race re-reads.
+//! - **Conditional batches and CAS**: the stripes of every checked and written key are
+//!   locked ([`Committer`](backend_support::Committer)), the checks read the live values
+//!   (expired counts as absent), then the writes go to sled as one `insert`/`remove`,
+//!   one `apply_batch` or one multi-tree transaction. Every other write holds its key's
+//!   stripe too, so no read is followed by an unlocked write. A delete of an absent or
+//!   expired key writes nothing and publishes nothing.
 //! - **TTL**: expired values are invisible to get, exists, scan, len and CAS at once;
 //!   a `get` that meets one removes it with a CAS on its exact bytes (never losing a newer
 //!   write). Others stay on disk until overwritten. A TTL of zero writes nothing and
