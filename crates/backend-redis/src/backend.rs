@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use backend_api::{
-    Bytes, Capabilities, CasOutcome, Error, KvStream, Operation, Partition, PutOptions, Result,
-    ScanRange, Status, StorageBackend, WatchStream, async_trait,
+    BatchOutcome, Bytes, Capabilities, Check, Error, KvStream, Operation, Partition, PutOptions,
+    Result, ScanRange, Status, StorageBackend, WatchStream, async_trait,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, ErrorKind, FromRedisValue, RedisResult, Script, ServerErrorKind, Value};
@@ -37,6 +37,8 @@ pub(crate) struct Inner {
     pub config: RedisConfig,
     pub layout: Layout,
     pub scripts: Scripts,
+    /// How the write scripts publish events.
+    pub publish: batch::Publish,
     /// Longest a call may take: a reconnect plus a response.
     pub deadline: Duration,
     closed: AtomicBool,
@@ -105,6 +107,8 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     snapshot_scan: false,
     atomic_batch: true,
     compare_and_swap: true,
+    conditional_batch: true,
+    range_delete: true,
     watch: true,
     cross_process_watch: true,
     ttl: true,
@@ -158,6 +162,10 @@ impl RedisBackend {
             conn,
             layout: Layout::new(&config.namespace),
             scripts: Scripts::new(),
+            publish: batch::Publish {
+                command: "PUBLISH",
+                count: "NUMSUB",
+            },
             deadline: config.connect_timeout + config.response_timeout,
             config,
             closed: AtomicBool::new(false),
@@ -185,23 +193,22 @@ impl RedisBackend {
         self.inner.conn.clone()
     }
 
-    /// `PartitionNotFound` unless the partition's marker exists.
-    async fn require_partition(&self, partition: &Partition, keys: &PartitionKeys) -> Result<()> {
+    /// `PartitionNotFound` unless the partition's marker exists; else the marker's
+    /// value, the token of this creation of the partition.
+    async fn require_partition(
+        &self,
+        partition: &Partition,
+        keys: &PartitionKeys,
+    ) -> Result<Bytes> {
         let mut conn = self.conn();
-        let found: bool = self
+        let token: Option<Bytes> = self
             .inner
             .run(
                 "partition_exists",
-                redis::cmd("EXISTS")
-                    .arg(&keys.marker)
-                    .query_async(&mut conn),
+                redis::cmd("GET").arg(&keys.marker).query_async(&mut conn),
             )
             .await?;
-        if found {
-            Ok(())
-        } else {
-            Err(not_found(partition))
-        }
+        token.ok_or_else(|| not_found(partition))
     }
 
     /// `put_with` as an inherent method, so `put` awaits it without boxing a second future.
@@ -251,6 +258,56 @@ impl RedisBackend {
             Err(not_found(partition))
         } else {
             Ok(())
+        }
+    }
+}
+
+impl RedisBackend {
+    /// Runs validated `checks` and `operations` (at least one of either) as one call of
+    /// the write script and reads its answer.
+    async fn write(
+        &self,
+        operation: &'static str,
+        checks: &[Check],
+        operations: &[Operation],
+    ) -> Result<BatchOutcome> {
+        let plan = batch::plan(
+            &self.inner.layout,
+            &self.inner.scripts,
+            self.inner.publish,
+            checks,
+            operations,
+        );
+        let reply: Vec<Value> = self
+            .inner
+            .eval(operation, &self.inner.scripts.write, &plan.cmd)
+            .await?;
+        let unexpected =
+            || Error::backend(NAME, format!("the {operation} script answered {reply:?}"));
+        let number = |v: Option<&Value>| match v {
+            Some(Value::Int(n)) => usize::try_from(*n).ok().and_then(|n| n.checked_sub(1)),
+            _ => None,
+        };
+        match reply.first() {
+            Some(Value::Int(0)) => Ok(BatchOutcome::Applied),
+            Some(Value::Int(1)) => {
+                match number(reply.get(1)).and_then(|j| plan.partitions.get(j)) {
+                    Some(partition) => Err(not_found(partition)),
+                    None => Err(unexpected()),
+                }
+            }
+            Some(Value::Int(2)) => {
+                let index = number(reply.get(1))
+                    .filter(|&i| i < checks.len())
+                    .ok_or_else(unexpected)?;
+                let current = match reply.get(2) {
+                    Some(Value::BulkString(bytes)) => Some(Bytes::copy_from_slice(bytes)),
+                    None | Some(Value::Nil) => None,
+                    Some(_) => return Err(unexpected()),
+                };
+                Ok(BatchOutcome::CheckFailed { index, current })
+            }
+            _ => Err(unexpected()),
         }
     }
 }
@@ -307,7 +364,21 @@ fn install_crypto_provider() {
     });
 }
 
-fn not_found(partition: &Partition) -> Error {
+/// A marker value no other creation of a partition has: the time in ns, this process,
+/// and a counter.
+fn creation_token() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{nanos:x}.{:x}.{:x}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub(crate) fn not_found(partition: &Partition) -> Error {
     Error::PartitionNotFound(partition.name().to_owned())
 }
 
@@ -337,7 +408,8 @@ impl StorageBackend for RedisBackend {
         let mut cmd = evalsha(script, 2);
         cmd.arg(&keys.marker)
             .arg(self.inner.layout.registry())
-            .arg(partition.name());
+            .arg(partition.name())
+            .arg(creation_token());
         self.inner
             .eval::<i64>("create_partition", script, &cmd)
             .await?;
@@ -503,9 +575,16 @@ impl StorageBackend for RedisBackend {
 
     async fn scan(&self, partition: &Partition, range: ScanRange) -> Result<KvStream> {
         self.inner.check_open()?;
+        CAPABILITIES.check_scan_range(&range)?;
         let keys = self.keys(partition);
-        self.require_partition(partition, &keys).await?;
-        Ok(scan::scan(self.inner.clone(), keys, &range))
+        let token = self.require_partition(partition, &keys).await?;
+        Ok(scan::scan(
+            self.inner.clone(),
+            partition.clone(),
+            keys,
+            token,
+            &range,
+        ))
     }
 
     async fn batch(&self, operations: Vec<Operation>) -> Result<()> {
@@ -516,67 +595,39 @@ impl StorageBackend for RedisBackend {
         if operations.is_empty() {
             return Ok(());
         }
-        let plan = batch::plan(&self.inner.layout, &self.inner.scripts, &operations);
-        let missing: usize = self
-            .inner
-            .eval("batch", &self.inner.scripts.batch, &plan.cmd)
-            .await?;
-        match missing.checked_sub(1).and_then(|j| plan.partitions.get(j)) {
-            None => Ok(()),
-            Some(partition) => Err(not_found(partition)),
-        }
-    }
-
-    async fn compare_and_swap(
-        &self,
-        partition: &Partition,
-        key: &[u8],
-        expected: Option<&[u8]>,
-        new: Option<&[u8]>,
-    ) -> Result<CasOutcome> {
-        self.inner.check_open()?;
-        CAPABILITIES.check_key(key)?;
-        if let Some(new) = new {
-            CAPABILITIES.check_value(new)?;
-        }
-        let keys = self.keys(partition);
-        let script = &self.inner.scripts.cas;
-        let mut cmd = evalsha(script, 3);
-        cmd.arg(&keys.marker)
-            .arg(keys.value(key))
-            .arg(&keys.index)
-            .arg(key)
-            .arg(if expected.is_some() { "1" } else { "0" })
-            .arg(expected.unwrap_or_default())
-            .arg(if new.is_some() { "1" } else { "0" })
-            .arg(new.unwrap_or_default())
-            .arg(&keys.channel);
-        let reply: Vec<Value> = self.inner.eval("compare_and_swap", script, &cmd).await?;
-        match reply.first() {
-            Some(Value::Int(0)) => Err(not_found(partition)),
-            Some(Value::Int(1)) => Ok(CasOutcome::Swapped),
-            Some(Value::Int(2)) => {
-                let current = match reply.get(1) {
-                    Some(Value::BulkString(bytes)) => Some(Bytes::copy_from_slice(bytes)),
-                    None | Some(Value::Nil) => None,
-                    Some(other) => {
-                        return Err(Error::backend(
-                            NAME,
-                            format!("CAS script answered {other:?}"),
-                        ));
-                    }
-                };
-                Ok(CasOutcome::Mismatch { current })
-            }
+        match self.write("batch", &[], &operations).await? {
+            BatchOutcome::Applied => Ok(()),
             other => Err(Error::backend(
                 NAME,
-                format!("CAS script answered {other:?}"),
+                format!("the batch script answered {other:?} without checks"),
             )),
         }
     }
 
+    async fn conditional_batch(
+        &self,
+        checks: Vec<Check>,
+        operations: Vec<Operation>,
+    ) -> Result<BatchOutcome> {
+        self.inner.check_open()?;
+        for check in &checks {
+            CAPABILITIES.check_check(check)?;
+        }
+        for op in &operations {
+            CAPABILITIES.check_operation(op, NAME)?;
+        }
+        if checks.is_empty() && operations.is_empty() {
+            return Ok(BatchOutcome::Applied);
+        }
+        self.write("conditional_batch", &checks, &operations).await
+    }
+
+    // `compare_and_swap` is the trait's default: the one-key conditional batch, through
+    // the same script (one code path for every conditional write).
+
     async fn watch(&self, partition: &Partition, prefix: &[u8]) -> Result<WatchStream> {
         self.inner.check_open()?;
+        CAPABILITIES.check_prefix(prefix)?;
         let keys = self.keys(partition);
         self.require_partition(partition, &keys).await?;
         let stream = watch::subscribe(

@@ -1,141 +1,203 @@
-//! Turns a validated batch into one call of the `BATCH` script (see `scripts` for the
-//! argument layout): operations grouped by partition in order of first appearance,
-//! their order kept within each partition, and each operation flagged final when no
-//! later operation of the batch touches the same key.
+//! Turns a validated conditional batch (checks and operations; a plain batch has no
+//! checks, a CAS one of each) into one call of the `WRITE` script (see `scripts` for the
+//! argument layout): partitions numbered in order of first appearance, checks then
+//! operations, every operation sent in its order.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use backend_api::{Operation, Partition};
+use backend_api::{Check, KeyRange, Operation, Partition};
 use redis::Cmd;
 
 use crate::backend::ttl_arg;
 use crate::layout::{Layout, PartitionKeys};
 use crate::scripts::{self, Scripts};
 
-/// One batch call.
+/// One script call.
 pub(crate) struct Plan<'a> {
-    /// `EVALSHA` of the batch script with every key and argument.
+    /// `EVALSHA` of the write script with every key and argument.
     pub cmd: Cmd,
     /// The partitions in the order the script numbers them (from 1).
     pub partitions: Vec<&'a Partition>,
 }
 
+/// How the script publishes events.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Publish {
+    /// `PUBLISH` (standalone) or `SPUBLISH` (cluster, sharded pub/sub).
+    pub command: &'static str,
+    /// `PUBSUB` subcommand counting subscribers (`NUMSUB`); empty: always publish.
+    pub count: &'static str,
+}
+
 /// Partitions up to this many are found by a linear search, more through a map.
 const LINEAR_GROUPS: usize = 8;
 
-/// The script call applying `operations` (already validated, at least one).
-///
-/// Costs a few small vectors and two sorts of at most `operations.len()` entries; no
-/// hashing unless the batch spans more than [`LINEAR_GROUPS`] partitions.
-pub(crate) fn plan<'a>(
-    layout: &Layout,
-    scripts: &Scripts,
-    operations: &'a [Operation],
-) -> Plan<'a> {
-    // The group (partition number) of each operation, in order of first appearance.
-    let mut partitions: Vec<&'a Partition> = Vec::new();
-    let mut by_name: HashMap<&'a str, usize> = HashMap::new();
-    let mut groups = Vec::with_capacity(operations.len());
-    let mut previous = usize::MAX;
-    for op in operations {
-        let partition = op.partition();
-        let g = if partitions.get(previous) == Some(&partition) {
-            previous
+/// Numbers partitions in order of first appearance.
+#[derive(Default)]
+struct Numbering<'a> {
+    partitions: Vec<&'a Partition>,
+    by_name: HashMap<&'a str, usize>,
+    previous: usize,
+}
+
+impl<'a> Numbering<'a> {
+    /// The 0-based number of `partition`, adding it when new.
+    fn number(&mut self, partition: &'a Partition) -> usize {
+        let partitions = &mut self.partitions;
+        let g = if partitions.get(self.previous) == Some(&partition) {
+            self.previous
         } else if partitions.len() <= LINEAR_GROUPS {
             match partitions.iter().position(|p| *p == partition) {
                 Some(g) => g,
                 None => {
                     partitions.push(partition);
                     if partitions.len() > LINEAR_GROUPS {
-                        by_name.extend(partitions.iter().enumerate().map(|(g, p)| (p.name(), g)));
+                        self.by_name
+                            .extend(partitions.iter().enumerate().map(|(g, p)| (p.name(), g)));
                     }
                     partitions.len() - 1
                 }
             }
         } else {
-            *by_name.entry(partition.name()).or_insert_with(|| {
+            *self.by_name.entry(partition.name()).or_insert_with(|| {
                 partitions.push(partition);
                 partitions.len() - 1
             })
         };
-        groups.push(g);
-        previous = g;
+        self.previous = g;
+        g
     }
-    // Operations in group order, each group in operation order.
-    let mut order: Vec<(usize, usize)> = groups.iter().copied().zip(0..).collect();
-    if partitions.len() > 1 {
-        order.sort_unstable();
-    }
-    // The last operation on each (group, key) decides its final state.
-    let mut by_key: Vec<(usize, &[u8], usize)> = order
-        .iter()
-        .map(|&(g, i)| (g, &operations[i].key()[..], i))
-        .collect();
-    by_key.sort_unstable();
-    let mut last = vec![false; operations.len()];
-    for (n, &(g, key, i)) in by_key.iter().enumerate() {
-        last[i] = by_key
-            .get(n + 1)
-            .is_none_or(|&(g2, key2, _)| g2 != g || key2 != key);
-    }
-    let finals = last.iter().filter(|&&l| l).count();
-    let keys: Vec<PartitionKeys> = partitions.iter().map(|p| layout.partition(p)).collect();
-    let mut counts = vec![0usize; partitions.len()];
-    for &g in &groups {
-        counts[g] += 1;
-    }
+}
 
-    let args = 3 + partitions.len() * 4 + finals + 1 + operations.len() * 3;
+/// A lex bound in `ZRANGEBYLEX` syntax: `open` alone, or `marker` + key bytes.
+fn lex(bound: Option<&[u8]>, marker: u8, open: u8) -> Vec<u8> {
+    match bound {
+        None => vec![open],
+        Some(key) => {
+            let mut out = Vec::with_capacity(key.len() + 1);
+            out.push(marker);
+            out.extend_from_slice(key);
+            out
+        }
+    }
+}
+
+/// `min` and `max` of `range` for `ZRANGEBYLEX` (and the `R` event record).
+pub(crate) fn lex_range(range: &KeyRange) -> (Vec<u8>, Vec<u8>) {
+    (
+        lex(range.start.as_deref(), b'[', b'-'),
+        lex(range.end.as_deref(), b'(', b'+'),
+    )
+}
+
+/// The script call checking `checks` and applying `operations` (both validated; at
+/// least one of either).
+pub(crate) fn plan<'a>(
+    layout: &Layout,
+    scripts: &Scripts,
+    publish: Publish,
+    checks: &'a [Check],
+    operations: &'a [Operation],
+) -> Plan<'a> {
+    let mut numbering = Numbering::default();
+    let check_groups: Vec<usize> = checks
+        .iter()
+        .map(|c| numbering.number(&c.partition))
+        .collect();
+    let op_groups: Vec<usize> = operations
+        .iter()
+        .map(|op| numbering.number(op.partition()))
+        .collect();
+    let partitions = numbering.partitions;
+    let keys: Vec<PartitionKeys> = partitions.iter().map(|p| layout.partition(p)).collect();
+    let value_keys = operations.iter().filter(|op| op.key().is_some()).count();
+
+    let args = 9 + partitions.len() * 4 + checks.len() * 4 + value_keys + operations.len() * 4;
     let data = keys
         .iter()
-        .map(|k| k.marker.len() + k.index.len() + k.channel.len() + 4)
+        .map(|k| k.marker.len() + k.index.len() + k.channel.len() + k.value_prefix.len())
         .sum::<usize>()
+        + checks
+            .iter()
+            .zip(&check_groups)
+            .map(|(c, &g)| {
+                keys[g].value_prefix.len()
+                    + c.key.len()
+                    + c.expected.as_ref().map_or(0, |v| v.len())
+                    + 8
+            })
+            .sum::<usize>()
         + operations
             .iter()
-            .zip(&groups)
-            .map(|(op, &g)| {
-                let value = match op {
-                    Operation::Put { value, .. } => value.len(),
-                    Operation::Delete { .. } => 0,
-                };
-                keys[g].value_prefix.len() + 2 * op.key().len() + value + 24
+            .zip(&op_groups)
+            .map(|(op, &g)| match op {
+                Operation::Put { key, value, .. } => {
+                    keys[g].value_prefix.len() + 2 * key.len() + value.len() + 32
+                }
+                Operation::Delete { key, .. } => keys[g].value_prefix.len() + 2 * key.len() + 8,
+                _ => 64,
             })
             .sum::<usize>();
-    let mut cmd =
-        scripts::evalsha_with_capacity(&scripts.batch, partitions.len() * 2 + finals, args, data);
+    let mut cmd = scripts::evalsha_with_capacity(
+        &scripts.write,
+        partitions.len() * 2 + checks.len() + value_keys,
+        args,
+        data,
+    );
     for k in &keys {
         cmd.arg(&k.marker).arg(&k.index);
     }
-    let mut name = Vec::new();
-    for &(g, i) in &order {
-        if last[i] {
-            name.clear();
-            name.extend_from_slice(&keys[g].value_prefix);
-            name.extend_from_slice(operations[i].key());
-            cmd.arg(&name[..]);
+    for (check, &g) in checks.iter().zip(&check_groups) {
+        cmd.arg(keys[g].value(&check.key));
+    }
+    for (op, &g) in operations.iter().zip(&op_groups) {
+        if let Some(key) = op.key() {
+            cmd.arg(keys[g].value(key));
         }
     }
-    cmd.arg(partitions.len());
-    for (k, count) in keys.iter().zip(&counts) {
-        cmd.arg(&k.channel).arg(*count);
+    cmd.arg(partitions.len())
+        .arg(checks.len())
+        .arg(operations.len())
+        .arg(publish.command)
+        .arg(publish.count);
+    for k in &keys {
+        cmd.arg(&k.channel).arg(&k.value_prefix);
     }
-    for &(_, i) in &order {
-        let op = &operations[i];
+    for (check, &g) in checks.iter().zip(&check_groups) {
+        cmd.arg(g + 1);
+        match &check.expected {
+            Some(value) => cmd.arg("1").arg(&value[..]),
+            None => cmd.arg("0").arg(""),
+        };
+    }
+    for (op, &g) in operations.iter().zip(&op_groups) {
+        cmd.arg(g + 1);
         match op {
-            Operation::Put { value, options, .. } if options.ttl != Some(Duration::ZERO) => {
-                match (last[i], options.ttl) {
-                    (false, _) => cmd.arg("p"),
-                    (true, None) => cmd.arg("P"),
-                    (true, ttl) => cmd.arg(ttl_arg(ttl)),
+            Operation::Put {
+                key,
+                value,
+                options,
+                ..
+            } if options.ttl != Some(Duration::ZERO) => {
+                match options.ttl {
+                    None => cmd.arg("P"),
+                    ttl => cmd.arg(ttl_arg(ttl)),
                 };
-                cmd.arg(&op.key()[..]).arg(&value[..]);
+                cmd.arg(&key[..]).arg(&value[..]);
             }
-            // A delete, or a put whose deadline is already past (it acts as one).
+            // A put whose deadline is already past acts as a delete.
+            Operation::Put { key, .. } | Operation::Delete { key, .. } => {
+                cmd.arg("D").arg(&key[..]).arg("");
+            }
+            Operation::DeleteRange { range, .. } => {
+                let (min, max) = lex_range(range);
+                cmd.arg("R").arg(min).arg(max);
+            }
+            // `Operation` is non-exhaustive; `check_operation` refuses what this
+            // backend does not know before a plan is made.
             _ => {
-                cmd.arg(if last[i] { "D" } else { "d" })
-                    .arg(&op.key()[..])
-                    .arg("");
+                cmd.arg("R").arg("+").arg("-");
             }
         }
     }

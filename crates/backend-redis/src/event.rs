@@ -6,12 +6,13 @@
 //! |---|---|
 //! | `P<key length>:<value length>:<key><value>` | a put (lengths in decimal) |
 //! | `D<key length>:<key>` | a delete |
+//! | `R<min length>:<max length>:<min><max>` | a range delete that removed a live key; `min` is `-` (open) or `[` + start, `max` is `+` (open) or `(` + end |
 //! | `X` | the partition was dropped (last record of its message) |
 //!
 //! A single put, delete or CAS publishes a one-record message; a batch publishes one
 //! message per partition it touches, holding every operation of that partition.
 
-use backend_api::{Bytes, Error, Result, WatchEvent};
+use backend_api::{Bytes, Error, KeyRange, Result, WatchEvent};
 
 /// What one record says.
 #[derive(Debug, PartialEq, Eq)]
@@ -66,6 +67,16 @@ impl Records {
                 let key = self.take(key_len)?;
                 Ok(Decoded::Event(WatchEvent::Delete { key }))
             }
+            b'R' => {
+                let min_len = self.length()?;
+                let max_len = self.length()?;
+                let min = self.take(min_len)?;
+                let max = self.take(max_len)?;
+                let mut range = KeyRange::all();
+                range.start = bound(&min, b'-', b'[')?;
+                range.end = bound(&max, b'+', b'(')?;
+                Ok(Decoded::Event(WatchEvent::RangeDeleted { range }))
+            }
             b'X' => Ok(Decoded::Dropped),
             _ => Err(bad("unknown record tag")),
         }
@@ -103,6 +114,15 @@ impl Records {
         let out = self.payload.slice(self.pos..end);
         self.pos = end;
         Ok(out)
+    }
+}
+
+/// A range bound from its lex form: `open` alone is `None`, `marker` + bytes is the key.
+fn bound(lex: &Bytes, open: u8, marker: u8) -> Result<Option<Bytes>> {
+    match lex.first() {
+        Some(&b) if b == open && lex.len() == 1 => Ok(None),
+        Some(&b) if b == marker => Ok(Some(lex.slice(1..))),
+        _ => Err(bad("range record with a bad bound")),
     }
 }
 
@@ -178,6 +198,41 @@ mod tests {
         );
     }
 
+    /// Mirrors the write script's range record.
+    fn range(min: &[u8], max: &[u8]) -> Vec<u8> {
+        let mut out = format!("R{}:{}:", min.len(), max.len()).into_bytes();
+        out.extend_from_slice(min);
+        out.extend_from_slice(max);
+        out
+    }
+
+    #[test]
+    fn range_records_give_the_range_as_written() {
+        for (min, max, expected) in [
+            (&b"-"[..], &b"+"[..], KeyRange::all()),
+            (
+                b"[a\x00",
+                b"(b",
+                KeyRange::between(&b"a\x00"[..], &b"b"[..]),
+            ),
+            (b"[-", b"+", KeyRange::from(&b"-"[..])),
+            (b"-", b"(+", KeyRange::until(&b"+"[..])),
+        ] {
+            assert_eq!(
+                all(range(min, max)).unwrap(),
+                vec![Decoded::Event(WatchEvent::RangeDeleted { range: expected })]
+            );
+        }
+        for (min, max) in [
+            (&b""[..], &b"+"[..]),
+            (b"-", b"[b"),
+            (b"(a", b"+"),
+            (b"--", b"+"),
+        ] {
+            assert!(all(range(min, max)).is_err(), "{min:?} {max:?}");
+        }
+    }
+
     #[test]
     fn rejects_malformed_payloads() {
         for bad in [
@@ -192,6 +247,8 @@ mod tests {
             b"P18446744073709551615:1:a",
             b"D",
             b"D3:ab",
+            b"R1:1:-",
+            b"R1:",
         ] {
             assert!(all(bad.to_vec()).is_err(), "{bad:?}");
         }

@@ -24,14 +24,17 @@
 //! `MGET`), a marker (`...:m`), and a registry set of partition names. Full table in
 //! `docs/backend-redis.md`.
 //!
-//! Every write (put, delete, batch, CAS, create, drop) is one Lua script run by SHA,
-//! keeping value keys and the index consistent and publishing its change event in the
-//! same atomic step.
+//! Every write (put, delete, batch, conditional batch, CAS, create, drop) is one Lua
+//! script run by SHA, keeping value keys and the index consistent and publishing its
+//! change event in the same atomic step. A conditional batch evaluates its checks and
+//! applies its operations inside one script; CAS is its one-key case.
 //!
 //! # Capabilities
 //!
 //! ordered_scan, reverse_scan, atomic_batch (one script call; a missing partition or
-//! bad operation rejects it before anything is written), compare_and_swap, watch,
+//! bad operation rejects it before anything is written), compare_and_swap and
+//! conditional_batch (checks and writes in one script), range_delete (inside the same
+//! script, walking the index a thousand entries at a time), watch,
 //! cross_process_watch (pub/sub: a write by any handle on the same server and
 //! namespace is seen), ttl (native `PEXPIRE`; expired index entries are skipped by
 //! scans and reclaimed), exact_len (counted by a scan), persistent. Not:

@@ -7,10 +7,12 @@
 
 use std::sync::Arc;
 
-use backend_api::{Bytes, KvStream, Result, ScanRange};
+use backend_api::{Bytes, Error, KvStream, Partition, Result, ScanRange};
 use futures_util::StreamExt;
+use redis::{FromRedisValue, Value};
 
-use crate::backend::Inner;
+use crate::backend::{Inner, not_found};
+use crate::error::NAME;
 use crate::layout::PartitionKeys;
 use crate::scripts::evalsha;
 
@@ -26,7 +28,11 @@ fn bound(marker: u8, key: &[u8]) -> Vec<u8> {
 /// Where a scan stands between pages.
 struct Cursor {
     inner: Arc<Inner>,
+    partition: Partition,
     keys: PartitionKeys,
+    /// The partition marker's value when the scan began: a page read under another
+    /// value (dropped, perhaps created again) ends the scan.
+    token: Bytes,
     /// The lex range still to visit: `min` and `max` in ZRANGEBYLEX syntax.
     min: Vec<u8>,
     max: Vec<u8>,
@@ -38,7 +44,13 @@ struct Cursor {
 
 /// Streams `range` of the partition with `keys`. The caller has checked that the
 /// partition exists.
-pub(crate) fn scan(inner: Arc<Inner>, keys: PartitionKeys, range: &ScanRange) -> KvStream {
+pub(crate) fn scan(
+    inner: Arc<Inner>,
+    partition: Partition,
+    keys: PartitionKeys,
+    token: Bytes,
+    range: &ScanRange,
+) -> KvStream {
     if range.is_empty() {
         return futures_util::stream::empty().boxed();
     }
@@ -50,7 +62,9 @@ pub(crate) fn scan(inner: Arc<Inner>, keys: PartitionKeys, range: &ScanRange) ->
         .map_or_else(|| b"+".to_vec(), |u| bound(b'(', &u));
     let cursor = Cursor {
         inner,
+        partition,
         keys,
+        token,
         min,
         max,
         reverse: range.reverse,
@@ -134,24 +148,52 @@ impl Cursor {
     }
 
     /// The live pairs among `members`, in order; reclaims the index entries of the dead.
+    /// The values (or, keys-only, their existence) are read in one `MULTI`/`EXEC` with
+    /// the partition marker: if the marker no longer holds the scan's token, the
+    /// partition was dropped since the scan began and the answer is `PartitionNotFound`
+    /// (never a pair written after the drop).
     async fn fetch_values(&self, members: Vec<Bytes>) -> Result<Vec<(Bytes, Bytes)>> {
         let names: Vec<Vec<u8>> = members.iter().map(|m| self.keys.value(m)).collect();
         let mut conn = self.inner.conn.clone();
-        let values: Vec<Option<Bytes>> = if self.keys_only {
-            let mut pipe = redis::pipe();
+        let mut pipe = redis::pipe();
+        pipe.atomic().get(&self.keys.marker);
+        if self.keys_only {
             for name in &names {
                 pipe.exists(name);
             }
-            let found: Vec<bool> = self.inner.run("scan", pipe.query_async(&mut conn)).await?;
-            found
-                .into_iter()
-                .map(|live| live.then(Bytes::new))
-                .collect()
         } else {
-            let mut cmd = redis::cmd("MGET");
-            cmd.arg(&names);
-            self.inner.run("scan", cmd.query_async(&mut conn)).await?
+            pipe.cmd("MGET").arg(&names);
+        }
+        let mut replies: Vec<Value> = self.inner.run("scan", pipe.query_async(&mut conn)).await?;
+        let bad = |what: String| Error::backend(NAME, format!("scan page: {what}"));
+        if replies.is_empty() {
+            return Err(bad("empty transaction reply".into()));
+        }
+        let rest = replies.split_off(1);
+        let token =
+            Option::<Bytes>::from_redis_value(replies.remove(0)).map_err(|e| bad(e.to_string()))?;
+        if token.as_ref() != Some(&self.token) {
+            return Err(not_found(&self.partition));
+        }
+        let values: Vec<Option<Bytes>> = if self.keys_only {
+            rest.into_iter()
+                .map(|v| bool::from_redis_value(v).map(|live| live.then(Bytes::new)))
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|e| bad(e.to_string()))?
+        } else {
+            let mget = rest
+                .into_iter()
+                .next()
+                .ok_or_else(|| bad("no MGET reply".into()))?;
+            Vec::<Option<Bytes>>::from_redis_value(mget).map_err(|e| bad(e.to_string()))?
         };
+        if values.len() != members.len() {
+            return Err(bad(format!(
+                "{} values for {} keys",
+                values.len(),
+                members.len()
+            )));
+        }
         let mut live = Vec::with_capacity(members.len());
         let mut dead_members = Vec::new();
         let mut dead_names = Vec::new();

@@ -13,8 +13,10 @@
 //!
 //! Change messages (binary safe; decoded by `event`), published on the partition's
 //! channel: one or more records back to back, `P<key len>:<value len>:<key><value>` for
-//! a put, `D<key len>:<key>` for a delete, `X` when the partition is dropped. A batch
-//! publishes one message per partition holding all its records in commit order.
+//! a put, `D<key len>:<key>` for a delete, `R<min len>:<max len>:<min><max>` for a range
+//! delete that removed something (`min`/`max` as given to `ZRANGEBYLEX`), `X` when the
+//! partition is dropped. A batch publishes one message per partition holding all its
+//! records in commit order.
 
 use redis::{Cmd, Script};
 
@@ -33,68 +35,69 @@ return 1
 "#;
 
 /// `KEYS`: marker, value key, index. `ARGV`: key, channel. Returns 0 when the partition
-/// is missing, else 1. Publishes the delete whether or not a value was there (as every
-/// backend does).
+/// is missing, else 1. A key that was absent (or expired) writes nothing and publishes
+/// nothing.
 const DELETE: &str = r#"#!lua
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('DEL', KEYS[2])
+if redis.call('DEL', KEYS[2]) > 0 then
+  redis.call('PUBLISH', ARGV[2], 'D' .. #ARGV[1] .. ':' .. ARGV[1])
+end
 redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('PUBLISH', ARGV[2], 'D' .. #ARGV[1] .. ':' .. ARGV[1])
 return 1
 "#;
 
-/// `KEYS`: marker, value key, index. `ARGV`: key, `1` if an expected value follows
-/// (else `0`: the key must be absent), expected, `1` if a new value follows (else `0`:
-/// delete), new, channel. Returns `{0}` for a missing partition, `{1}` when swapped,
-/// `{2, current}` on mismatch (`current` absent when the key is absent).
-const CAS: &str = r#"#!lua
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
-local cur = redis.call('GET', KEYS[2])
-if ARGV[2] == '1' then
-  if cur == false or cur ~= ARGV[3] then return {2, cur} end
-elseif cur ~= false then
-  return {2, cur}
-end
-if ARGV[4] == '1' then
-  redis.call('SET', KEYS[2], ARGV[5])
-  redis.call('ZADD', KEYS[3], 0, ARGV[1])
-  redis.call('PUBLISH', ARGV[6], 'P' .. #ARGV[1] .. ':' .. #ARGV[5] .. ':' .. ARGV[1] .. ARGV[5])
-else
-  if redis.call('DEL', KEYS[2]) > 0 then
-    redis.call('PUBLISH', ARGV[6], 'D' .. #ARGV[1] .. ':' .. ARGV[1])
-  end
-  redis.call('ZREM', KEYS[3], ARGV[1])
-end
-return {1}
-"#;
-
-/// The batch, grouped by partition on the client (operations keep their order within
-/// a partition; operations on different partitions touch different keys, so their
-/// relative order is not observable).
+/// The conditional batch (a plain batch has no checks; a CAS is one check and one
+/// operation), built by `batch::plan`.
 ///
-/// `KEYS`: per partition its marker and index; then one value key per operation marked
-/// final (below), in operation order. `ARGV[1]`: the number of partitions; then per
-/// partition its channel and its number of operations; then per operation three
-/// arguments: a flag, the key, the value (empty for a delete). Flags of an operation
-/// that is the last one on its key in the batch (it decides the key's final state and
-/// has a value key in `KEYS`): `P` put, `D` delete, or the decimal TTL in ms of a put
-/// with a TTL; `p` and `d` when a later operation on the same key follows (the
-/// operation is then only published).
+/// `KEYS`: per partition its marker and index (partitions numbered from 1 in order of
+/// first appearance, checks then operations); then one value key per check; then one
+/// value key per put or delete (none for a range delete), in order.
 ///
-/// Checks every partition marker first and returns the 1-based number of the first
-/// missing partition (nothing written). Else, per partition: one `MSET` of the final
-/// plain puts, one `SET .. PX` per final TTL put, one `ZADD` of every put key, one `DEL`
-/// and one `ZREM` of the deleted keys (commands over 1024 arguments are split, below
-/// Lua's `unpack` limit), and, when the channel has a subscriber, one `PUBLISH` of all
-/// the partition's records in order; returns 0.
+/// `ARGV`: `[1]` partitions, `[2]` checks, `[3]` operations, `[4]` the publish command
+/// (`PUBLISH` or `SPUBLISH`), `[5]` the `PUBSUB` subcommand counting subscribers
+/// (`NUMSUB`; empty: always publish); then per partition its channel and value-key
+/// prefix; then per check: partition number, `1` (must equal the next argument) or `0`
+/// (must be absent), the expected value; then per operation: partition number, flag,
+/// two arguments. Flags: `P` put (key, value), the decimal TTL in ms of a put with a TTL
+/// (key, value), `D` delete (key, empty), `R` range delete (min and max in
+/// `ZRANGEBYLEX` syntax: `-` / `[start`, `+` / `(end`).
 ///
-/// `PUBSUB NUMSUB` counts this server's subscribers, which on a standalone server are
-/// all of them, and a subscription is never processed during a script: a watcher whose
-/// `watch` returned before the batch began is always counted.
-const BATCH: &str = r#"#!lua
-local np = tonumber(ARGV[1])
+/// Returns `{1, j}` when partition `j` is missing (checked first, for every partition;
+/// nothing written), `{2, i, current}` when check `i` fails (`current` nil when absent;
+/// nothing written), else `{0}` after applying every operation in order.
+///
+/// Writes are buffered per value key (`pending`: the last operation on each key decides
+/// it) and flushed as one `MSET`, `SET .. PX` per TTL put, one `ZADD`, one `DEL` and one
+/// `ZREM` per partition (split at 1024 arguments, below Lua's `unpack` limit) at the end
+/// and before every range delete, so a range delete sees every earlier operation and
+/// none of the later ones. `live` tracks whether each touched key holds a value, so a
+/// delete of an absent key writes nothing and publishes nothing (an untouched key is
+/// deleted at once: `DEL` says whether it was there). A range delete walks the index a
+/// thousand entries at a time (`ZRANGEBYLEX .. LIMIT 0 1000`, then `DEL` of those value
+/// keys and `ZREM` of those entries), so its memory is bounded whatever the range; it
+/// publishes one `R` record only when `DEL` removed a live value. Events are published
+/// once per partition at the end, all records in operation order, when the channel has a
+/// subscriber (`PUBSUB NUMSUB` counts all of a standalone server's subscribers, and a
+/// subscription is never processed during a script).
+const WRITE: &str = r#"#!lua
+local np, nc, no = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 for j = 1, np do
-  if redis.call('EXISTS', KEYS[j * 2 - 1]) == 0 then return j end
+  if redis.call('EXISTS', KEYS[j * 2 - 1]) == 0 then return {1, j} end
+end
+local a, k = 6 + np * 2, np * 2 + 1
+for i = 1, nc do
+  local cur = redis.call('GET', KEYS[k])
+  if ARGV[a + 1] == '1' then
+    if cur ~= ARGV[a + 2] then return {2, i, cur} end
+  elseif cur then
+    return {2, i, cur}
+  end
+  a, k = a + 3, k + 1
+end
+local watched, ev = {}, {}
+for j = 1, np do
+  watched[j] = ARGV[5] == '' or redis.call('PUBSUB', ARGV[5], ARGV[4 + j * 2])[2] > 0
+  ev[j] = {}
 end
 local function chunked(cmd, head, args)
   local n, s = #args, 1
@@ -108,56 +111,97 @@ local function chunked(cmd, head, args)
     s = e + 1
   end
 end
-local a, k = np * 2 + 2, np * 2 + 1
-for j = 1, np do
-  local channel = ARGV[j * 2]
-  local watched = redis.call('PUBSUB', 'NUMSUB', channel)[2] > 0
-  local plain, zadd, del, zrem, ev = {}, {}, {}, {}, {}
-  for _ = 1, tonumber(ARGV[j * 2 + 1]) do
-    local flag, key = ARGV[a], ARGV[a + 1]
+local live, pending = {}, {}
+local function flush()
+  local groups = {}
+  for name, op in pairs(pending) do
+    local g = groups[op[1]]
+    if not g then
+      g = {{}, {}, {}, {}}
+      groups[op[1]] = g
+    end
+    local flag = op[2]
     if flag == 'D' or flag == 'd' then
-      if watched then
-        ev[#ev + 1] = 'D' .. #key .. ':'
-        ev[#ev + 1] = key
+      if flag == 'D' then g[3][#g[3] + 1] = name end
+      g[4][#g[4] + 1] = op[3]
+    else
+      if flag == 'P' then
+        g[1][#g[1] + 1] = name
+        g[1][#g[1] + 1] = op[4]
+      else
+        redis.call('SET', name, op[4], 'PX', flag)
       end
-      if flag == 'D' then
-        del[#del + 1] = KEYS[k]
-        zrem[#zrem + 1] = key
-        k = k + 1
+      g[2][#g[2] + 1] = '0'
+      g[2][#g[2] + 1] = op[3]
+    end
+  end
+  for j, g in pairs(groups) do
+    chunked('MSET', nil, g[1])
+    chunked('ZADD', KEYS[j * 2], g[2])
+    chunked('DEL', nil, g[3])
+    chunked('ZREM', KEYS[j * 2], g[4])
+  end
+  live, pending = {}, {}
+end
+for _ = 1, no do
+  local j, flag, x, y = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  a = a + 4
+  local e = ev[j]
+  if flag == 'R' then
+    flush()
+    local index, prefix, removed = KEYS[j * 2], ARGV[5 + j * 2], 0
+    while true do
+      local members = redis.call('ZRANGEBYLEX', index, x, y, 'LIMIT', 0, 1000)
+      if #members == 0 then break end
+      local names = {}
+      for i = 1, #members do names[i] = prefix .. members[i] end
+      removed = removed + redis.call('DEL', unpack(names))
+      redis.call('ZREM', index, unpack(members))
+    end
+    if removed > 0 and watched[j] then
+      e[#e + 1] = 'R' .. #x .. ':' .. #y .. ':'
+      e[#e + 1] = x
+      e[#e + 1] = y
+    end
+  else
+    local name = KEYS[k]
+    k = k + 1
+    if flag == 'D' then
+      local was = live[name]
+      if was == nil then
+        was = redis.call('DEL', name) > 0
+        pending[name] = {j, 'd', x}
+      elseif was then
+        pending[name] = {j, 'D', x}
+      end
+      live[name] = false
+      if was and watched[j] then
+        e[#e + 1] = 'D' .. #x .. ':'
+        e[#e + 1] = x
       end
     else
-      local value = ARGV[a + 2]
-      if watched then
-        ev[#ev + 1] = 'P' .. #key .. ':' .. #value .. ':'
-        ev[#ev + 1] = key
-        ev[#ev + 1] = value
-      end
-      if flag ~= 'p' then
-        if flag == 'P' then
-          plain[#plain + 1] = KEYS[k]
-          plain[#plain + 1] = value
-        else
-          redis.call('SET', KEYS[k], value, 'PX', flag)
-        end
-        zadd[#zadd + 1] = '0'
-        zadd[#zadd + 1] = key
-        k = k + 1
+      pending[name] = {j, flag, x, y}
+      live[name] = true
+      if watched[j] then
+        e[#e + 1] = 'P' .. #x .. ':' .. #y .. ':'
+        e[#e + 1] = x
+        e[#e + 1] = y
       end
     end
-    a = a + 3
   end
-  chunked('MSET', nil, plain)
-  chunked('ZADD', KEYS[j * 2], zadd)
-  chunked('DEL', nil, del)
-  chunked('ZREM', KEYS[j * 2], zrem)
-  if watched then redis.call('PUBLISH', channel, table.concat(ev)) end
 end
-return 0
+flush()
+for j = 1, np do
+  if #ev[j] > 0 then redis.call(ARGV[4], ARGV[4 + j * 2], table.concat(ev[j])) end
+end
+return {0}
 "#;
 
-/// `KEYS`: marker, registry. `ARGV`: partition name. Idempotent.
+/// `KEYS`: marker, registry. `ARGV`: partition name, a token unique to this creation
+/// (the marker's value: a scan notices that its partition was dropped and created
+/// again). Idempotent: an existing marker keeps its token.
 const CREATE: &str = r#"#!lua
-redis.call('SET', KEYS[1], '1')
+redis.call('SET', KEYS[1], ARGV[2], 'NX')
 redis.call('SADD', KEYS[2], ARGV[1])
 return 1
 "#;
@@ -199,8 +243,7 @@ return n
 pub(crate) struct Scripts {
     pub put: Script,
     pub delete: Script,
-    pub cas: Script,
-    pub batch: Script,
+    pub write: Script,
     pub create: Script,
     pub drop: Script,
     pub reclaim: Script,
@@ -211,8 +254,7 @@ impl Scripts {
         Scripts {
             put: Script::new(PUT),
             delete: Script::new(DELETE),
-            cas: Script::new(CAS),
-            batch: Script::new(BATCH),
+            write: Script::new(WRITE),
             create: Script::new(CREATE),
             drop: Script::new(DROP),
             reclaim: Script::new(RECLAIM),
@@ -220,12 +262,11 @@ impl Scripts {
     }
 
     /// Every script, for `SCRIPT LOAD` at open.
-    pub fn all(&self) -> [&Script; 7] {
+    pub fn all(&self) -> [&Script; 6] {
         [
             &self.put,
             &self.delete,
-            &self.cas,
-            &self.batch,
+            &self.write,
             &self.create,
             &self.drop,
             &self.reclaim,

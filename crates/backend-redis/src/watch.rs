@@ -2,18 +2,20 @@
 //! subscribed to the partition's channel before the call returns.
 //!
 //! A task drains the connection into a bounded queue of `watch_capacity` events, so
-//! neither the server nor the writers ever wait for a slow watcher. Events that do not
-//! fit are counted and handed over as one `WatchEvent::Lagged(n)` as soon as there is
-//! room, ahead of any later event. If the connection ends without us asking (the server
+//! neither the server nor the writers ever wait for a slow watcher. When the queue is
+//! full the oldest event is dropped and counted; the count is handed over as one
+//! `WatchEvent::Lagged(n)` ahead of the events still queued (the newest are kept). If the connection ends without us asking (the server
 //! dropped the subscriber for exceeding `client-output-buffer-limit pubsub`, the server
 //! died, the network failed), the stream yields `Error::Unavailable` and ends: events
 //! may have been missed, and it never goes silent without saying so.
 
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use backend_api::{Bytes, Error, Result, WatchEvent, WatchStream};
 use futures_util::StreamExt;
-use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::sync::{Notify, oneshot};
 
 use crate::error;
 use crate::event::{self, Decoded};
@@ -38,21 +40,20 @@ pub(crate) async fn subscribe(
         Err(_) => return Err(error::timeout("watch", deadline)),
     };
     let mut messages = pubsub.into_on_message();
-    let (tx, rx) = mpsc::channel::<Result<WatchEvent>>(capacity);
+    let queue = Arc::new(Queue::new(capacity));
+    let (guard, mut gone) = oneshot::channel::<()>();
+    let feed = queue.clone();
     tokio::spawn(async move {
-        let mut lost: u64 = 0;
         loop {
             tokio::select! {
                 message = messages.next() => {
                     let Some(message) = message else {
-                        let _ = tx
-                            .send(Err(Error::Unavailable {
-                                detail: "the watch connection ended (server gone, or it dropped this \
-                                         subscriber for falling behind: client-output-buffer-limit \
-                                         pubsub); events may have been missed, watch again"
-                                    .into(),
-                            }))
-                            .await;
+                        feed.push(Err(Error::Unavailable {
+                            detail: "the watch connection ended (server gone, or it dropped this \
+                                     subscriber for falling behind: client-output-buffer-limit \
+                                     pubsub); events may have been missed, watch again"
+                                .into(),
+                        }));
                         break;
                     };
                     // One message holds one write's records, or a whole batch's for
@@ -63,14 +64,12 @@ pub(crate) async fn subscribe(
                         match record {
                             Ok(Decoded::Dropped) => end = true,
                             Ok(Decoded::Event(event)) => {
-                                if matches_prefix(&event, &prefix)
-                                    && !deliver(&tx, &mut lost, Ok(event))
-                                {
-                                    end = true;
+                                if matches_prefix(&event, &prefix) {
+                                    feed.push(Ok(event));
                                 }
                             }
                             Err(err) => {
-                                let _ = tx.send(Err(err)).await;
+                                feed.push(Err(err));
                                 end = true;
                             }
                         }
@@ -82,51 +81,105 @@ pub(crate) async fn subscribe(
                         break;
                     }
                 }
-                permit = tx.reserve(), if lost > 0 => {
-                    let Ok(permit) = permit else { break };
-                    permit.send(Ok(WatchEvent::Lagged(lost)));
-                    lost = 0;
-                }
-                _ = tx.closed() => break,
+                _ = &mut gone => break,
                 _ = shutdown.changed() => break,
             }
         }
+        feed.end();
     });
-    Ok(futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    })
-    .boxed())
+    Ok(
+        futures_util::stream::unfold((queue, guard), |(queue, guard)| async move {
+            queue.pop().await.map(|item| (item, (queue, guard)))
+        })
+        .boxed(),
+    )
 }
 
-/// Queues `item` without waiting; false once the watcher is gone.
-fn deliver(
-    tx: &mpsc::Sender<Result<WatchEvent>>,
-    lost: &mut u64,
-    item: Result<WatchEvent>,
-) -> bool {
-    if *lost > 0 {
-        match tx.try_send(Ok(WatchEvent::Lagged(*lost))) {
-            Ok(()) => *lost = 0,
-            Err(TrySendError::Full(_)) => {
-                *lost += 1;
-                return true;
-            }
-            Err(TrySendError::Closed(_)) => return false,
+/// The events waiting for one watcher: at most `capacity`; when full, the oldest is
+/// dropped and counted, and the count is handed out as one `Lagged(n)` ahead of what
+/// is left (so the newest events, a watcher's latest view, are kept). Writers and the
+/// connection task never wait for the watcher.
+struct Queue {
+    capacity: usize,
+    state: Mutex<State>,
+    ready: Notify,
+}
+
+#[derive(Default)]
+struct State {
+    items: VecDeque<Result<WatchEvent>>,
+    /// Events dropped since the watcher last took one.
+    lost: u64,
+    /// No more items will come.
+    ended: bool,
+}
+
+impl Queue {
+    fn new(capacity: usize) -> Self {
+        Queue {
+            capacity,
+            state: Mutex::new(State::default()),
+            ready: Notify::new(),
         }
     }
-    match tx.try_send(item) {
-        Ok(()) => true,
-        Err(TrySendError::Full(_)) => {
-            *lost += 1;
-            true
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave `State` half-updated in a way
+        // that matters (each field is updated in one step), so poisoning is ignored.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Queues `item`, dropping the oldest when full.
+    fn push(&self, item: Result<WatchEvent>) {
+        {
+            let mut state = self.lock();
+            if state.items.len() >= self.capacity {
+                match state.items.pop_front() {
+                    Some(Ok(WatchEvent::Lagged(n))) => state.lost += n,
+                    Some(_) => state.lost += 1,
+                    None => {}
+                }
+            }
+            state.items.push_back(item);
         }
-        Err(TrySendError::Closed(_)) => false,
+        self.ready.notify_one();
+    }
+
+    /// No more items: the stream ends once the watcher has taken what is queued.
+    fn end(&self) {
+        self.lock().ended = true;
+        self.ready.notify_one();
+    }
+
+    /// The next item: `Lagged(n)` first when events were dropped, `None` at the end.
+    async fn pop(&self) -> Option<Result<WatchEvent>> {
+        loop {
+            {
+                let mut state = self.lock();
+                if state.lost > 0 {
+                    let lost = std::mem::take(&mut state.lost);
+                    return Some(Ok(WatchEvent::Lagged(lost)));
+                }
+                if let Some(item) = state.items.pop_front() {
+                    return Some(item);
+                }
+                if state.ended {
+                    return None;
+                }
+            }
+            // `notify_one` keeps a permit when nobody waits, so a push between the
+            // check above and this wait is not missed.
+            self.ready.notified().await;
+        }
     }
 }
 
 fn matches_prefix(event: &WatchEvent, prefix: &[u8]) -> bool {
     match event {
         WatchEvent::Put { key, .. } | WatchEvent::Delete { key } => key.starts_with(prefix),
-        WatchEvent::Lagged(_) => true,
+        WatchEvent::RangeDeleted { range } => range.overlaps_prefix(prefix),
+        _ => true,
     }
 }

@@ -1,6 +1,6 @@
 //! The batch script against a model: random batches over two partitions, with repeated
-//! keys (put then delete, delete then put, TTL put then plain put), binary keys, and a
-//! watcher on a second handle that must see every operation in order; plus missing
+//! keys (put then delete, delete then put, TTL put then plain put), range deletes in
+//! between, binary keys, and a watcher on a second handle that must see every operation in order; plus missing
 //! partitions, batches larger than one server command may take, and TTL puts.
 
 mod common;
@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use backend_api::{
-    Bytes, Error, Operation, Partition, PutOptions, ScanRange, StorageBackend, WatchEvent,
+    Bytes, Error, KeyRange, Operation, Partition, PutOptions, ScanRange, StorageBackend, WatchEvent,
 };
 use futures_util::{StreamExt, TryStreamExt};
 
@@ -70,7 +70,7 @@ async fn random_batches_match_a_model_and_a_second_handle_watches_every_op_in_or
             let p = &parts[which];
             let key = Bytes::from_static(KEYS[rng.below(KEYS.len())]);
             let value = Bytes::from(format!("v{round}:{}\x00\u{ff}", rng.next() % 1000));
-            let op = match rng.below(10) {
+            let op = match rng.below(11) {
                 0..=5 => Operation::put(p, key.clone(), value.clone()),
                 6 => Operation::put_with(
                     p,
@@ -84,6 +84,16 @@ async fn random_batches_match_a_model_and_a_second_handle_watches_every_op_in_or
                     value.clone(),
                     PutOptions::with_ttl(Duration::ZERO),
                 ),
+                8 => {
+                    let (a, b) = (KEYS[rng.below(KEYS.len())], KEYS[rng.below(KEYS.len())]);
+                    let range = match rng.below(4) {
+                        0 => KeyRange::between(a, b),
+                        1 => KeyRange::from(a),
+                        2 => KeyRange::until(b),
+                        _ => KeyRange::prefix(&a[..1]),
+                    };
+                    Operation::delete_range(p, range)
+                }
                 _ => Operation::delete(p, key.clone()),
             };
             match &op {
@@ -91,9 +101,20 @@ async fn random_batches_match_a_model_and_a_second_handle_watches_every_op_in_or
                     models[which].insert(key.clone(), value.clone());
                     expected[which].push(WatchEvent::Put { key, value });
                 }
+                Operation::DeleteRange { range, .. } => {
+                    let before = models[which].len();
+                    models[which].retain(|k, _| !range.contains(k));
+                    if models[which].len() < before {
+                        expected[which].push(WatchEvent::RangeDeleted {
+                            range: range.clone(),
+                        });
+                    }
+                }
                 _ => {
-                    models[which].remove(&key);
-                    expected[which].push(WatchEvent::Delete { key });
+                    // A delete of an absent key publishes nothing.
+                    if models[which].remove(&key).is_some() {
+                        expected[which].push(WatchEvent::Delete { key });
+                    }
                 }
             }
             ops.push(op);
