@@ -3,43 +3,18 @@
 //! with a counting global allocator).
 //!
 //! This file is its own test binary with a single test, so the allocator sees only it.
-#![allow(unsafe_code)] // the counting allocator below; test-only.
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use backend_api::{Operation, Partition, StorageBackend};
 use backend_file::FileBackend;
 use backend_file::format::{FILE_KIND_DATA, FileHeader, Kind, RecordHeader};
+use common::counting::{Counting, largest_during};
 use common::{data_files, dump, quiet, restore, runtime, snapshot};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-
-struct Counting;
-static TRACK: AtomicBool = AtomicBool::new(false);
-static LARGEST: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only records the largest size.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if TRACK.load(Ordering::Relaxed) {
-            LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
-        }
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if TRACK.load(Ordering::Relaxed) {
-            LARGEST.fetch_max(new_size, Ordering::Relaxed);
-        }
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -48,22 +23,20 @@ const MAX_RECORD: u64 = 1 << 20;
 
 /// Opens `dir`, reads what it can, closes; returns whether open succeeded.
 fn try_open(rt: &tokio::runtime::Runtime, dir: &Path, what: &str) -> bool {
-    LARGEST.store(0, Ordering::Relaxed);
-    TRACK.store(true, Ordering::Relaxed);
-    let ok = rt.block_on(async {
-        match FileBackend::open(quiet(dir).max_record_size(MAX_RECORD)).await {
-            Ok(store) => {
-                for p in store.list_partitions().await.unwrap() {
-                    let _ = dump(&store, &p).await;
+    let (ok, largest) = largest_during(|| {
+        rt.block_on(async {
+            match FileBackend::open(quiet(dir).max_record_size(MAX_RECORD)).await {
+                Ok(store) => {
+                    for p in store.list_partitions().await.unwrap() {
+                        let _ = dump(&store, &p).await;
+                    }
+                    store.close().await.unwrap();
+                    true
                 }
-                store.close().await.unwrap();
-                true
+                Err(_) => false,
             }
-            Err(_) => false,
-        }
+        })
     });
-    TRACK.store(false, Ordering::Relaxed);
-    let largest = LARGEST.load(Ordering::Relaxed);
     assert!(
         largest as u64 <= MAX_RECORD,
         "{what}: an allocation of {largest} bytes"

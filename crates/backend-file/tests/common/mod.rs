@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+#[allow(unsafe_code)] // test-only: the counting allocator.
+pub mod counting;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
