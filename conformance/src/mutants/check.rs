@@ -44,13 +44,17 @@ impl<H: Harness> Harness for FaultyHarness<H> {
 /// How one fault fared.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MutantVerdict {
-    /// These cases failed on it (the first one only when the check stops early).
+    /// These cases failed on it and pass on the unwrapped backend (the first one only
+    /// when the check stops early).
     Caught(Vec<&'static str>),
     /// Every case that could catch it was skipped: the backend lacks what the fault
     /// breaks (e.g. a watch fault on a backend without `watch`).
     NotApplicable,
     /// Its cases ran and passed: the battery misses this bug on this backend.
     Escaped,
+    /// Its only failing cases fail on the unwrapped backend too, so they prove nothing
+    /// about the fault: fix the backend first.
+    Inconclusive(Vec<&'static str>),
 }
 
 /// One fault's result, with each case's verdict.
@@ -78,12 +82,20 @@ impl std::fmt::Display for MutantReport {
                 )
             }
             MutantVerdict::Escaped => write!(f, "{:?} -> ESCAPED", self.fault),
+            MutantVerdict::Inconclusive(cases) => write!(
+                f,
+                "{:?} -> inconclusive ({} also fail without the fault)",
+                self.fault,
+                cases.join(", ")
+            ),
         }
     }
 }
 
 /// Runs the cases of [`Fault::cases`] against `make()` wrapped with `fault`, in order,
-/// stopping at the first that fails when `stop_at_first`.
+/// stopping at the first that catches it when `stop_at_first`. A case that fails with
+/// the fault is run again on the unwrapped backend: it catches the fault only if it
+/// passes there.
 pub fn run_mutant<H: Harness>(
     make: &(impl Fn() -> H + Sync),
     fault: Fault,
@@ -100,7 +112,9 @@ pub fn run_mutant<H: Harness>(
         wanted.len(),
         "Fault::cases of {fault:?} names a case the battery lacks"
     );
+    let plain: Vec<_> = all_cases::<H>();
     let mut ran = Vec::new();
+    let (mut caught, mut inconclusive) = (Vec::new(), Vec::new());
     for (name, case) in cases {
         let harness = FaultyHarness {
             inner: make(),
@@ -109,17 +123,26 @@ pub fn run_mutant<H: Harness>(
         let verdict = run_caught(harness, case, TIMEOUT);
         let failed = matches!(verdict, Verdict::Failed(_));
         ran.push((name, verdict));
-        if failed && stop_at_first {
+        if !failed {
+            continue;
+        }
+        let (_, baseline) = plain
+            .iter()
+            .find(|(n, _)| *n == name)
+            .expect("the same case list");
+        if matches!(run_caught(make(), *baseline, TIMEOUT), Verdict::Failed(_)) {
+            inconclusive.push(name);
+            continue;
+        }
+        caught.push(name);
+        if stop_at_first {
             break;
         }
     }
-    let caught: Vec<_> = ran
-        .iter()
-        .filter(|(_, v)| matches!(v, Verdict::Failed(_)))
-        .map(|(n, _)| *n)
-        .collect();
     let verdict = if !caught.is_empty() {
         MutantVerdict::Caught(caught)
+    } else if !inconclusive.is_empty() {
+        MutantVerdict::Inconclusive(inconclusive)
     } else if ran.iter().all(|(_, v)| matches!(v, Verdict::Skipped(_))) {
         MutantVerdict::NotApplicable
     } else {
@@ -156,7 +179,7 @@ pub fn check_mutants<H: Harness>(make: impl Fn() -> H + Sync) -> Vec<MutantRepor
 }
 
 /// Runs [`check_mutants`], prints the table to stderr, and panics if any fault
-/// escaped. What [`mutant_check!`](crate::mutant_check) expands to.
+/// escaped or was inconclusive. What [`mutant_check!`](crate::mutant_check) expands to.
 pub fn assert_mutants_caught<H: Harness>(make: impl Fn() -> H + Sync) {
     // Caught faults panic inside their cases by design; keep their backtraces quiet.
     let hook = std::panic::take_hook();
@@ -168,12 +191,15 @@ pub fn assert_mutants_caught<H: Harness>(make: impl Fn() -> H + Sync) {
     for r in &reports {
         use std::io::Write;
         let _ = writeln!(stderr, "conformance mutant: {r}");
-        if r.verdict == MutantVerdict::Escaped {
+        if matches!(
+            r.verdict,
+            MutantVerdict::Escaped | MutantVerdict::Inconclusive(_)
+        ) {
             escaped.push(r.fault);
         }
     }
     assert!(
         escaped.is_empty(),
-        "faults no case caught on this backend: {escaped:?}"
+        "faults no case caught on this backend (or only cases that fail without them): {escaped:?}"
     );
 }
