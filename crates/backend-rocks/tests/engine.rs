@@ -1,6 +1,7 @@
 //! RocksDB-specific behaviour beyond the battery: the TTL compaction filter (also
-//! meeting range tombstones), CAS with sync writes, column families across reopen
-//! (RocksDB's own `default`), snapshot scans, range deletes with open ends.
+//! meeting range tombstones), CAS with sync writes, snapshot scans, range deletes with
+//! open ends. (RocksDB's own `default` column family is the battery's
+//! `lists_only_user_partitions`, through `Facts::reserved_partition_names`.)
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,36 +74,6 @@ async fn cas_increments(sync: bool) {
     }
     let n = store.get(&p, b"n").await.unwrap().unwrap();
     assert_eq!(u64::from_be_bytes(n[..].try_into().unwrap()), TASKS * each);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reopen_keeps_partitions_and_lists_only_user_trees() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
-    // A user partition named like RocksDB's default column family must not collide.
-    let tricky = partition(&store, "default").await;
-    let a = partition(&store, "a").await;
-    let gone = partition(&store, "gone").await;
-    store.put(&a, b"k", b"a").await.unwrap();
-    store.put(&tricky, b"k", b"tricky").await.unwrap();
-    store.drop_partition(&gone).await.unwrap();
-    store.close().await.unwrap();
-
-    let store = open(&dir).await;
-    assert_eq!(
-        store.list_partitions().await.unwrap(),
-        vec![a.clone(), tricky.clone()]
-    );
-    assert!(!store.partition_exists(&gone).await.unwrap());
-    assert_eq!(
-        store.get(&a, b"k").await.unwrap().as_deref(),
-        Some(&b"a"[..])
-    );
-    assert_eq!(
-        store.get(&tricky, b"k").await.unwrap().as_deref(),
-        Some(&b"tricky"[..])
-    );
-    store.close().await.unwrap();
 }
 
 /// Opens the store's files with plain RocksDB (after the backend closed) and reads the

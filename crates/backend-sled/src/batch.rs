@@ -106,18 +106,12 @@ fn range_unsupported() -> Error {
 }
 
 impl LockedView for BatchTrees<'_> {
+    /// Also serves `is_live`: the value is shared with sled's buffer, not copied.
     fn live_value(&self, partition: &Partition, key: &[u8]) -> Result<Option<Bytes>> {
         let Some(stored) = self.tree(partition).get(key).map_err(sled_err)? else {
             return Ok(None);
         };
         Ok(live_header_len(&stored)?.map(|header| value::user_bytes(stored, header)))
-    }
-
-    fn is_live(&self, partition: &Partition, key: &[u8]) -> Result<bool> {
-        match self.tree(partition).get(key).map_err(sled_err)? {
-            None => Ok(false),
-            Some(stored) => Ok(live_header_len(&stored)?.is_some()),
-        }
     }
 
     fn any_live(

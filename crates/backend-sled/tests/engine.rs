@@ -1,5 +1,6 @@
-//! sled-specific behaviour beyond the battery: the tree registry across reopen (sled's
-//! own default tree), durable flush with blob files, what sled cannot do atomically.
+//! sled-specific behaviour beyond the battery: durable flush with blob files, what sled
+//! cannot do atomically. (sled's own `__sled__default` tree is the battery's
+//! `lists_only_user_partitions`, through `Facts::reserved_partition_names`.)
 
 use backend_api::{Check, Error, Operation, Partition, StorageBackend};
 use backend_sled::{SledBackend, SledConfig};
@@ -15,36 +16,6 @@ async fn partition(store: &SledBackend, name: &str) -> Partition {
     let p = Partition::new(name).unwrap();
     store.create_partition(&p).await.unwrap();
     p
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reopen_keeps_partitions_and_lists_only_user_trees() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
-    // A user partition named like sled's default tree must not collide with it.
-    let tricky = partition(&store, "__sled__default").await;
-    let a = partition(&store, "a").await;
-    let gone = partition(&store, "gone").await;
-    store.put(&a, b"k", b"a").await.unwrap();
-    store.put(&tricky, b"k", b"tricky").await.unwrap();
-    store.drop_partition(&gone).await.unwrap();
-    store.close().await.unwrap();
-
-    let store = open(&dir).await;
-    assert_eq!(
-        store.list_partitions().await.unwrap(),
-        vec![tricky.clone(), a.clone()]
-    );
-    assert!(!store.partition_exists(&gone).await.unwrap());
-    assert_eq!(
-        store.get(&a, b"k").await.unwrap().as_deref(),
-        Some(&b"a"[..])
-    );
-    assert_eq!(
-        store.get(&tricky, b"k").await.unwrap().as_deref(),
-        Some(&b"tricky"[..])
-    );
-    store.close().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
