@@ -19,10 +19,22 @@
 //! # let _ = store; Ok(()) }
 //! ```
 //!
+//! Metrics for any backend (the README's example, kept identical by `tests/readme.rs`):
+//!
+//! ```rust
+//! use std::sync::Arc;
+//! use backend_api::StorageBackend;
+//! use backend_layers::{Layer, MetricsLayer};
+//!
+//! fn with_metrics(store: Arc<dyn StorageBackend>) -> Arc<dyn StorageBackend> {
+//!     MetricsLayer::new().layer(store)
+//! }
+//! ```
+//!
 //! | layer | feature | extra dependency |
 //! |---|---|---|
 //! | [`TimeoutLayer`], [`RetryLayer`], [`ConcurrencyLimitLayer`], [`NamespaceLayer`] | always | none (tokio) |
-//! | `MetricsLayer` | `metrics` | `metrics` |
+//! | `MetricsLayer` | `metrics` | `metrics`, `quanta` |
 //! | `TracingLayer` | `tracing` | `tracing` |
 //! | `CacheLayer` | `cache` | `quick_cache` |
 //! | `FaultLayer` | `fault` | `rand` |

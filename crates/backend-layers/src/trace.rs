@@ -78,11 +78,19 @@ async fn traced<'a, T, R: Run<'a, T>>(span: Span, run: R) -> Result<T> {
 
 impl Around for Tracer {
     fn call<'a, T: Reply, R: Run<'a, T>>(&'a self, call: Call<'a>, run: R) -> BoxFut<'a, T> {
-        Box::pin(traced(span(&call), run))
+        let span = span(&call);
+        if span.is_disabled() {
+            // Nobody listens: hand back the inner call's future, no wrapper at all.
+            return run.run();
+        }
+        Box::pin(traced(span, run))
     }
 
     fn scan<'a, R: Run<'a, KvStream>>(&'a self, call: Call<'a>, run: R) -> BoxFut<'a, KvStream> {
         let span = span(&call);
+        if span.is_disabled() {
+            return run.run();
+        }
         Box::pin(async move {
             let stream = traced(span.clone(), run).await?;
             Ok(Box::pin(Traced::new(stream, span)) as KvStream)
@@ -95,6 +103,9 @@ impl Around for Tracer {
         run: R,
     ) -> BoxFut<'a, WatchStream> {
         let span = span(&call);
+        if span.is_disabled() {
+            return run.run();
+        }
         Box::pin(async move {
             let stream = traced(span.clone(), run).await?;
             Ok(Box::pin(Traced::new(stream, span)) as WatchStream)

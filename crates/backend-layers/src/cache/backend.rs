@@ -11,12 +11,15 @@ use backend_api::{
     PutOptions, Result, ScanRange, Status, StorageBackend, WatchStream, async_trait,
 };
 
+use super::follow::Follower;
 use super::state::{After, EntryKey, KeyRef, State};
 
 /// A backend behind a read cache.
 pub(crate) struct Cached {
     inner: Arc<dyn StorageBackend>,
-    state: State,
+    state: Arc<State>,
+    /// Watches filled partitions when the backend has `cross_process_watch`.
+    follower: Option<Follower>,
 }
 
 /// What a batch leaves in each key it names, and the ranges it clears.
@@ -69,7 +72,41 @@ impl BatchEffect {
 
 impl Cached {
     pub(crate) fn new(inner: Arc<dyn StorageBackend>, state: State) -> Self {
-        Cached { inner, state }
+        let follower = inner
+            .capabilities()
+            .cross_process_watch
+            .then(Follower::default);
+        Cached {
+            inner,
+            state: Arc::new(state),
+            follower,
+        }
+    }
+
+    /// True when entries of `p` may be stored: always, unless other handles' writes
+    /// must be followed and `p`'s watch cannot be opened.
+    async fn may_fill(&self, p: &Partition) -> bool {
+        match &self.follower {
+            None => true,
+            Some(f) => f.follows(&self.inner, &self.state, p).await,
+        }
+    }
+
+    /// [`may_fill`](Self::may_fill) for every partition of `keys`.
+    async fn may_fill_all(&self, keys: &[EntryKey]) -> bool {
+        if self.follower.is_none() {
+            return true;
+        }
+        let mut seen: Vec<&Partition> = Vec::new();
+        for k in keys {
+            if !seen.contains(&&k.partition) {
+                seen.push(&k.partition);
+                if !self.may_fill(&k.partition).await {
+                    return false;
+                }
+            }
+        }
+        true
     }
 
     /// Runs the write `fut` on `keys` (and whole `ranges`), then records what each key
@@ -84,10 +121,15 @@ impl Cached {
         if self.state.is_closed() {
             return fut.await;
         }
+        let keep = self.may_fill_all(&keys).await;
         let began = Instant::now();
         let write = self.state.begin(keys, !ranges.is_empty());
         let result = fut.await;
-        write.finish(began, |k| after(&result, k), &ranges);
+        let after = |k: &EntryKey| match after(&result, k) {
+            After::Known(..) if !keep => After::Forget,
+            known => known,
+        };
+        write.finish(began, after, &ranges);
         result
     }
 
@@ -173,9 +215,12 @@ impl StorageBackend for Cached {
         if let Some(value) = self.state.lookup(&k) {
             return Ok(value);
         }
+        let fill = self.may_fill(p).await;
         let snap = self.state.snapshot(&k);
         let value = self.inner.get(p, key).await?;
-        self.state.fill(&k, snap, value.clone());
+        if fill {
+            self.state.fill(&k, snap, value.clone());
+        }
         Ok(value)
     }
 
@@ -196,13 +241,16 @@ impl StorageBackend for Cached {
         if values.len() == keys.len() {
             return Ok(values);
         }
+        let fill = self.may_fill(p).await;
         let snaps: Vec<_> = keys
             .iter()
             .map(|key| self.state.snapshot(&KeyRef::new(p, key)))
             .collect();
         let fetched = self.inner.get_many(p, keys).await?;
         for ((key, snap), value) in keys.iter().zip(snaps).zip(&fetched) {
-            self.state.fill(&KeyRef::new(p, key), snap, value.clone());
+            if fill {
+                self.state.fill(&KeyRef::new(p, key), snap, value.clone());
+            }
         }
         Ok(fetched)
     }
@@ -304,7 +352,11 @@ impl StorageBackend for Cached {
     async fn status(&self) -> Result<Status> {
         let mut status = self.inner.status().await?;
         let s = &self.state;
-        status.insert("cache.coherence".into(), "this handle".into());
+        let coherence = match self.follower {
+            Some(_) => "watch",
+            None => "this handle",
+        };
+        status.insert("cache.coherence".into(), coherence.into());
         status.insert(
             "cache.hits".into(),
             s.hits.load(Ordering::Relaxed).to_string(),
@@ -319,6 +371,9 @@ impl StorageBackend for Cached {
 
     async fn close(&self) -> Result<()> {
         self.state.close();
+        if let Some(f) = &self.follower {
+            f.stop();
+        }
         self.inner.close().await
     }
 }

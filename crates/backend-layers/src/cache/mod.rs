@@ -1,6 +1,7 @@
 //! Read cache with a byte budget, kept up to date by every write through it.
 
 mod backend;
+mod follow;
 mod state;
 
 use std::sync::Arc;
@@ -24,10 +25,12 @@ use crate::layer::Layer;
 /// **Coherence.** A read through the layer never returns a value older than the last
 /// write acknowledged through the same layer (a read racing with a write stores nothing).
 /// Writes made through other handles or other processes are **not seen** until the entry
-/// is evicted or rewritten through this layer: use it for data this handle owns, or
-/// with short-lived values. `status()` reports `cache.coherence = "this handle"`,
-/// `cache.hits`, `cache.misses` and `cache.bytes`. (Following the backend's watch when it
-/// has `cross_process_watch` is not done yet.)
+/// is evicted or rewritten through this layer, unless the backend has
+/// `cross_process_watch`: then the layer watches every partition before it stores
+/// anything from it and drops each entry another writer changes (a range delete, a
+/// lagging or ended watch: the partition's entries), so it is coherent with every
+/// writer within the watch's delivery delay. `status()` reports `cache.coherence`
+/// (`"this handle"` or `"watch"`), `cache.hits`, `cache.misses` and `cache.bytes`.
 ///
 /// Capabilities are the inner backend's. Each backend wrapped by the layer gets its own
 /// cache of `bytes`. Applied twice, two caches: both stay coherent with writes through
