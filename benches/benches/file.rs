@@ -111,23 +111,55 @@ impl RawLog {
     }
 }
 
-fn file_put_and_get(c: &mut Criterion) {
-    let workload = Workload::new(KEYS);
-    let rt = multi_runtime();
-    let p = Partition::new("bench").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = rt.block_on(async {
-        let s = FileBackend::open(config(dir.path(), SyncPolicy::Never))
-            .await
-            .unwrap();
-        benches::load(&s, &p, &workload).await.unwrap();
-        s
-    });
-    let raw_dir = tempfile::tempdir().unwrap();
-    let mut raw = RawLog::new(raw_dir.path());
-    for (k, v) in workload.pairs() {
-        raw.append(k, v);
+/// A backend-file store (`SyncPolicy::Never`) and a raw log, both holding the workload.
+struct Loaded {
+    workload: Workload,
+    rt: tokio::runtime::Runtime,
+    p: Partition,
+    store: FileBackend,
+    raw: RawLog,
+    /// The store's and the raw log's directories, removed on drop.
+    dirs: [tempfile::TempDir; 2],
+}
+
+impl Loaded {
+    fn new() -> Self {
+        let workload = Workload::new(KEYS);
+        let rt = multi_runtime();
+        let p = Partition::new("bench").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = rt.block_on(async {
+            let s = FileBackend::open(config(dir.path(), SyncPolicy::Never))
+                .await
+                .unwrap();
+            benches::load(&s, &p, &workload).await.unwrap();
+            s
+        });
+        let raw_dir = tempfile::tempdir().unwrap();
+        let mut raw = RawLog::new(raw_dir.path());
+        for (k, v) in workload.pairs() {
+            raw.append(k, v);
+        }
+        Loaded {
+            workload,
+            rt,
+            p,
+            store,
+            raw,
+            dirs: [dir, raw_dir],
+        }
     }
+}
+
+fn file_put_and_get(c: &mut Criterion) {
+    let Loaded {
+        workload,
+        rt,
+        p,
+        store,
+        mut raw,
+        dirs,
+    } = Loaded::new();
 
     let mut group = c.benchmark_group("file_put");
     let mut i = 0;
@@ -140,7 +172,7 @@ fn file_put_and_get(c: &mut Criterion) {
     {
         let mut out = std::io::BufWriter::with_capacity(
             1 << 20,
-            File::create(raw_dir.path().join("buffered.log")).unwrap(),
+            File::create(dirs[1].path().join("buffered.log")).unwrap(),
         );
         let mut keydir = BTreeMap::new();
         let mut buf = Vec::new();
@@ -405,22 +437,14 @@ fn ab_sample(
 /// machine hits both alike. Criterion reports the backend's time; the median of the
 /// per-sample ratios (backend / raw) is printed at the end.
 fn interleaved(c: &mut Criterion) {
-    let workload = Workload::new(KEYS);
-    let rt = multi_runtime();
-    let p = Partition::new("bench").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = rt.block_on(async {
-        let s = FileBackend::open(config(dir.path(), SyncPolicy::Never))
-            .await
-            .unwrap();
-        benches::load(&s, &p, &workload).await.unwrap();
-        s
-    });
-    let raw_dir = tempfile::tempdir().unwrap();
-    let mut raw = RawLog::new(raw_dir.path());
-    for (k, v) in workload.pairs() {
-        raw.append(k, v);
-    }
+    let Loaded {
+        workload,
+        rt,
+        p,
+        store,
+        mut raw,
+        dirs: _dirs,
+    } = Loaded::new();
     let (w, p) = (&workload, &p);
     let mut sample = 0;
     let (mut i, mut j) = (0, 0);

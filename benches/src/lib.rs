@@ -155,6 +155,26 @@ pub async fn drain(mut stream: KvStream) -> Result<usize> {
     Ok(count)
 }
 
+/// Benchmarks `op` on a random present key of `workload` per iteration, as `id`.
+fn bench_each_key<'w, F, Fut>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: &str,
+    rt: &tokio::runtime::Runtime,
+    workload: &'w Workload,
+    mut op: F,
+) where
+    F: FnMut(&'w [u8]) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut i = 0;
+    group.bench_function(id, |b| {
+        b.to_async(rt).iter(|| {
+            i += 1;
+            op(workload.random_key(i))
+        })
+    });
+}
+
 /// Benchmarks `get` of a random present key, as `id` in `group`.
 pub fn bench_get(
     group: &mut BenchmarkGroup<'_, WallTime>,
@@ -164,19 +184,9 @@ pub fn bench_get(
     partition: &Partition,
     workload: &Workload,
 ) {
-    let mut i = 0;
-    group.bench_function(id, |b| {
-        b.to_async(rt).iter(|| {
-            i += 1;
-            let key = workload.random_key(i);
-            async move {
-                backend
-                    .get(partition, key)
-                    .await
-                    .expect("get")
-                    .expect("present")
-            }
-        })
+    bench_each_key(group, id, rt, workload, |key| async move {
+        let value = backend.get(partition, key).await.expect("get");
+        black_box(value.expect("present"));
     });
 }
 
@@ -189,18 +199,9 @@ pub fn bench_put(
     partition: &Partition,
     workload: &Workload,
 ) {
-    let mut i = 0;
-    group.bench_function(id, |b| {
-        b.to_async(rt).iter(|| {
-            i += 1;
-            let key = workload.random_key(i);
-            async move {
-                backend
-                    .put(partition, key, workload.value())
-                    .await
-                    .expect("put")
-            }
-        })
+    bench_each_key(group, id, rt, workload, |key| async move {
+        let value = workload.value();
+        backend.put(partition, key, value).await.expect("put");
     });
 }
 
