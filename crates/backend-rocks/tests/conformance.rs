@@ -32,3 +32,6 @@ impl conformance::Harness for RocksHarness {
 }
 
 conformance::battery!(RocksHarness);
+
+// Every fault of `conformance::mutants`, wrapped around this backend, is caught.
+conformance::mutant_check!(RocksHarness);

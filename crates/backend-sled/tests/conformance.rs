@@ -32,3 +32,6 @@ impl conformance::Harness for SledHarness {
 }
 
 conformance::battery!(SledHarness);
+
+// Every fault of `conformance::mutants`, wrapped around this backend, is caught.
+conformance::mutant_check!(SledHarness);
