@@ -62,6 +62,8 @@ pub struct CopyReport {
     pub bytes: u64,
     /// Batches written by this run.
     pub batches: u64,
+    /// Partitions covered (copied, resumed or skipped).
+    pub partitions: usize,
     /// Partitions found complete in the checkpoint and skipped.
     pub skipped: Vec<String>,
     /// Each partition's digest, equal on both sides (when verified).
@@ -112,7 +114,10 @@ pub async fn copy(
         prepare(dst, p, options.merge || started).await?;
     }
     let total_keys = partitions::total(src, &parts).await?;
-    let mut report = CopyReport::default();
+    let mut report = CopyReport {
+        partitions: parts.len(),
+        ..CopyReport::default()
+    };
     let mut state = Run {
         report: &mut report,
         cp: &mut cp,

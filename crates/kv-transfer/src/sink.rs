@@ -13,7 +13,8 @@ pub(crate) struct Sink<'a> {
     bytes: usize,
     batch_keys: usize,
     batch_bytes: usize,
-    has_batch: bool,
+    /// `None` until the first batch answers: only that one is kept for a fallback.
+    has_batch: Option<bool>,
 }
 
 impl<'a> Sink<'a> {
@@ -24,7 +25,7 @@ impl<'a> Sink<'a> {
             bytes: 0,
             batch_keys: batch_keys.max(1),
             batch_bytes: batch_bytes.max(1),
-            has_batch: true,
+            has_batch: None,
         }
     }
 
@@ -42,19 +43,25 @@ impl<'a> Sink<'a> {
         }
         let ops = std::mem::take(&mut self.ops);
         self.bytes = 0;
-        let context = || {
-            format!(
-                "writing a batch of {} pairs to {}",
-                ops.len(),
-                self.dst.name()
-            )
-        };
-        if self.has_batch {
-            match self.dst.batch(ops.clone()).await {
-                Ok(()) => return Ok(()),
-                Err(Error::Unsupported { .. }) => self.has_batch = false,
-                Err(e) => return Err(TransferError::backend(context())(e)),
+        let (n, name) = (ops.len(), self.dst.name());
+        let context = move || format!("writing a batch of {n} pairs to {name}");
+        match self.has_batch {
+            Some(true) => {
+                return self
+                    .dst
+                    .batch(ops)
+                    .await
+                    .map_err(TransferError::backend(context()));
             }
+            None => match self.dst.batch(ops.clone()).await {
+                Ok(()) => {
+                    self.has_batch = Some(true);
+                    return Ok(());
+                }
+                Err(Error::Unsupported { .. }) => self.has_batch = Some(false),
+                Err(e) => return Err(TransferError::backend(context())(e)),
+            },
+            Some(false) => {}
         }
         for op in ops {
             if let Operation::Put {

@@ -56,12 +56,13 @@ pub async fn dump(ctx: Ctx, url: &str, file: &Path, names: &[String], zstd: i32)
     src.close().await?;
     let (_, summary) = result?;
     let keys: u64 = summary.partitions.iter().map(|(_, d)| d.keys).sum();
+    let bytes: u64 = summary.partitions.iter().map(|(_, d)| d.bytes).sum();
     if !is_stdio(file) {
         report(
             ctx,
             "dumped",
             keys,
-            summary.extra,
+            bytes,
             started,
             summary.partitions.len(),
         );
@@ -100,7 +101,15 @@ pub async fn restore(ctx: Ctx, file: &Path, url: &str, w: &WriteArgs) -> CliResu
     let summary = result?;
     closed?;
     let keys: u64 = summary.partitions.iter().map(|(_, d)| d.keys).sum();
-    report(ctx, "restored", keys, 0, started, summary.partitions.len());
+    let bytes: u64 = summary.partitions.iter().map(|(_, d)| d.bytes).sum();
+    report(
+        ctx,
+        "restored",
+        keys,
+        bytes,
+        started,
+        summary.partitions.len(),
+    );
     Ok(())
 }
 
@@ -144,7 +153,7 @@ pub async fn copy(
     let r = result?;
     closed.0?;
     closed.1?;
-    report(ctx, "copied", r.keys, r.bytes, started, r.verified.len());
+    report(ctx, "copied", r.keys, r.bytes, started, r.partitions);
     Ok(())
 }
 
