@@ -113,6 +113,7 @@ impl Cached {
     /// holds according to `after`.
     async fn write<T>(
         &self,
+        timed: bool,
         keys: Vec<EntryKey>,
         ranges: Vec<(Partition, Option<KeyRange>)>,
         fut: impl Future<Output = Result<T>>,
@@ -122,7 +123,7 @@ impl Cached {
             return fut.await;
         }
         let keep = self.may_fill_all(&keys).await;
-        let began = Instant::now();
+        let began = timed.then(Instant::now);
         let write = self.state.begin(keys, !ranges.is_empty());
         let result = fut.await;
         let after = |k: &EntryKey| match after(&result, k) {
@@ -135,13 +136,15 @@ impl Cached {
 
     async fn write_one<T>(
         &self,
+        timed: bool,
         p: &Partition,
         key: &[u8],
         fut: impl Future<Output = Result<T>>,
         after: impl Fn(&Result<T>) -> After,
     ) -> Result<T> {
         let keys = vec![KeyRef::new(p, key).owned()];
-        self.write(keys, Vec::new(), fut, |r, _| after(r)).await
+        self.write(timed, keys, Vec::new(), fut, |r, _| after(r))
+            .await
     }
 
     async fn write_batch<T>(
@@ -152,7 +155,8 @@ impl Cached {
     ) -> Result<T> {
         let BatchEffect { keys, ranges } = effect;
         let names = keys.keys().cloned().collect();
-        self.write(names, ranges, fut, |r, k| match r {
+        let timed = keys.values().any(|(_, ttl)| ttl.is_some());
+        self.write(timed, names, ranges, fut, |r, k| match r {
             Ok(answer) if applied(answer) => keys
                 .get(k)
                 .map_or(After::Forget, |(v, ttl)| After::Known(v.clone(), *ttl)),
@@ -167,7 +171,7 @@ impl Cached {
         fut: impl Future<Output = Result<()>>,
     ) -> Result<()> {
         let ranges = vec![(p.clone(), None)];
-        self.write(Vec::new(), ranges, fut, |_, _| After::Forget)
+        self.write(false, Vec::new(), ranges, fut, |_, _| After::Forget)
             .await
     }
 }
@@ -266,7 +270,7 @@ impl StorageBackend for Cached {
 
     async fn put(&self, p: &Partition, key: &[u8], value: &[u8]) -> Result<()> {
         let fut = self.inner.put(p, key, value);
-        self.write_one(p, key, fut, known(value, None)).await
+        self.write_one(false, p, key, fut, known(value, None)).await
     }
 
     async fn put_with(
@@ -277,7 +281,14 @@ impl StorageBackend for Cached {
         options: PutOptions,
     ) -> Result<()> {
         let fut = self.inner.put_with(p, key, value, options);
-        self.write_one(p, key, fut, known(value, options.ttl)).await
+        self.write_one(
+            options.ttl.is_some(),
+            p,
+            key,
+            fut,
+            known(value, options.ttl),
+        )
+        .await
     }
 
     async fn delete(&self, p: &Partition, key: &[u8]) -> Result<()> {
@@ -286,7 +297,7 @@ impl StorageBackend for Cached {
             Ok(()) => After::Known(None, None),
             Err(_) => After::Forget,
         };
-        self.write_one(p, key, fut, after).await
+        self.write_one(false, p, key, fut, after).await
     }
 
     async fn scan(&self, p: &Partition, range: ScanRange) -> Result<KvStream> {
@@ -322,7 +333,7 @@ impl StorageBackend for Cached {
             Ok(CasOutcome::Swapped) => After::Known(new.map(Bytes::copy_from_slice), None),
             _ => After::Forget,
         };
-        self.write_one(p, key, fut, after).await
+        self.write_one(false, p, key, fut, after).await
     }
 
     async fn watch(&self, p: &Partition, prefix: &[u8]) -> Result<WatchStream> {

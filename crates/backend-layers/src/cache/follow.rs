@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use backend_api::{KeyRange, Partition, StorageBackend, WatchEvent};
 use parking_lot::Mutex;
@@ -66,7 +65,7 @@ async fn drain(mut stream: backend_api::WatchStream, state: Arc<State>, p: Parti
         let ranges: Vec<_> = range.map(|r| (p.clone(), r)).into_iter().collect();
         state
             .begin(keys, !ranges.is_empty())
-            .finish(Instant::now(), |_| After::Forget, &ranges);
+            .finish(None, |_| After::Forget, &ranges);
     };
     while let Some(item) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
         match item {

@@ -353,9 +353,11 @@ pub(crate) struct Write<'a> {
 impl Write<'_> {
     /// Ends the write: `after(key)` says what each key holds now; `ranges` lists
     /// whole-partition changes (`None`: the whole partition) whose entries are dropped.
+    /// `began` is when the write was sent, needed for TTL writes (read only then: a
+    /// clock reading costs tens of ns on some machines).
     pub(crate) fn finish(
         mut self,
-        began: Instant,
+        began: Option<Instant>,
         after: impl Fn(&EntryKey) -> After,
         ranges: &[(Partition, Option<KeyRange>)],
     ) {
@@ -381,8 +383,12 @@ impl Write<'_> {
                 _ => None,
             };
             match known {
+                // A TTL write timed by its caller (`began`); untimed, forget it.
+                Some((_, Some(_))) if began.is_none() => {
+                    state.entries.remove(&KeyRef::of(&p.key));
+                }
                 Some((value, ttl)) => {
-                    let expires = ttl.and_then(|t| began.checked_add(t));
+                    let expires = ttl.and_then(|t| began.and_then(|at| at.checked_add(t)));
                     state.set_ttl(&p.key, expires);
                     state.entries.insert(p.key, Entry { value, expires });
                 }
