@@ -13,7 +13,10 @@ use backend_api::{
     BatchOutcome, Capabilities, CasOutcome, Check, Error, KvStream, Operation, Partition,
     PutOptions, Result, ScanRange, Status, StorageBackend, WatchEvent, WatchStream, async_trait,
 };
-use backend_support::{RangeCursor, WatchHub, blocking_stream, ttl, validate_conditional_batch};
+use backend_support::{
+    RangeCursor, WatchHub, blocking_stream, cas_as_batch, cas_outcome, ttl,
+    validate_conditional_batch,
+};
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
@@ -793,16 +796,8 @@ impl StorageBackend for FileBackend {
         expected: Option<&[u8]>,
         new: Option<&[u8]>,
     ) -> Result<CasOutcome> {
-        let key = Bytes::copy_from_slice(key);
-        let check = Check::new(partition, key.clone(), expected.map(Bytes::copy_from_slice));
-        let write = match new {
-            Some(value) => Operation::put(partition, key, Bytes::copy_from_slice(value)),
-            None => Operation::delete(partition, key),
-        };
-        Ok(match self.conditional(&[check], &[write]).await? {
-            BatchOutcome::CheckFailed { current, .. } => CasOutcome::Mismatch { current },
-            _ => CasOutcome::Swapped,
-        })
+        let (check, write) = cas_as_batch(partition, key, expected, new);
+        Ok(cas_outcome(self.conditional(&[check], &[write]).await?))
     }
 
     async fn watch(&self, partition: &Partition, prefix: &[u8]) -> Result<WatchStream> {

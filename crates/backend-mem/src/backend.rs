@@ -8,7 +8,7 @@ use backend_api::{
     BatchOutcome, Bytes, Capabilities, CasOutcome, Check, KvStream, Operation, Partition,
     PutOptions, Result, ScanRange, Status, StorageBackend, WatchStream, async_trait,
 };
-use backend_support::validate_conditional_batch;
+use backend_support::{cas_as_batch, cas_outcome, validate_conditional_batch};
 
 use crate::MemConfig;
 use crate::scan::ScanStream;
@@ -332,16 +332,8 @@ impl StorageBackend for MemBackend {
         expected: Option<&[u8]>,
         new: Option<&[u8]>,
     ) -> Result<CasOutcome> {
-        let key = Bytes::copy_from_slice(key);
-        let check = Check::new(partition, key.clone(), expected.map(Bytes::copy_from_slice));
-        let write = match new {
-            Some(value) => Operation::put(partition, key, Bytes::copy_from_slice(value)),
-            None => Operation::delete(partition, key),
-        };
-        Ok(match self.conditional_now(&[check], vec![write])? {
-            BatchOutcome::CheckFailed { current, .. } => CasOutcome::Mismatch { current },
-            _ => CasOutcome::Swapped,
-        })
+        let (check, write) = cas_as_batch(partition, key, expected, new);
+        Ok(cas_outcome(self.conditional_now(&[check], vec![write])?))
     }
 
     async fn watch(&self, partition: &Partition, prefix: &[u8]) -> Result<WatchStream> {

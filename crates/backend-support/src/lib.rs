@@ -22,6 +22,7 @@
 mod batch;
 mod batch_run;
 mod blocking;
+mod cas;
 mod commit;
 mod locks;
 mod partition_map;
@@ -33,6 +34,7 @@ mod watch;
 
 pub use batch::{validate_batch, validate_conditional_batch};
 pub use batch_run::{LockedView, Write, has_range_delete};
+pub use cas::{cas_as_batch, cas_outcome};
 pub use blocking::{SCAN_CHUNK, blocking_copy_stream, blocking_stream, blocking_stream_with};
 pub use commit::{BatchGuard, Committer, Effect};
 pub use locks::KeyLocks;
