@@ -17,9 +17,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use backend_api::{
-    BatchOutcome, Bytes, Capabilities, CasOutcome, Check, Error, KeyRange, KvStream, Operation,
-    Partition, PutOptions, Result, ScanRange, Status, StorageBackend, WatchEvent, WatchStream,
-    async_trait,
+    BatchOutcome, Bytes, Capabilities, Check, Error, KeyRange, KvStream, Operation, Partition,
+    PutOptions, Result, ScanRange, Status, StorageBackend, WatchEvent, WatchStream, async_trait,
 };
 use futures_util::StreamExt;
 use tokio::sync::broadcast;
@@ -500,28 +499,8 @@ impl StorageBackend for ReferenceBackend {
         Ok(BatchOutcome::Applied)
     }
 
-    async fn compare_and_swap(
-        &self,
-        partition: &Partition,
-        key: &[u8],
-        expected: Option<&[u8]>,
-        new: Option<&[u8]>,
-    ) -> Result<CasOutcome> {
-        self.inner.open()?;
-        caps().check_cas(key, new)?;
-        let key = Bytes::copy_from_slice(key);
-        let check = Check::new(partition, key.clone(), expected.map(Bytes::copy_from_slice));
-        let write = match new {
-            Some(v) => Operation::put(partition, key, Bytes::copy_from_slice(v)),
-            None => Operation::delete(partition, key),
-        };
-        Ok(
-            match self.conditional_batch(vec![check], vec![write]).await? {
-                BatchOutcome::CheckFailed { current, .. } => CasOutcome::Mismatch { current },
-                _ => CasOutcome::Swapped,
-            },
-        )
-    }
+    // compare_and_swap: the trait's default, the one-key conditional batch (its
+    // validation order is conditional_batch's: closed, key, value, partition).
 
     async fn watch(&self, partition: &Partition, prefix: &[u8]) -> Result<WatchStream> {
         self.inner.open()?;

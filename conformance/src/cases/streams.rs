@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use backend_api::{Error, KvStream, ScanRange};
+use backend_api::{Error, KvStream, Partition, ScanRange, StorageBackend};
 use futures_util::StreamExt;
 
 use super::util::{WAIT, assert_watch_ends, b, watch_offered};
@@ -51,17 +51,27 @@ pub async fn watch_ends_on_close<H: Harness>(h: H) -> Outcome {
     Ok(())
 }
 
+/// Writes 3 000 keys valued `old` and returns a scan of them that has yielded 10.
+async fn scan_under_way(be: &dyn StorageBackend, p: &Partition) -> KvStream {
+    for i in 0..3_000u32 {
+        be.put(p, &i.to_be_bytes(), b"old").await.unwrap();
+    }
+    let mut stream = be.scan(p, ScanRange::all()).await.unwrap();
+    for _ in 0..10 {
+        stream.next().await.expect("a pair").expect("a pair");
+    }
+    stream
+}
+
 /// Drains what is left of `stream` after the end event: pairs (which must be old
 /// ones), then at most one error of the expected kind, then the end, within [`WAIT`].
-async fn drain_after(mut stream: KvStream, what: &str, closed: bool) -> usize {
-    let mut pairs = 0;
+async fn drain_after(mut stream: KvStream, what: &str, closed: bool) {
     loop {
         match tokio::time::timeout(WAIT, stream.next()).await {
             Err(_) => panic!("{what}: the scan stream hangs"),
-            Ok(None) => return pairs,
+            Ok(None) => return,
             Ok(Some(Ok((k, v)))) => {
                 assert_eq!(v, b("old"), "{what}: yielded {k:?} written after the event");
-                pairs += 1;
             }
             Ok(Some(Err(e))) => {
                 let expected = if closed {
@@ -75,7 +85,7 @@ async fn drain_after(mut stream: KvStream, what: &str, closed: bool) -> usize {
                     matches!(after, Ok(None)),
                     "{what}: the stream went on after an error: {after:?}"
                 );
-                return pairs;
+                return;
             }
         }
     }
@@ -89,19 +99,13 @@ pub async fn scan_ends_on_drop_partition<H: Harness>(h: H) -> Outcome {
     let cx = Ctx::new(h).await;
     let p = cx.partition("scan_dropped").await;
     let be = &*cx.backend;
-    for i in 0..3_000u32 {
-        be.put(&p, &i.to_be_bytes(), b"old").await.unwrap();
-    }
-    let mut stream = be.scan(&p, ScanRange::all()).await.unwrap();
-    for _ in 0..10 {
-        stream.next().await.expect("a pair").expect("a pair");
-    }
+    let stream = scan_under_way(be, &p).await;
     be.drop_partition(&p).await.unwrap();
     be.create_partition(&p).await.unwrap();
     for i in 0..3_000u32 {
         be.put(&p, &i.to_be_bytes(), b"new").await.unwrap();
     }
-    let _ = drain_after(stream, "scan after drop_partition", false).await;
+    drain_after(stream, "scan after drop_partition", false).await;
     Ok(())
 }
 
@@ -112,15 +116,9 @@ pub async fn scan_ends_on_close<H: Harness>(h: H) -> Outcome {
     let cx = Ctx::new(h).await;
     let p = cx.partition("scan_closed").await;
     let be = &*cx.backend;
-    for i in 0..3_000u32 {
-        be.put(&p, &i.to_be_bytes(), b"old").await.unwrap();
-    }
-    let mut stream = be.scan(&p, ScanRange::all()).await.unwrap();
-    for _ in 0..10 {
-        stream.next().await.expect("a pair").expect("a pair");
-    }
+    let stream = scan_under_way(be, &p).await;
     be.close().await.unwrap();
     tokio::time::sleep(Duration::from_millis(10)).await;
-    let _ = drain_after(stream, "scan after close", true).await;
+    drain_after(stream, "scan after close", true).await;
     Ok(())
 }
