@@ -12,7 +12,11 @@
 //! | TTL | [`ttl`] | deadlines that cannot overflow ([`ttl::deadline_ms`] saturates, so `Duration::MAX` never wraps into the past; [`ttl::deadline_instant`] gives `None` for "never"); a one-byte value header for engines without native expiry |
 //! | scans over a locked map | [`resume_after`], [`resumable`] | resuming a range after the last key yielded with an excluded bound: no key successor to compute, no overflow on `0xFF` keys or maximum-length keys, no key twice |
 //! | scans over a blocking iterator | [`blocking_stream`] | the iterator runs on tokio's blocking pool and arrives a chunk at a time, at most two chunks ahead, stopping when the stream is dropped |
-//! | CAS and conditional batches without engine transactions | [`KeyLocks`] | striped per-key locks taken in one global order (no deadlock), held from the check through the write to the published event, so each key's events come in commit order |
+//! | CAS and conditional batches without engine transactions | [`KeyLocks`], [`Committer`] | striped per-key locks taken in one global order (no deadlock), held from the check through the write to the published event, so each key's events come in commit order; a batch with a range delete takes the committer's gate exclusively |
+//! | running a (conditional) batch on such an engine | [`Committer::run_batch`] with a [`LockedView`] | checks read under the locks, deletes of absent keys dropped (no write, no event), one atomic engine commit, then the events |
+//! | CAS as the one-key conditional batch | [`cas_as_batch`], [`cas_outcome`] | the check and write a CAS stands for, and the `CasOutcome` of the batch's answer |
+//! | range deletes over an ordered in-memory map | [`RangeCursor`] | walks the keys of a `KeyRange` while the caller removes them, one seek per key, no list of keys collected |
+//! | TTL values on an engine without expiry | [`Stored`], [`live_value`] | the [`ttl`] header and the value assembled without an extra allocation for small values |
 //! | partition registries | [`PartitionMap`] | a map keyed by partition with a fast fixed hasher |
 //!
 //! None of these emulate a capability: a backend declares only what its engine does,
@@ -34,8 +38,8 @@ mod watch;
 
 pub use batch::{validate_batch, validate_conditional_batch};
 pub use batch_run::{LockedView, Write, has_range_delete};
-pub use cas::{cas_as_batch, cas_outcome};
 pub use blocking::{SCAN_CHUNK, blocking_copy_stream, blocking_stream, blocking_stream_with};
+pub use cas::{cas_as_batch, cas_outcome};
 pub use commit::{BatchGuard, Committer, Effect};
 pub use locks::KeyLocks;
 pub use partition_map::{NameHasher, PartitionMap};

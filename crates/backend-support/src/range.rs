@@ -38,9 +38,7 @@ pub fn resume_after(range: &ScanRange, last: &[u8]) -> (Bound<Bytes>, Bound<Byte
 pub fn resumable(lower: &Bound<Bytes>, upper: &Bound<Bytes>) -> bool {
     match (lower, upper) {
         (Bound::Included(a), Bound::Included(b)) => a <= b,
-        (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => {
-            a < b
-        }
+        (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => a < b,
         _ => true,
     }
 }
