@@ -36,19 +36,7 @@ pub struct Checkpoint {
     pub marks: BTreeMap<String, Mark>,
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
+use crate::hex::{decode as unhex, encode as hex};
 
 impl Checkpoint {
     /// Reads `path`: `Ok(None)` if it does not exist.

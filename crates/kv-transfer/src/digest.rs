@@ -23,7 +23,7 @@ pub struct Digest {
 impl Digest {
     /// The hash as 64 lower-case hex digits.
     pub fn hex(&self) -> String {
-        self.hash.iter().map(|b| format!("{b:02x}")).collect()
+        crate::hex::encode(&self.hash)
     }
 }
 

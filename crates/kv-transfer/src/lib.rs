@@ -23,6 +23,7 @@ mod digest;
 mod dump;
 mod error;
 pub mod format;
+pub mod hex;
 mod partitions;
 mod progress;
 mod reader;

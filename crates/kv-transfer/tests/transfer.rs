@@ -58,6 +58,14 @@ async fn contents(store: &dyn StorageBackend) -> Vec<(String, Vec<(Vec<u8>, Vec<
     out
 }
 
+/// Restores `bytes` into `dst` with the default options.
+async fn restore(
+    bytes: &[u8],
+    dst: &dyn StorageBackend,
+) -> kv_transfer::Result<kv_transfer::Summary> {
+    kv_transfer::restore(bytes, dst, &RestoreOptions::default(), &mut ignore).await
+}
+
 async fn dump_bytes(store: &dyn StorageBackend, compression: Compression) -> Vec<u8> {
     let mut options = DumpOptions::default();
     options.compression = compression;
@@ -77,24 +85,11 @@ async fn dump_and_restore_keep_every_pair_with_and_without_zstd() {
     for compression in [Compression::None, Compression::Zstd(3)] {
         let bytes = dump_bytes(src.as_ref(), compression).await;
         let dst = mem().await;
-        let summary = kv_transfer::restore(
-            &bytes[..],
-            dst.as_ref(),
-            &RestoreOptions::default(),
-            &mut ignore,
-        )
-        .await
-        .unwrap();
+        let summary = restore(&bytes[..], dst.as_ref()).await.unwrap();
         assert!(summary.verified);
         assert_eq!(contents(dst.as_ref()).await, contents(src.as_ref()).await);
         // A second restore into the same (now full) store is refused up front.
-        let again = kv_transfer::restore(
-            &bytes[..],
-            dst.as_ref(),
-            &RestoreOptions::default(),
-            &mut ignore,
-        )
-        .await;
+        let again = restore(&bytes[..], dst.as_ref()).await;
         assert!(
             matches!(again, Err(TransferError::NotEmpty { .. })),
             "{again:?}"
@@ -119,14 +114,9 @@ async fn a_dump_corrupted_at_any_byte_is_refused_naming_the_block() {
             let at = rng.random_range(0..bad.len());
             bad[at] ^= 1 << rng.random_range(0..8);
             let dst = mem().await;
-            let err = kv_transfer::restore(
-                &bad[..],
-                dst.as_ref(),
-                &RestoreOptions::default(),
-                &mut ignore,
-            )
-            .await
-            .expect_err("corruption must be found");
+            let err = restore(&bad[..], dst.as_ref())
+                .await
+                .expect_err("corruption must be found");
             let TransferError::Corrupt { block, offset, .. } = &err else {
                 panic!("byte {at}: {err}")
             };
@@ -146,14 +136,9 @@ async fn a_dump_corrupted_at_any_byte_is_refused_naming_the_block() {
         for _ in 0..30 {
             let cut = rng.random_range(0..good.len());
             let dst = mem().await;
-            let err = kv_transfer::restore(
-                &good[..cut],
-                dst.as_ref(),
-                &RestoreOptions::default(),
-                &mut ignore,
-            )
-            .await
-            .expect_err("truncation");
+            let err = restore(&good[..cut], dst.as_ref())
+                .await
+                .expect_err("truncation");
             assert!(
                 matches!(err, TransferError::Corrupt { .. }),
                 "cut at {cut}: {err}"
@@ -162,14 +147,7 @@ async fn a_dump_corrupted_at_any_byte_is_refused_naming_the_block() {
         let mut longer = good.clone();
         longer.push(0);
         let dst = mem().await;
-        let err = kv_transfer::restore(
-            &longer[..],
-            dst.as_ref(),
-            &RestoreOptions::default(),
-            &mut ignore,
-        )
-        .await
-        .unwrap_err();
+        let err = restore(&longer[..], dst.as_ref()).await.unwrap_err();
         assert!(
             err.to_string().contains("bytes follow the trailer"),
             "{err}"

@@ -1,5 +1,6 @@
 //! Progress bars on stderr (indicatif), only when stderr is a terminal and not `--quiet`.
 
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -55,6 +56,14 @@ impl Bar {
             }
             b.set_position(p.keys);
             b.set_message(format!("{phase} {}", p.partition));
+        }
+    }
+
+    /// A transfer progress callback that shows each report and never stops the work.
+    pub fn callback(&self) -> impl FnMut(&Progress) -> ControlFlow<()> + Send + '_ {
+        move |p| {
+            self.report(p);
+            ControlFlow::Continue(())
         }
     }
 

@@ -15,21 +15,7 @@ pub enum Format {
     Json,
 }
 
-/// Bytes as lower-case hex.
-pub fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// Hex text to bytes.
-pub fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
+pub use kv_transfer::hex::{decode as unhex, encode as hex};
 
 /// `b` for a terminal or a tab-separated line.
 pub fn text(b: &[u8]) -> String {

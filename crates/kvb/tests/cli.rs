@@ -2,30 +2,14 @@
 #![cfg(all(feature = "mem", feature = "file"))]
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::CommandCargoExt;
 use serde_json::Value;
 
-fn kvb(args: &[&str]) -> Output {
-    Command::cargo_bin("kvb")
-        .expect("kvb binary")
-        .args(args)
-        .output()
-        .expect("run kvb")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = kvb(args);
-    assert!(
-        out.status.success(),
-        "kvb {args:?}: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8 stdout")
-}
+mod common;
+use common::{kvb, load, ok};
 
 fn file_url(dir: &Path) -> String {
     format!("file://{}", dir.display())
@@ -327,16 +311,7 @@ fn dump_restore_and_copy_between_file_stores_verify_equal() {
 fn a_corrupted_dump_is_refused_naming_the_block() {
     let dir = tempfile::tempdir().unwrap();
     let url = file_url(dir.path());
-    ok(&[
-        "bench",
-        &url,
-        "--records",
-        "2000",
-        "--ops",
-        "10",
-        "--keep",
-        "-q",
-    ]);
+    load(&url, 2000);
     let dump = dir.path().with_extension("kvd");
     ok(&["dump", &url, dump.to_str().unwrap()]);
     let good = std::fs::read(&dump).unwrap();
@@ -375,16 +350,7 @@ fn a_corrupted_dump_is_refused_naming_the_block() {
 fn verify_reports_a_damaged_data_file_with_file_and_offset() {
     let dir = tempfile::tempdir().unwrap();
     let url = file_url(dir.path());
-    ok(&[
-        "bench",
-        &url,
-        "--records",
-        "2000",
-        "--ops",
-        "10",
-        "--keep",
-        "-q",
-    ]);
+    load(&url, 2000);
     let clean = kvb(&["verify", &url]);
     assert!(
         clean.status.success(),
@@ -414,16 +380,7 @@ fn verify_reports_a_damaged_data_file_with_file_and_offset() {
 fn a_copy_killed_halfway_resumes_and_ends_equal() {
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
     let (src, dst) = (file_url(dirs[0].path()), file_url(dirs[1].path()));
-    ok(&[
-        "bench",
-        &src,
-        "--records",
-        "40000",
-        "--ops",
-        "10",
-        "--keep",
-        "-q",
-    ]);
+    load(&src, 40000);
     let checkpoint = dirs[1].path().with_extension("checkpoint");
     let cp = checkpoint.to_str().unwrap();
     let mut child = Command::cargo_bin("kvb")

@@ -2,29 +2,13 @@
 #![cfg(feature = "redis")]
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use assert_cmd::cargo::CommandCargoExt;
 use test_support::{fresh_namespace, shared_url};
 
-fn kvb(args: &[&str]) -> Output {
-    Command::cargo_bin("kvb")
-        .expect("kvb binary")
-        .args(args)
-        .output()
-        .expect("run kvb")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = kvb(args);
-    assert!(
-        out.status.success(),
-        "kvb {args:?}: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8 stdout")
-}
+mod common;
+use common::{kvb, load, ok};
 
 fn redis_url() -> String {
     let base = shared_url();
@@ -115,16 +99,7 @@ fn copy_file_to_redis_to_file_verifies_equal() {
         format!("file://{}", dirs[1].path().display()),
     );
     let r = redis_url();
-    ok(&[
-        "bench",
-        &a,
-        "--records",
-        "5000",
-        "--ops",
-        "10",
-        "--keep",
-        "-q",
-    ]);
+    load(&a, 5000);
     ok(&["-x", "put", &a, "bin", "00ff01", "fe00"]);
     let out = ok(&["copy", &a, &r, "--batch", "500"]);
     assert!(out.starts_with("copied 5001 keys"), "{out}");

@@ -1,11 +1,10 @@
 //! dump, restore, copy.
 
 use std::io::{BufReader, BufWriter, Read, Write};
-use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use kv_transfer::{Compression, CopyOptions, DumpOptions, Progress, RestoreOptions};
+use kv_transfer::{Compression, CopyOptions, DumpOptions, RestoreOptions};
 use serde_json::json;
 
 use super::{Ctx, open, partitions};
@@ -46,17 +45,13 @@ pub async fn dump(ctx: Ctx, url: &str, file: &Path, names: &[String], zstd: i32)
         src.as_ref(),
         BufWriter::with_capacity(1 << 20, out),
         &options,
-        &mut |p: &Progress| {
-            bar.report(p);
-            ControlFlow::Continue(())
-        },
+        &mut bar.callback(),
     )
     .await;
     bar.finish();
     src.close().await?;
     let (_, summary) = result?;
-    let keys: u64 = summary.partitions.iter().map(|(_, d)| d.keys).sum();
-    let bytes: u64 = summary.partitions.iter().map(|(_, d)| d.bytes).sum();
+    let (keys, bytes) = totals(&summary);
     if !is_stdio(file) {
         report(
             ctx,
@@ -90,18 +85,14 @@ pub async fn restore(ctx: Ctx, file: &Path, url: &str, w: &WriteArgs) -> CliResu
         BufReader::with_capacity(1 << 20, input),
         dst.as_ref(),
         &options,
-        &mut |p: &Progress| {
-            bar.report(p);
-            ControlFlow::Continue(())
-        },
+        &mut bar.callback(),
     )
     .await;
     bar.finish();
     let closed = dst.close().await;
     let summary = result?;
     closed?;
-    let keys: u64 = summary.partitions.iter().map(|(_, d)| d.keys).sum();
-    let bytes: u64 = summary.partitions.iter().map(|(_, d)| d.bytes).sum();
+    let (keys, bytes) = totals(&summary);
     report(
         ctx,
         "restored",
@@ -143,11 +134,7 @@ pub async fn copy(
     };
     let bar = Bar::new(ctx.quiet, None);
     let started = Instant::now();
-    let result = kv_transfer::copy(src.as_ref(), dst.as_ref(), &options, &mut |p: &Progress| {
-        bar.report(p);
-        ControlFlow::Continue(())
-    })
-    .await;
+    let result = kv_transfer::copy(src.as_ref(), dst.as_ref(), &options, &mut bar.callback()).await;
     bar.finish();
     let closed = (src.close().await, dst.close().await);
     let r = result?;
@@ -155,6 +142,14 @@ pub async fn copy(
     closed.1?;
     report(ctx, "copied", r.keys, r.bytes, started, r.partitions);
     Ok(())
+}
+
+/// Pairs and key+value bytes over every partition of a dump or restore.
+fn totals(summary: &kv_transfer::Summary) -> (u64, u64) {
+    summary
+        .partitions
+        .iter()
+        .fold((0, 0), |(k, b), (_, d)| (k + d.keys, b + d.bytes))
 }
 
 fn report(ctx: Ctx, verb: &str, keys: u64, bytes: u64, started: Instant, partitions: usize) {
