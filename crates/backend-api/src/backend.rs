@@ -132,8 +132,9 @@ pub trait StorageBackend: Send + Sync {
     /// nothing is written and the current value is returned. The one-key case of
     /// [`conditional_batch`](Self::conditional_batch): swapping an absent key for
     /// absent is `Swapped` and writes nothing. Needs `compare_and_swap`; the default
-    /// runs it as a conditional batch when the backend offers those, and answers
-    /// [`Error::Unsupported`] otherwise.
+    /// runs it as a one-key conditional batch when both `compare_and_swap` and
+    /// `conditional_batch` are declared, and answers [`Error::Unsupported`] otherwise
+    /// (so the capability never lies).
     async fn compare_and_swap(
         &self,
         partition: &Partition,
@@ -141,7 +142,8 @@ pub trait StorageBackend: Send + Sync {
         expected: Option<&[u8]>,
         new: Option<&[u8]>,
     ) -> Result<CasOutcome> {
-        if !self.capabilities().conditional_batch {
+        let caps = self.capabilities();
+        if !(caps.compare_and_swap && caps.conditional_batch) {
             return Err(Error::unsupported(self.name(), "compare_and_swap"));
         }
         let key = Bytes::copy_from_slice(key);
