@@ -5,7 +5,7 @@
 //!
 //! ```sh
 //! cargo bench -p seeds-battery --bench seeds               # file
-//! cargo bench -p seeds-battery --bench seeds --features rocks
+//! cargo bench -p seeds-battery --bench seeds --features rocks --profile dev  # reuses the test build of RocksDB
 //! ```
 
 use std::sync::Arc;
