@@ -10,22 +10,17 @@ use kv_transfer::{Phase, Progress};
 pub struct Bar(Option<ProgressBar>);
 
 impl Bar {
-    /// A bar for `total` items (`None`: a spinner with a count).
+    /// A bar for `total` items (`None`: a spinner with a count until a total is known).
     pub fn new(quiet: bool, total: Option<u64>) -> Bar {
         if quiet {
             return Bar(None);
         }
-        let bar = match total {
-            Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr()).with_style(
-                ProgressStyle::with_template("{spinner} {msg:24} [{bar:32}] {human_pos}/{human_len} keys {per_sec} eta {eta}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-            ),
-            None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
-                ProgressStyle::with_template("{spinner} {msg:24} {human_pos} keys {per_sec} {elapsed}")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            ),
-        };
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(spinner_style());
+        if let Some(n) = total {
+            bar.set_style(bar_style());
+            bar.set_length(n);
+        }
         bar.enable_steady_tick(Duration::from_millis(200));
         Bar(Some(bar))
     }
@@ -50,8 +45,14 @@ impl Bar {
             };
             if b.length() != p.total_keys {
                 match p.total_keys {
-                    Some(n) => b.set_length(n),
-                    None => b.unset_length(),
+                    Some(n) => {
+                        b.set_style(bar_style());
+                        b.set_length(n);
+                    }
+                    None => {
+                        b.set_style(spinner_style());
+                        b.unset_length();
+                    }
                 }
             }
             b.set_position(p.keys);
@@ -73,4 +74,17 @@ impl Bar {
             b.finish_and_clear();
         }
     }
+}
+
+fn bar_style() -> ProgressStyle {
+    ProgressStyle::with_template(
+        "{spinner} {msg:20} [{bar:30}] {human_pos}/{human_len} keys ({percent}%) {elapsed}, eta {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ")
+}
+
+fn spinner_style() -> ProgressStyle {
+    ProgressStyle::with_template("{spinner} {msg:20} {human_pos} keys {elapsed}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
 }
