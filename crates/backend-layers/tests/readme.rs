@@ -6,7 +6,10 @@ fn readme_example_is_the_doc_tested_one() {
     let section = &readme[readme
         .find("## Layers")
         .expect("README has a Layers section")..];
-    let start = section.find("```rust\n").expect("a rust block") + "```rust\n".len();
+    // The README block is `rust,ignore` (backend-file doc-tests the whole README) with
+    // one comment line pointing here; the rest must be the crate docs' doc test.
+    let fence = section.find("```rust,ignore\n").expect("a rust block") + "```rust,ignore\n".len();
+    let start = fence + section[fence..].find('\n').expect("comment line") + 1;
     let block = &section[start..start + section[start..].find("```").expect("block end")];
     let lib = include_str!("../src/lib.rs");
     let doc: String = lib
