@@ -23,6 +23,9 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 step "tests (every crate, benches in test mode)"
 cargo test --locked --no-fail-fast --workspace --all-targets 2>&1 | tee "$log"
 
+step "backend-url alone (default features: a rocks:// URL names the feature to enable)"
+cargo test --locked -p backend-url 2>&1 | tee -a "$log"
+
 step "slow: scanning 1M keys through backend-redis keeps client memory bounded"
 cargo test --locked -p backend-redis --test scan_memory -- --ignored 2>&1 | tee -a "$log"
 

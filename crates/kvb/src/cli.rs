@@ -9,7 +9,7 @@ use crate::output::Format;
 /// Look inside, check, benchmark and move data between kv-backends stores.
 ///
 /// Every store is named by a URL: mem://, file:///path?sync=always, sled:///path,
-/// rocks:///path (build with --features rocks), redis://host:port/db, rediss://...
+/// rocks:///path (the default `rocks` feature), redis://host:port/db, rediss://...
 ///
 /// Exit codes: 0 success, 1 not found, 2 bad arguments or URL, 3 backend or I/O
 /// failure, 4 a check failed (corruption, mismatch), 5 interrupted.

@@ -3,7 +3,7 @@
 //! no checkpoint) on the same pair. Ignored by default (minutes, RocksDB, a server):
 //!
 //! ```sh
-//! cargo test --release -p kvb --features rocks --test million -- --ignored --nocapture
+//! cargo test --release -p kvb --test million -- --ignored --nocapture
 //! ```
 #![cfg(all(feature = "file", feature = "rocks", feature = "redis"))]
 

@@ -1,4 +1,4 @@
-//! The seeds batteries on backend-rocks (with `--features rocks`: it compiles RocksDB).
+//! The seeds batteries on backend-rocks (the default `rocks` feature: it compiles RocksDB).
 #![cfg(feature = "rocks")]
 
 use std::sync::Arc;
