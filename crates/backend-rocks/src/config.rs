@@ -44,7 +44,8 @@ pub struct RocksConfig {
 }
 
 impl RocksConfig {
-    /// Defaults, with the store at `path`.
+    /// Defaults, with the store at `path`. There is no `Default`: a store always has an
+    /// explicit directory, never one picked from the working directory.
     pub fn new(path: impl AsRef<Path>) -> Self {
         RocksConfig {
             path: path.as_ref().to_path_buf(),
@@ -84,12 +85,5 @@ impl RocksConfig {
     pub fn watch_capacity(mut self, events: usize) -> Self {
         self.watch_capacity = events;
         self
-    }
-}
-
-impl Default for RocksConfig {
-    /// Defaults with the store in `./kv-rocks` (relative to the working directory).
-    fn default() -> Self {
-        Self::new("kv-rocks")
     }
 }

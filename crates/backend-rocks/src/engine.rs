@@ -8,7 +8,7 @@ use backend_support::ttl;
 use rocksdb::compaction_filter::Decision;
 use rocksdb::{BlockBasedOptions, Cache, ColumnFamilyDescriptor, DB, DBCompressionType, Options};
 
-use crate::error::{is_lock_error, rocks_err};
+use crate::error::{io_err_at, is_lock_error, rocks_err, rocks_err_at};
 use crate::{RocksCompression, RocksConfig};
 
 /// Prefix of the column families that hold partitions. `:` never occurs in a partition
@@ -122,10 +122,12 @@ impl std::ops::Deref for Engine {
 pub(crate) fn open_db(config: &RocksConfig, cache: &Cache) -> Result<(Engine, Vec<String>)> {
     let opts = db_options(config, cache);
     let exists = config.path.join("CURRENT").exists();
+    // Created here, not by the `rocksdb` crate, which turns the OS error into a string.
+    std::fs::create_dir_all(&config.path).map_err(|e| io_err_at("create", &config.path, e))?;
     let started = Instant::now();
     loop {
         let names = if exists {
-            DB::list_cf(&opts, &config.path).map_err(rocks_err)?
+            DB::list_cf(&opts, &config.path).map_err(|e| rocks_err_at("open", &config.path, e))?
         } else {
             vec![rocksdb::DEFAULT_COLUMN_FAMILY_NAME.to_owned()]
         };
@@ -140,7 +142,7 @@ pub(crate) fn open_db(config: &RocksConfig, cache: &Cache) -> Result<(Engine, Ve
             Err(e) if is_lock_error(&e) && started.elapsed() < LOCK_WAIT => {
                 std::thread::sleep(LOCK_RETRY);
             }
-            Err(e) => return Err(rocks_err(e)),
+            Err(e) => return Err(rocks_err_at("open", &config.path, e)),
         }
     }
 }

@@ -1,4 +1,16 @@
-//! RocksDB errors mapped onto the contract's errors.
+//! RocksDB errors mapped onto the contract's errors, keeping RocksDB's error as their
+//! source and naming the store they concern.
+//!
+//! The `rocksdb` crate exposes an error as a status string only (`"IO error: ..."`);
+//! its [`ErrorKind`] is parsed from the string's first word, and there is no errno, so
+//! an I/O error becomes an `io::Error` of kind `Other` whose inner error is RocksDB's
+//! (RocksDB's own I/O messages name the file they concern). The store directory is
+//! created by [`open_db`](crate::engine::open_db) itself, so that failure keeps the
+//! OS's `io::Error`.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
 
 use backend_api::Error;
 use rocksdb::ErrorKind;
@@ -6,23 +18,91 @@ use rocksdb::ErrorKind;
 /// The backend's name in errors and reports.
 pub(crate) const NAME: &str = "rocks";
 
-/// Maps a RocksDB error onto the closest contract error, keeping its message.
-pub(crate) fn rocks_err(error: rocksdb::Error) -> Error {
-    match error.kind() {
-        ErrorKind::Corruption => Error::corruption(error.into_string()),
-        ErrorKind::IOError if is_lock_error(&error) => Error::Locked {
-            detail: error.into_string(),
-        },
-        ErrorKind::IOError => Error::Io(std::io::Error::other(error.into_string())),
-        _ => Error::backend(NAME, error),
+/// A RocksDB or OS error, with the step and store it concerns when known: the private
+/// error inside the `Error::Io` or `Error::Backend` that [`rocks_err`],
+/// [`rocks_err_at`] and [`io_err_at`] return. `source()` is the original error, whole.
+#[derive(Debug)]
+struct RocksError {
+    /// The step ("open") and the store directory, when the caller knows them.
+    at: Option<(&'static str, PathBuf)>,
+    source: Box<dyn std::error::Error + Send + Sync + 'static>,
+}
+
+impl fmt::Display for RocksError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.at {
+            Some((step, path)) => {
+                write!(f, "RocksDB {step} of {}: {}", path.display(), self.source)
+            }
+            None => write!(f, "RocksDB: {}", self.source),
+        }
     }
 }
 
+impl std::error::Error for RocksError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
+
+/// The closest contract error for `error` (a held `LOCK` is `Locked`, corruption is
+/// `Corruption`, other I/O errors are `Io` and the rest `Backend`, the last two keeping
+/// RocksDB's error as their source), naming `at` when given.
+fn map(error: rocksdb::Error, at: Option<(&'static str, PathBuf)>) -> Error {
+    let kind = error.kind();
+    let locked = is_lock_error(&error);
+    let wrapped = RocksError {
+        at,
+        source: Box::new(error),
+    };
+    match kind {
+        ErrorKind::Corruption => Error::corruption(wrapped.to_string()),
+        ErrorKind::IOError if locked => Error::Locked {
+            detail: wrapped.to_string(),
+        },
+        ErrorKind::IOError => Error::Io(io::Error::other(wrapped)),
+        _ => Error::backend(NAME, wrapped),
+    }
+}
+
+/// Maps a RocksDB error of a running store onto the closest contract error (see
+/// [`map`]). Where the store path is at hand, use [`rocks_err_at`].
+pub(crate) fn rocks_err(error: rocksdb::Error) -> Error {
+    map(error, None)
+}
+
+/// [`rocks_err`] for a `step` ("open") on the store at `path`, which the error's
+/// message then names.
+pub(crate) fn rocks_err_at(step: &'static str, path: &Path, error: rocksdb::Error) -> Error {
+    map(error, Some((step, path.to_path_buf())))
+}
+
+/// An OS error of a `step` on `path`: `Error::Io` of the same kind, whose message names
+/// the path and whose source is `error`.
+pub(crate) fn io_err_at(step: &'static str, path: &Path, error: io::Error) -> Error {
+    let kind = error.kind();
+    Error::Io(io::Error::new(
+        kind,
+        RocksError {
+            at: Some((step, path.to_path_buf())),
+            source: Box::new(error),
+        },
+    ))
+}
+
 /// True for the error RocksDB gives when another handle holds the store's `LOCK` file.
+///
+/// RocksDB reports it only in the status string (no code beyond `IOError`), from
+/// `PosixFileSystem::LockFile`: `"IO error: lock hold by current process, ..."` when
+/// this process holds it, and `"IO error: While lock file: <path>/LOCK: <errno>"` when
+/// the `fcntl` lock fails (another process). Those two fixed contexts are what is
+/// matched; a failure to *open* the `LOCK` file ("while open a file for lock", e.g.
+/// permission denied) is not a lock conflict and stays `Io`.
 pub(crate) fn is_lock_error(error: &rocksdb::Error) -> bool {
     let message = error.as_ref();
     matches!(error.kind(), ErrorKind::IOError)
-        && (message.contains("/LOCK") || message.contains("lock hold"))
+        && (message.contains("While lock file: ")
+            || message.contains("lock hold by current process"))
 }
 
 /// A blocking task that panicked or was cancelled.

@@ -88,5 +88,5 @@ mod engine;
 mod error;
 mod scan;
 
-pub use backend::RocksBackend;
+pub use backend::{CAPABILITIES, RocksBackend};
 pub use config::{RocksCompression, RocksConfig};

@@ -16,7 +16,7 @@ use parking_lot::RwLock;
 use crate::SledConfig;
 use crate::batch::BatchTrees;
 use crate::durable::Syncer;
-use crate::error::{NAME, is_lock_error, join_err, sled_err};
+use crate::error::{NAME, is_lock_error, join_err, sled_err, sled_err_at};
 use crate::scan::{measure_tree, scan_tree};
 use crate::value;
 
@@ -31,10 +31,10 @@ const TREE_PREFIX: &str = "p:";
 const LOCK_WAIT: Duration = Duration::from_secs(5);
 const LOCK_RETRY: Duration = Duration::from_millis(50);
 
-/// What this backend offers; `range_delete` is false because sled can write several
-/// keys atomically only from a batch or transaction held whole in memory (see
-/// docs/backend-sled.md).
-const CAPABILITIES: Capabilities = Capabilities {
+/// What this backend offers (see the crate docs for each line); `range_delete` is
+/// false because sled can write several keys atomically only from a batch or
+/// transaction held whole in memory (see docs/backend-sled.md).
+pub const CAPABILITIES: Capabilities = Capabilities {
     ordered_scan: true,
     reverse_scan: true,
     snapshot_scan: false,
@@ -93,8 +93,8 @@ impl SledBackend {
     /// partitions. A store held by another open handle answers [`Error::Locked`] after
     /// a short wait.
     pub async fn open(config: SledConfig) -> Result<SledBackend> {
-        let sled_config = config.to_sled();
-        let open = tokio::task::spawn_blocking(move || open_store(&sled_config))
+        let (sled_config, path) = (config.to_sled(), config.path.clone());
+        let open = tokio::task::spawn_blocking(move || open_store(&sled_config, &path))
             .await
             .map_err(join_err)??;
         Ok(SledBackend {
@@ -191,12 +191,14 @@ impl SledBackend {
     }
 }
 
-fn open_store(config: &sled::Config) -> Result<Open> {
+/// Opens the store at `path` (described by `config`), retrying while its lock is held
+/// for up to [`LOCK_WAIT`]; errors name `path`.
+fn open_store(config: &sled::Config, path: &std::path::Path) -> Result<Open> {
     let started = std::time::Instant::now();
     let db = loop {
         match config.open() {
             Ok(db) => break db,
-            Err(e) if is_lock_error(&e) => {
+            Err(e) if is_lock_error(&e, path) => {
                 if started.elapsed() >= LOCK_WAIT {
                     return Err(Error::Locked {
                         detail: e.to_string(),
@@ -204,7 +206,7 @@ fn open_store(config: &sled::Config) -> Result<Open> {
                 }
                 std::thread::sleep(LOCK_RETRY);
             }
-            Err(e) => return Err(sled_err(e)),
+            Err(e) => return Err(sled_err_at("open", path, e)),
         }
     };
     let mut trees = Trees::default();
@@ -218,7 +220,9 @@ fn open_store(config: &sled::Config) -> Result<Open> {
             .ok_or_else(|| {
                 Error::corruption(format!("sled tree {:?} is not a partition name", &*name))
             })?;
-        let tree = db.open_tree(&name).map_err(sled_err)?;
+        let tree = db
+            .open_tree(&name)
+            .map_err(|e| sled_err_at("open", path, e))?;
         trees.insert(partition, tree);
     }
     Ok(Open { db, trees })

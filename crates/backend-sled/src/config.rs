@@ -39,7 +39,8 @@ pub struct SledConfig {
 }
 
 impl SledConfig {
-    /// Defaults, with the store at `path`.
+    /// Defaults, with the store at `path`. There is no `Default`: a store always has an
+    /// explicit directory, never one picked from the working directory.
     pub fn new(path: impl AsRef<Path>) -> Self {
         SledConfig {
             path: path.as_ref().to_path_buf(),
@@ -84,12 +85,5 @@ impl SledConfig {
                 SledMode::LowSpace => sled::Mode::LowSpace,
                 SledMode::HighThroughput => sled::Mode::HighThroughput,
             })
-    }
-}
-
-impl Default for SledConfig {
-    /// Defaults with the store in `./kv-sled` (relative to the working directory).
-    fn default() -> Self {
-        Self::new("kv-sled")
     }
 }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use backend_api::{Error, Result};
 use parking_lot::Mutex;
 
-use crate::error::sled_err;
+use crate::error::{io_err_at, sled_err_at};
 
 /// Makes a store's acknowledged writes durable. One per handle; clones share it.
 #[derive(Clone, Debug)]
@@ -53,7 +53,8 @@ impl Syncer {
     /// itself) and the directories are synced only when they are new since this
     /// handle's last flush, found by listing the directories (no I/O to the device).
     pub(crate) fn flush(&self, db: &sled::Db) -> Result<()> {
-        db.flush().map_err(sled_err)?;
+        db.flush()
+            .map_err(|e| sled_err_at("flush", &self.path, e))?;
         let mut synced = self.synced.lock();
         let log = self.path.join("db");
         File::open(&log)
@@ -107,10 +108,7 @@ fn sync(path: &Path) -> Result<()> {
         .map_err(|e| at(path, e))
 }
 
-/// An I/O error that names its path.
+/// An I/O error of a flush step that names its path and keeps the OS error as source.
 fn at(path: &Path, error: io::Error) -> Error {
-    Error::Io(io::Error::new(
-        error.kind(),
-        format!("fsync of {}: {error}", path.display()),
-    ))
+    io_err_at("flush", path, error)
 }

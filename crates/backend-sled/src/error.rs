@@ -1,11 +1,48 @@
-//! sled errors mapped onto the contract's errors.
+//! sled errors mapped onto the contract's errors, keeping their source and naming the
+//! store they concern.
+
+use std::fmt;
+use std::fs::{File, TryLockError};
+use std::io;
+use std::path::{Path, PathBuf};
 
 use backend_api::Error;
 
 /// The backend's name in errors and reports.
 pub(crate) const NAME: &str = "sled";
 
-/// Maps a sled error onto the closest contract error, keeping the source.
+/// An engine or OS error and the file or directory it concerns: the private error
+/// inside the `Error::Io` or `Error::Backend` that [`sled_err_at`] and [`io_err_at`]
+/// return. `Display` names the path and the failed step; `source()` is the original
+/// error, whole.
+#[derive(Debug)]
+struct AtPath {
+    /// What was being done ("open", "fsync").
+    step: &'static str,
+    path: PathBuf,
+    source: Box<dyn std::error::Error + Send + Sync + 'static>,
+}
+
+impl fmt::Display for AtPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "sled {} of {}: {}",
+            self.step,
+            self.path.display(),
+            self.source
+        )
+    }
+}
+
+impl std::error::Error for AtPath {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
+
+/// Maps a sled error onto the closest contract error, keeping the source. For errors
+/// of a known store path, use [`sled_err_at`].
 pub(crate) fn sled_err(error: sled::Error) -> Error {
     match error {
         sled::Error::Io(io) => Error::Io(io),
@@ -21,9 +58,49 @@ pub(crate) fn sled_err(error: sled::Error) -> Error {
     }
 }
 
-/// True for the error sled gives when another handle holds the store's file lock.
-pub(crate) fn is_lock_error(error: &sled::Error) -> bool {
-    matches!(error, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
+/// [`sled_err`] for a step on the store at `path`: I/O and otherwise unmapped errors
+/// name the path and keep the sled error as their source.
+pub(crate) fn sled_err_at(step: &'static str, path: &Path, error: sled::Error) -> Error {
+    match error {
+        sled::Error::Io(io) => io_err_at(step, path, io),
+        sled::Error::Unsupported(_) | sled::Error::ReportableBug(_) => Error::backend(
+            NAME,
+            AtPath {
+                step,
+                path: path.to_path_buf(),
+                source: Box::new(error),
+            },
+        ),
+        other => sled_err(other),
+    }
+}
+
+/// An OS error of a step on `path`: `Error::Io` of the same kind, whose message names
+/// the path and whose source is `error`.
+pub(crate) fn io_err_at(step: &'static str, path: &Path, error: io::Error) -> Error {
+    let kind = error.kind();
+    Error::Io(io::Error::new(
+        kind,
+        AtPath {
+            step,
+            path: path.to_path_buf(),
+            source: Box::new(error),
+        },
+    ))
+}
+
+/// True when opening the store at `store` failed because another handle holds its file
+/// lock. sled reports a held lock only as a formatted `io::ErrorKind::Other` message
+/// ("could not acquire lock on ..."), so instead of matching that text this asks the OS:
+/// it tries the same `flock` sled takes on `<store>/db`, and a `WouldBlock` answer means
+/// the lock is held. The probe's lock is released at once (the file is closed).
+pub(crate) fn is_lock_error(error: &sled::Error, store: &Path) -> bool {
+    let sled::Error::Io(io) = error else {
+        return false;
+    };
+    io.kind() == io::ErrorKind::Other
+        && File::open(store.join("db"))
+            .is_ok_and(|db| matches!(db.try_lock(), Err(TryLockError::WouldBlock)))
 }
 
 /// A blocking task that panicked or was cancelled.

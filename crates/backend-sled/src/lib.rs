@@ -86,5 +86,5 @@ mod error;
 mod scan;
 mod value;
 
-pub use backend::SledBackend;
+pub use backend::{CAPABILITIES, SledBackend};
 pub use config::{SledConfig, SledMode};
