@@ -18,6 +18,8 @@
 //!
 //! # Capabilities
 //!
+//! Declared once as [`CAPABILITIES`] (what `capabilities()` returns):
+//!
 //! | capability | | how |
 //! |---|---|---|
 //! | `ordered_scan`, `reverse_scan` | yes | raw iterator with lower/upper bounds in its `ReadOptions`, `seek_to_first`/`next` or `seek_to_last`/`prev`, on a blocking thread; pairs are copied into one buffer per chunk (up to 1024 pairs or 1 MiB) and become `Bytes` on the consumer's thread |
@@ -34,6 +36,14 @@
 //! | `exact_len` | yes | `len` counts live keys with a snapshot scan (O(n)); `status` has RocksDB's estimate |
 //!
 //! Limits: keys 1 B to 1 KiB, values up to 16 MiB (the contract's defaults).
+//!
+//! # Errors
+//!
+//! Errors from RocksDB or the OS keep their cause: `Error::Io` and `Error::Backend` carry
+//! a private error whose `Display` names the store directory and step at open (later,
+//! RocksDB's own I/O messages name the file) and whose `source()` is the original
+//! error. A store held by another handle
+//! is `Error::Locked`.
 //!
 //! # Durability
 //!

@@ -17,6 +17,8 @@
 //!
 //! # Capabilities
 //!
+//! Declared once as [`CAPABILITIES`] (what `capabilities()` returns):
+//!
 //! | capability | | how |
 //! |---|---|---|
 //! | `ordered_scan`, `reverse_scan` | yes | sled range iterators, forward and `rev()`, walked on a blocking thread and handed over up to 1024 pairs at a time (sled's `IVec`s; the consumer wraps them in `Bytes` without copying values) |
@@ -33,6 +35,13 @@
 //! | `exact_len` | yes | `len` counts live keys (O(n) walk of the tree) |
 //!
 //! Limits: keys 1 B to 1 KiB, values up to 16 MiB (the contract's defaults).
+//!
+//! # Errors
+//!
+//! Errors from sled or the OS keep their cause: `Error::Io` and `Error::Backend` carry
+//! a private error whose `Display` names the store directory and step (for open and
+//! flush) and whose `source()` is the original error. A store held by another handle
+//! is `Error::Locked`.
 //!
 //! # Durability
 //!
