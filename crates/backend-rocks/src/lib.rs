@@ -42,8 +42,7 @@
 //! Errors from RocksDB or the OS keep their cause: `Error::Io` and `Error::Backend` carry
 //! a private error whose `Display` names the store directory and step at open (later,
 //! RocksDB's own I/O messages name the file) and whose `source()` is the original
-//! error. A store held by another handle
-//! is `Error::Locked`.
+//! error. A store held by another handle is `Error::Locked`.
 //!
 //! # Durability
 //!
