@@ -1,10 +1,13 @@
-//! Test helpers shared by the workspace's crates (not published): a real
+//! Test helpers shared by the workspace's crates (not published): [`open_errors`],
+//! checks that an open refused by the OS names its path and keeps its cause; and a real
 //! `redis-server` from PATH on a free loopback port with persistence off, killed when
 //! the test process ends, or the server named by `REDIS_TEST_URL`.
 //!
 //! Started from `crates/backend-redis/tests/common` (issue 14 asks for one launcher);
 //! backend-redis's own tests still use their copy until their owner moves them here.
 #![deny(unsafe_code)]
+
+pub mod open_errors;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
