@@ -13,6 +13,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, ErrorKind, FromRedisValue, RedisResult, Script, ServerErrorKind, Value};
 
 use crate::config::RedisConfig;
+use crate::conn::Conn;
 use crate::error::{self, NAME};
 use crate::layout::{Layout, PartitionKeys};
 use crate::scripts::{Scripts, evalsha};
@@ -33,7 +34,7 @@ pub struct RedisBackend {
 /// State shared with scan streams.
 pub(crate) struct Inner {
     pub client: redis::Client,
-    pub conn: ConnectionManager,
+    pub conn: Conn,
     pub config: RedisConfig,
     pub layout: Layout,
     pub scripts: Scripts,
@@ -46,6 +47,12 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    /// True on a cluster whose partitions have their own slots: the registry is in
+    /// another slot, so create and drop touch it with a separate command.
+    pub fn split_registry(&self) -> bool {
+        self.config.is_cluster() && !self.config.colocate_partitions
+    }
+
     /// `Error::Closed` after `close`.
     pub fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
@@ -88,6 +95,44 @@ impl Inner {
             }
         };
         self.run(operation, call).await
+    }
+
+    /// [`eval`](Self::eval) of a write script. With `write_ack_replicas` set, the call
+    /// is pipelined with `WAIT <replicas> <response_timeout ms>` on the same connection
+    /// (on a cluster, the pipeline goes to the master of the script's slot); fewer
+    /// acknowledgements answer `Error::Timeout`: the write is on the master, whether
+    /// it survives a failover is unknown.
+    pub async fn eval_write<T: FromRedisValue>(
+        &self,
+        operation: &'static str,
+        script: &Script,
+        cmd: &Cmd,
+    ) -> Result<T> {
+        let replicas = self.config.write_ack_replicas;
+        if replicas == 0 {
+            return self.eval(operation, script, cmd).await;
+        }
+        let wait_ms = self.config.response_timeout.as_millis().max(1);
+        let mut pipe = redis::pipe();
+        pipe.add_command(cmd.clone())
+            .cmd("WAIT")
+            .arg(replicas)
+            .arg(wait_ms.to_string());
+        let mut conn = self.conn.clone();
+        let call = async move {
+            match pipe.query_async::<(T, usize)>(&mut conn).await {
+                Err(err) if err.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                    script.load_async(&mut conn).await?;
+                    pipe.query_async(&mut conn).await
+                }
+                other => other,
+            }
+        };
+        let (value, acked) = self.run(operation, call).await?;
+        if acked < replicas {
+            return Err(error::timeout(operation, self.config.response_timeout));
+        }
+        Ok(value)
     }
 }
 
@@ -135,12 +180,19 @@ impl RedisBackend {
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500));
         let deadline = config.connect_timeout * 2 + config.response_timeout;
-        let conn = match tokio::time::timeout(
-            deadline,
-            ConnectionManager::new_with_config(client.clone(), manager_config),
-        )
-        .await
-        {
+        let connect = async {
+            if config.is_cluster() {
+                cluster_client(&config)?
+                    .get_async_connection()
+                    .await
+                    .map(Conn::Cluster)
+            } else {
+                ConnectionManager::new_with_config(client.clone(), manager_config)
+                    .await
+                    .map(Conn::Single)
+            }
+        };
+        let conn = match tokio::time::timeout(deadline, connect).await {
             Ok(Ok(conn)) => conn,
             Ok(Err(err)) => {
                 return Err(match error::map(err, "open", config.connect_timeout) {
@@ -160,7 +212,10 @@ impl RedisBackend {
         let inner = Inner {
             client,
             conn,
-            layout: Layout::new(&config.namespace),
+            layout: Layout::with_colocation(
+                &config.namespace,
+                config.is_cluster() && config.colocate_partitions,
+            ),
             scripts: Scripts::new(),
             publish: batch::Publish {
                 command: "PUBLISH",
@@ -189,7 +244,7 @@ impl RedisBackend {
         self.inner.layout.partition(partition)
     }
 
-    fn conn(&self) -> ConnectionManager {
+    fn conn(&self) -> Conn {
         self.inner.conn.clone()
     }
 
@@ -236,7 +291,7 @@ impl RedisBackend {
             .arg(value)
             .arg(ttl_arg(options.ttl))
             .arg(&keys.channel);
-        let done: i64 = self.inner.eval("put", script, &cmd).await?;
+        let done: i64 = self.inner.eval_write("put", script, &cmd).await?;
         if done == 0 {
             Err(not_found(partition))
         } else {
@@ -253,7 +308,7 @@ impl RedisBackend {
             .arg(&keys.index)
             .arg(key)
             .arg(&keys.channel);
-        let done: i64 = self.inner.eval("delete", script, &cmd).await?;
+        let done: i64 = self.inner.eval_write("delete", script, &cmd).await?;
         if done == 0 {
             Err(not_found(partition))
         } else {
@@ -278,9 +333,22 @@ impl RedisBackend {
             checks,
             operations,
         );
+        if plan.partitions.len() > 1 && self.inner.split_registry() {
+            // A missing partition is still the answer when there is one (error order).
+            for partition in &plan.partitions {
+                self.require_partition(partition, &self.keys(partition))
+                    .await?;
+            }
+            return Err(Error::unsupported(
+                NAME,
+                "a batch or conditional batch across partitions on Redis Cluster (each \
+                 partition has its own slot; open with RedisConfig::colocate_partitions(true) \
+                 to put the namespace in one slot)",
+            ));
+        }
         let reply: Vec<Value> = self
             .inner
-            .eval(operation, &self.inner.scripts.write, &plan.cmd)
+            .eval_write(operation, &self.inner.scripts.write, &plan.cmd)
             .await?;
         let unexpected =
             || Error::backend(NAME, format!("the {operation} script answered {reply:?}"));
@@ -355,6 +423,19 @@ fn client(config: &RedisConfig) -> Result<redis::Client> {
     })
 }
 
+/// The cluster client for `config.cluster_nodes` with the configured timeouts; the
+/// client follows `MOVED`/`ASK` and refreshes its slot map after a failover, retrying a
+/// call a few times within the call's deadline.
+fn cluster_client(config: &RedisConfig) -> redis::RedisResult<redis::cluster::ClusterClient> {
+    redis::cluster::ClusterClientBuilder::new(config.cluster_nodes.clone())
+        .connection_timeout(config.connect_timeout)
+        .response_timeout(config.response_timeout)
+        .retries(3)
+        .min_retry_wait(50)
+        .max_retry_wait(500)
+        .build()
+}
+
 /// Makes rustls's `ring` provider the process default, once, unless the application
 /// installed a provider of its own first (then that one is used).
 fn install_crypto_provider() {
@@ -398,20 +479,49 @@ impl StorageBackend for RedisBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        CAPABILITIES
+        if self.inner.config.is_cluster() {
+            // Watch on a cluster (sharded pub/sub) is not built yet: said, not emulated.
+            Capabilities {
+                watch: false,
+                cross_process_watch: false,
+                ..CAPABILITIES
+            }
+        } else {
+            CAPABILITIES
+        }
     }
 
     async fn create_partition(&self, partition: &Partition) -> Result<()> {
         self.inner.check_open()?;
         let keys = self.keys(partition);
         let script = &self.inner.scripts.create;
+        if self.inner.split_registry() {
+            // Registry and marker live in different slots: registry first, so a listed
+            // name without a marker (a create cut short) is filtered by `list_partitions`.
+            let mut conn = self.conn();
+            self.inner
+                .run(
+                    "create_partition",
+                    redis::cmd("SADD")
+                        .arg(self.inner.layout.registry())
+                        .arg(partition.name())
+                        .query_async::<i64>(&mut conn),
+                )
+                .await?;
+            let mut cmd = redis::cmd("SET");
+            cmd.arg(&keys.marker).arg(creation_token()).arg("NX");
+            self.inner
+                .run("create_partition", cmd.query_async::<Value>(&mut conn))
+                .await?;
+            return Ok(());
+        }
         let mut cmd = evalsha(script, 2);
         cmd.arg(&keys.marker)
             .arg(self.inner.layout.registry())
             .arg(partition.name())
             .arg(creation_token());
         self.inner
-            .eval::<i64>("create_partition", script, &cmd)
+            .eval_write::<i64>("create_partition", script, &cmd)
             .await?;
         Ok(())
     }
@@ -421,13 +531,41 @@ impl StorageBackend for RedisBackend {
         let keys = self.keys(partition);
         let script = &self.inner.scripts.drop;
         let mut cmd = evalsha(script, 3);
+        let registry = if self.inner.split_registry() {
+            // The script's registry slot must be the partition's: name a key of that
+            // slot that never exists (its `SREM` does nothing); the registry is
+            // updated below.
+            let mut none = keys.marker.clone();
+            none.extend_from_slice(b":none");
+            none
+        } else {
+            self.inner.layout.registry().into_bytes()
+        };
         cmd.arg(&keys.marker)
             .arg(&keys.index)
-            .arg(self.inner.layout.registry())
+            .arg(registry)
             .arg(partition.name())
             .arg(&keys.value_prefix)
             .arg(&keys.channel);
-        let done: i64 = self.inner.eval("drop_partition", script, &cmd).await?;
+        let done: i64 = self
+            .inner
+            .eval_write("drop_partition", script, &cmd)
+            .await?;
+        if self.inner.split_registry() {
+            // The script (in the partition's slot) could not touch the registry: the
+            // name goes now. A drop cut short here leaves a name without a marker,
+            // which `list_partitions` filters out.
+            let mut conn = self.conn();
+            self.inner
+                .run(
+                    "drop_partition",
+                    redis::cmd("SREM")
+                        .arg(self.inner.layout.registry())
+                        .arg(partition.name())
+                        .query_async::<i64>(&mut conn),
+                )
+                .await?;
+        }
         if done == 0 {
             Err(not_found(partition))
         } else {
@@ -461,6 +599,22 @@ impl StorageBackend for RedisBackend {
                     .query_async(&mut conn),
             )
             .await?;
+        let mut names = names;
+        if self.inner.split_registry() {
+            // A create or drop cut short between its two steps leaves a name without a
+            // marker: not a partition.
+            let mut live = Vec::with_capacity(names.len());
+            for name in names {
+                let Ok(partition) = Partition::parse(&name) else {
+                    live.push(name);
+                    continue;
+                };
+                if self.partition_exists(&partition).await? {
+                    live.push(name);
+                }
+            }
+            names = live;
+        }
         let mut partitions = names
             .iter()
             .map(|name| {
@@ -626,6 +780,9 @@ impl StorageBackend for RedisBackend {
     // the same script (one code path for every conditional write).
 
     async fn watch(&self, partition: &Partition, prefix: &[u8]) -> Result<WatchStream> {
+        if self.inner.config.is_cluster() {
+            return Err(Error::unsupported(NAME, "watch on Redis Cluster"));
+        }
         self.inner.check_open()?;
         CAPABILITIES.check_prefix(prefix)?;
         let keys = self.keys(partition);
@@ -706,7 +863,7 @@ impl StorageBackend for RedisBackend {
     async fn status(&self) -> Result<Status> {
         self.inner.check_open()?;
         let mut conn = self.conn();
-        let info: String = self
+        let info: Value = self
             .inner
             .run(
                 "status",
@@ -718,23 +875,42 @@ impl StorageBackend for RedisBackend {
             )
             .await?;
         let mut status = Status::new();
-        for line in info.lines() {
-            let Some((name, value)) = line.trim().split_once(':') else {
-                continue;
-            };
-            if matches!(
-                name,
-                "redis_version"
-                    | "redis_mode"
-                    | "uptime_in_seconds"
-                    | "used_memory"
-                    | "used_memory_human"
-                    | "used_memory_peak"
-                    | "maxmemory"
-                    | "maxmemory_policy"
-            ) || name.starts_with("db")
-            {
-                status.insert(format!("server.{name}"), value.to_owned());
+        // A standalone server answers one text; a cluster client asks every node and
+        // answers a map of node address to text (keys then carry the node).
+        let texts: Vec<(String, String)> = match info {
+            Value::Map(nodes) => nodes
+                .into_iter()
+                .filter_map(|(node, text)| {
+                    Some((
+                        format!("{}.", String::from_redis_value(node).ok()?),
+                        String::from_redis_value(text).ok()?,
+                    ))
+                })
+                .collect(),
+            other => vec![(
+                String::new(),
+                String::from_redis_value(other).map_err(|e| Error::backend(NAME, e))?,
+            )],
+        };
+        for (node, text) in &texts {
+            for line in text.lines() {
+                let Some((name, value)) = line.trim().split_once(':') else {
+                    continue;
+                };
+                if matches!(
+                    name,
+                    "redis_version"
+                        | "redis_mode"
+                        | "uptime_in_seconds"
+                        | "used_memory"
+                        | "used_memory_human"
+                        | "used_memory_peak"
+                        | "maxmemory"
+                        | "maxmemory_policy"
+                ) || name.starts_with("db")
+                {
+                    status.insert(format!("server.{node}{name}"), value.to_owned());
+                }
             }
         }
         status.insert("namespace".into(), self.inner.config.namespace.clone());

@@ -50,6 +50,17 @@ pub struct RedisConfig {
     /// PEM client certificate chain and private key, for servers that verify clients
     /// (`tls-auth-clients yes`; `rediss://` only).
     pub tls_client_cert: Option<(Vec<u8>, Vec<u8>)>,
+    /// Redis Cluster seed nodes (`redis://host:port` each); empty: `url` is one
+    /// standalone server. See [`RedisConfig::cluster`].
+    pub cluster_nodes: Vec<String>,
+    /// Put every partition of the namespace in one cluster slot (one co-location group),
+    /// so batches and conditional batches may span partitions on a cluster. Off: each
+    /// partition has its own slot and a batch naming two partitions is refused.
+    pub colocate_partitions: bool,
+    /// After each write, `WAIT` for this many replicas to acknowledge it (0: don't);
+    /// fewer within `response_timeout` answers `Error::Timeout` (the write happened on
+    /// the master; whether it survives a failover is unknown).
+    pub write_ack_replicas: usize,
 }
 
 impl std::fmt::Debug for RedisConfig {
@@ -67,6 +78,16 @@ impl std::fmt::Debug for RedisConfig {
                 "tls_client_cert",
                 &self.tls_client_cert.as_ref().map(|_| "<set>"),
             )
+            .field(
+                "cluster_nodes",
+                &self
+                    .cluster_nodes
+                    .iter()
+                    .map(|u| redact_password(u))
+                    .collect::<Vec<_>>(),
+            )
+            .field("colocate_partitions", &self.colocate_partitions)
+            .field("write_ack_replicas", &self.write_ack_replicas)
             .finish()
     }
 }
@@ -103,7 +124,38 @@ impl RedisConfig {
             watch_capacity: DEFAULT_WATCH_CAPACITY,
             tls_ca_cert: None,
             tls_client_cert: None,
+            cluster_nodes: Vec::new(),
+            colocate_partitions: false,
+            write_ack_replicas: 0,
         }
+    }
+
+    /// A config for the Redis Cluster reachable through any of `nodes` (seed URLs,
+    /// `redis://host:port`; the client discovers the rest). Each partition lives in one
+    /// slot (hash tag `{<namespace>:<partition>}`).
+    pub fn cluster<S: Into<String>>(nodes: impl IntoIterator<Item = S>) -> Self {
+        let nodes: Vec<String> = nodes.into_iter().map(Into::into).collect();
+        let mut config = Self::new(nodes.first().cloned().unwrap_or_default());
+        config.cluster_nodes = nodes;
+        config
+    }
+
+    /// True when this config names a cluster.
+    pub fn is_cluster(&self) -> bool {
+        !self.cluster_nodes.is_empty()
+    }
+
+    /// Puts every partition of the namespace in one slot (see
+    /// [`RedisConfig::colocate_partitions`]).
+    pub fn colocate_partitions(mut self, on: bool) -> Self {
+        self.colocate_partitions = on;
+        self
+    }
+
+    /// Waits for `replicas` replicas to acknowledge each write (`WAIT`).
+    pub fn write_ack_replicas(mut self, replicas: usize) -> Self {
+        self.write_ack_replicas = replicas;
+        self
     }
 
     /// Trusts the authorities in `pem` (one or more PEM certificates) for the server's

@@ -49,6 +49,11 @@ pub(crate) fn map(err: RedisError, operation: &'static str, timeout: Duration) -
                     | ServerErrorKind::MasterDown
                     | ServerErrorKind::TryAgain
                     | ServerErrorKind::ClusterDown
+                    // A cluster's topology is changing (failover, resharding) and the
+                    // client's own redirections ran out: retry later.
+                    | ServerErrorKind::Moved
+                    | ServerErrorKind::Ask
+                    | ServerErrorKind::ReadOnly
             )
         )
     {

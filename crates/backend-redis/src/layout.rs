@@ -8,7 +8,9 @@
 //! | `kvb:{<ns>:<p>}:v:<key>` | string | the value of `<key>` (raw bytes), native TTL |
 //! | `kvb:{<ns>:<p>}:w` | pub/sub channel | change events |
 //!
-//! The `{...}` hash tag puts every key of one partition in one cluster slot.
+//! The `{...}` hash tag puts every key of one partition in one cluster slot. With
+//! `colocate_partitions` the tag is the namespace's (`kvb:{<ns>}:p:<p>:m` and so on), so
+//! the whole namespace, registry included, is one slot.
 
 use backend_api::Partition;
 
@@ -16,6 +18,8 @@ use backend_api::Partition;
 #[derive(Clone, Debug)]
 pub(crate) struct Layout {
     namespace: String,
+    /// Every partition under the namespace's hash tag (one cluster slot).
+    colocate: bool,
 }
 
 /// Key names of one partition.
@@ -42,10 +46,12 @@ impl PartitionKeys {
 }
 
 impl Layout {
-    /// The layout of `namespace` (already validated).
-    pub fn new(namespace: &str) -> Self {
+    /// The layout of `namespace`; with `colocate`, every partition's keys carry the
+    /// namespace's hash tag: `kvb:{<ns>}:p:<p>:...` (one slot for the whole namespace).
+    pub fn with_colocation(namespace: &str, colocate: bool) -> Self {
         Layout {
             namespace: namespace.to_owned(),
+            colocate,
         }
     }
 
@@ -56,7 +62,11 @@ impl Layout {
 
     /// The keys of `partition`.
     pub fn partition(&self, partition: &Partition) -> PartitionKeys {
-        let base = format!("kvb:{{{}:{}}}:", self.namespace, partition.name());
+        let base = if self.colocate {
+            format!("kvb:{{{}}}:p:{}:", self.namespace, partition.name())
+        } else {
+            format!("kvb:{{{}:{}}}:", self.namespace, partition.name())
+        };
         PartitionKeys {
             marker: format!("{base}m").into_bytes(),
             index: format!("{base}i").into_bytes(),
@@ -72,12 +82,21 @@ mod tests {
 
     #[test]
     fn partitions_and_namespaces_never_share_a_key() {
-        let a = Layout::new("ns").partition(&Partition::new("p").unwrap());
-        let b = Layout::new("ns").partition(&Partition::new("p_").unwrap());
-        let c = Layout::new("ns_").partition(&Partition::new("p").unwrap());
+        let a = Layout::with_colocation("ns", false).partition(&Partition::new("p").unwrap());
+        let b = Layout::with_colocation("ns", false).partition(&Partition::new("p_").unwrap());
+        let c = Layout::with_colocation("ns_", false).partition(&Partition::new("p").unwrap());
         assert_ne!(a.value(b"k"), b.value(b"k"));
         assert_ne!(a.value(b"k"), c.value(b"k"));
         assert_eq!(a.value(b"\x00\xff"), b"kvb:{ns:p}:v:\x00\xff");
         assert_eq!(a.index, b"kvb:{ns:p}:i");
+        let co = Layout::with_colocation("ns", true);
+        assert_eq!(
+            co.partition(&Partition::new("p").unwrap()).index,
+            b"kvb:{ns}:p:p:i"
+        );
+        assert_ne!(
+            co.partition(&Partition::new("p").unwrap()).value(b"_:v:k"),
+            co.partition(&Partition::new("p_").unwrap()).value(b"v:k")
+        );
     }
 }

@@ -59,6 +59,17 @@
 //! connection ends (server gone, or the server dropped a slow subscriber) yields
 //! `Error::Unavailable` and ends.
 //!
+//! # Redis Cluster
+//!
+//! [`RedisConfig::cluster`] runs on a Redis Cluster through the `redis` crate's async
+//! cluster client (`MOVED`/`ASK` followed, slot map refreshed after a failover). Each
+//! partition is one slot (hash tag `{<namespace>:<partition>}`); a batch across
+//! partitions is refused with `Error::Unsupported` unless
+//! [`RedisConfig::colocate_partitions`] puts the namespace in one slot. A cluster
+//! handle does not offer `watch` yet (its capabilities say so).
+//! [`RedisConfig::write_ack_replicas`] adds `WAIT n` to every write. Details and
+//! failover measurements: `docs/backend-redis.md`.
+//!
 //! # TLS
 //!
 //! `rediss://host:port/db` connects over TLS (rustls with the `ring` provider, installed
@@ -73,6 +84,7 @@
 mod backend;
 mod batch;
 mod config;
+mod conn;
 mod error;
 mod event;
 mod layout;

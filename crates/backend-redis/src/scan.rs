@@ -148,26 +148,21 @@ impl Cursor {
     }
 
     /// The live pairs among `members`, in order; reclaims the index entries of the dead.
-    /// The values (or, keys-only, their existence) are read in one `MULTI`/`EXEC` with
-    /// the partition marker: if the marker no longer holds the scan's token, the
+    /// The values (or, keys-only, their existence) are read by one read-only script
+    /// (`PAGE`) together with the partition marker: if the marker no longer holds the scan's token, the
     /// partition was dropped since the scan began and the answer is `PartitionNotFound`
     /// (never a pair written after the drop).
     async fn fetch_values(&self, members: Vec<Bytes>) -> Result<Vec<(Bytes, Bytes)>> {
         let names: Vec<Vec<u8>> = members.iter().map(|m| self.keys.value(m)).collect();
-        let mut conn = self.inner.conn.clone();
-        let mut pipe = redis::pipe();
-        pipe.atomic().get(&self.keys.marker);
-        if self.keys_only {
-            for name in &names {
-                pipe.exists(name);
-            }
-        } else {
-            pipe.cmd("MGET").arg(&names);
-        }
-        let mut replies: Vec<Value> = self.inner.run("scan", pipe.query_async(&mut conn)).await?;
+        let script = &self.inner.scripts.page;
+        let mut cmd = evalsha(script, 1 + names.len());
+        cmd.arg(&self.keys.marker)
+            .arg(&names)
+            .arg(if self.keys_only { "1" } else { "0" });
+        let mut replies: Vec<Value> = self.inner.eval("scan", script, &cmd).await?;
         let bad = |what: String| Error::backend(NAME, format!("scan page: {what}"));
         if replies.is_empty() {
-            return Err(bad("empty transaction reply".into()));
+            return Err(bad("empty reply".into()));
         }
         let rest = replies.split_off(1);
         let token =
@@ -181,11 +176,10 @@ impl Cursor {
                 .collect::<std::result::Result<_, _>>()
                 .map_err(|e| bad(e.to_string()))?
         } else {
-            let mget = rest
-                .into_iter()
-                .next()
-                .ok_or_else(|| bad("no MGET reply".into()))?;
-            Vec::<Option<Bytes>>::from_redis_value(mget).map_err(|e| bad(e.to_string()))?
+            rest.into_iter()
+                .map(Option::<Bytes>::from_redis_value)
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|e| bad(e.to_string()))?
         };
         if values.len() != members.len() {
             return Err(bad(format!(

@@ -227,6 +227,22 @@ redis.call('PUBLISH', ARGV[3], 'X')
 return 1
 "#;
 
+/// One scan page, read atomically with the partition marker. `KEYS`: marker, then the
+/// page's value keys. `ARGV`: `1` keys-only (each value answered as `EXISTS`), else
+/// `0`. Returns `{marker value, value or 0/1 per key}` (nil for a missing value); a
+/// read-only script, so it runs the same on a standalone server and a cluster slot.
+const PAGE: &str = r#"#!lua flags=no-writes
+local out = {redis.call('GET', KEYS[1])}
+for i = 2, #KEYS do
+  if ARGV[1] == '1' then
+    out[i] = redis.call('EXISTS', KEYS[i])
+  else
+    out[i] = redis.call('GET', KEYS[i])
+  end
+end
+return out
+"#;
+
 /// `KEYS`: index, then one value key per member. `ARGV`: the index members. Removes
 /// the index entries whose value key is gone (expired); returns how many.
 const RECLAIM: &str = r#"#!lua
@@ -247,6 +263,7 @@ pub(crate) struct Scripts {
     pub create: Script,
     pub drop: Script,
     pub reclaim: Script,
+    pub page: Script,
 }
 
 impl Scripts {
@@ -258,11 +275,12 @@ impl Scripts {
             create: Script::new(CREATE),
             drop: Script::new(DROP),
             reclaim: Script::new(RECLAIM),
+            page: Script::new(PAGE),
         }
     }
 
     /// Every script, for `SCRIPT LOAD` at open.
-    pub fn all(&self) -> [&Script; 6] {
+    pub fn all(&self) -> [&Script; 7] {
         [
             &self.put,
             &self.delete,
@@ -270,6 +288,7 @@ impl Scripts {
             &self.create,
             &self.drop,
             &self.reclaim,
+            &self.page,
         ]
     }
 }

@@ -2,6 +2,8 @@
 //! off, or the server named by `REDIS_TEST_URL`.
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -55,7 +57,7 @@ fn require_redis_server() {
     );
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a probe socket on 127.0.0.1");
     listener.local_addr().expect("probe socket address").port()
 }
