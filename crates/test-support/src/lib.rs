@@ -59,7 +59,8 @@ fn require_redis_server() {
     );
 }
 
-fn free_port() -> u16 {
+/// A loopback port nobody listens on right now (the OS picks it).
+pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a probe socket on 127.0.0.1");
     listener.local_addr().expect("probe socket address").port()
 }
