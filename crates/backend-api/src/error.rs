@@ -49,7 +49,9 @@ pub enum Error {
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
     /// Stored data failed a check (checksum, framing, version). Nothing wrong was returned.
-    #[error("data corruption: {detail}; nothing wrong was returned; restore from a backup (some backends also offer a repair mode: see their docs)")]
+    #[error(
+        "data corruption: {detail}; nothing wrong was returned; restore from a backup (some backends also offer a repair mode: see their docs)"
+    )]
     Corruption {
         /// What was found where (file, offset, check that failed).
         detail: String,
