@@ -1,11 +1,13 @@
 //! Configuration of a [`FileBackend`](crate::FileBackend).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use backend_api::{DEFAULT_MAX_KEY_LEN, DEFAULT_MAX_VALUE_LEN, Error, Result};
 use backend_support::DEFAULT_WATCH_CAPACITY;
 
 use crate::format::RECORD_HEADER_LEN;
+use crate::io::{RealFs, Vfs};
 
 /// When acknowledged writes reach stable storage.
 ///
@@ -53,6 +55,8 @@ pub struct FileConfig {
     pub repair: bool,
     /// Events a watcher may fall behind before it gets `Lagged`. Default 4096.
     pub watch_capacity: usize,
+    /// The filesystem every file operation goes through. Default [`RealFs`].
+    pub(crate) vfs: Arc<dyn Vfs>,
 }
 
 impl FileConfig {
@@ -68,6 +72,7 @@ impl FileConfig {
             merge_min_bytes: 16 << 20,
             repair: false,
             watch_capacity: DEFAULT_WATCH_CAPACITY,
+            vfs: Arc::new(RealFs),
         }
     }
 
@@ -111,6 +116,22 @@ impl FileConfig {
     pub fn watch_capacity(mut self, events: usize) -> Self {
         self.watch_capacity = events;
         self
+    }
+
+    /// Routes every file operation of the store through `vfs` instead of the real
+    /// filesystem.
+    ///
+    /// For testing and fault injection (a simulated disk that loses unsynced writes at a
+    /// power cut or fails chosen calls); a production store keeps the default
+    /// [`RealFs`]. The store relies on the behaviour described in [`crate::io`].
+    pub fn with_vfs(mut self, vfs: Arc<dyn Vfs>) -> Self {
+        self.vfs = vfs;
+        self
+    }
+
+    /// The filesystem the store uses.
+    pub fn vfs(&self) -> &Arc<dyn Vfs> {
+        &self.vfs
     }
 
     /// The longest value this configuration accepts.

@@ -98,6 +98,7 @@ mod config;
 mod files;
 pub mod format;
 mod hint;
+pub mod io;
 mod keydir;
 mod manifest;
 mod merge;
