@@ -4,8 +4,12 @@
 //! watch event is published, so events of one key are published in commit order. A
 //! batch takes all its stripes in ascending order, so two writers never deadlock.
 
+use std::hash::Hasher;
+
 use backend_api::Partition;
 use parking_lot::{Mutex, MutexGuard};
+
+use crate::NameHasher;
 
 /// Number of stripes; a power of two.
 const STRIPES: usize = 1024;
@@ -24,18 +28,13 @@ impl KeyLocks {
     }
 
     fn stripe(partition: &Partition, key: &[u8]) -> usize {
-        // FNV-1a: short keys, no allocation, good enough spread for lock striping.
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for &byte in partition
-            .name()
-            .as_bytes()
-            .iter()
-            .chain([0xFFu8].iter())
-            .chain(key)
-        {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
+        // FNV-1a: short keys, no allocation, good enough spread for lock striping. 0xFF
+        // never occurs in a partition name, so it separates name and key.
+        let mut hasher = NameHasher::default();
+        hasher.write(partition.name().as_bytes());
+        hasher.write(&[0xFF]);
+        hasher.write(key);
+        let hash = hasher.finish();
         (hash ^ (hash >> 29)) as usize & (STRIPES - 1)
     }
 

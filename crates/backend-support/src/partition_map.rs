@@ -11,9 +11,18 @@ use backend_api::Partition;
 /// of a point get.
 pub type PartitionMap<V> = HashMap<Partition, V, BuildHasherDefault<NameHasher>>;
 
-/// FNV-1a, 64-bit: the hasher of [`PartitionMap`].
-#[derive(Debug, Default)]
+/// FNV-1a, 64-bit: the hasher of [`PartitionMap`] and of the stripes of
+/// [`KeyLocks`](crate::KeyLocks) (the workspace's one copy). Successive `write`s hash
+/// like one `write` of the bytes joined.
+#[derive(Debug)]
 pub struct NameHasher(u64);
+
+impl Default for NameHasher {
+    /// FNV-1a's offset basis.
+    fn default() -> Self {
+        NameHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
 
 impl Hasher for NameHasher {
     fn finish(&self) -> u64 {
@@ -21,16 +30,10 @@ impl Hasher for NameHasher {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        let mut hash = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
         for &byte in bytes {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
+            self.0 ^= u64::from(byte);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
         }
-        self.0 = hash;
     }
 }
 
@@ -47,6 +50,10 @@ mod tests {
         };
         assert_eq!(hash(b"a"), 0xaf63_dc4c_8601_ec8c);
         assert_eq!(hash(b"foobar"), 0x8594_4171_f739_67e8);
+        let mut split = NameHasher::default();
+        split.write(b"foo");
+        split.write(b"bar");
+        assert_eq!(split.finish(), hash(b"foobar"));
     }
 
     #[test]
