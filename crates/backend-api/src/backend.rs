@@ -7,13 +7,17 @@ use bytes::Bytes;
 use futures_core::stream::BoxStream;
 
 use crate::{
-    BatchOutcome, Capabilities, CasOutcome, Check, Error, Operation, Partition, PutOptions, Result,
-    ScanRange, WatchEvent,
+    BatchOutcome, Capabilities, CasOutcome, Check, Entry, Error, Operation, Partition, PutOptions,
+    Result, ScanRange, WatchEvent,
 };
 
 /// The items of a scan: `(key, value)` pairs in range order (values empty for
 /// `keys_only`). Owns its data, so it outlives the call that made it.
 pub type KvStream = BoxStream<'static, Result<(Bytes, Bytes)>>;
+
+/// The items of [`StorageBackend::scan_entries`]: each pair with its expiry, in range
+/// order.
+pub type EntryStream = BoxStream<'static, Result<Entry>>;
 
 /// The items of a watch.
 pub type WatchStream = BoxStream<'static, Result<WatchEvent>>;
@@ -98,6 +102,24 @@ pub trait StorageBackend: Send + Sync {
     /// Errors that can be seen up front (missing partition) come from the call; later
     /// ones arrive as stream items, after which the stream ends.
     async fn scan(&self, partition: &Partition, range: ScanRange) -> Result<KvStream>;
+
+    /// [`scan`](Self::scan) with each key's expiry: the same keys, order, limit,
+    /// `keys_only` and consistency, each as an [`Entry`] whose `expires_at` is the
+    /// key's absolute deadline (`None`: no TTL). A key that expired before the call
+    /// never appears; one that expires while the stream is read may appear with its
+    /// (now past) deadline. This is how dump and copy carry TTLs.
+    ///
+    /// Without the `ttl` capability no key can expire, so the default answers the
+    /// plain scan with `expires_at: None` throughout. A backend with `ttl` must
+    /// implement it natively: there the default answers [`Error::Unsupported`] rather
+    /// than report TTL'd keys as permanent.
+    async fn scan_entries(&self, partition: &Partition, range: ScanRange) -> Result<EntryStream> {
+        if self.capabilities().ttl {
+            return Err(Error::unsupported(self.name(), "scan_entries"));
+        }
+        let pairs = self.scan(partition, range).await?;
+        Ok(Box::pin(WithoutExpiry(pairs)))
+    }
 
     /// Applies `operations` in order, atomically under `atomic_batch`: all or none, and
     /// no reader sees part of it. Any invalid operation (bad key, missing partition)
@@ -219,6 +241,28 @@ async fn next<S: futures_core::Stream + Unpin + ?Sized>(stream: &mut S) -> Optio
     std::future::poll_fn(|cx| std::pin::Pin::new(&mut *stream).poll_next(cx)).await
 }
 
+/// A scan's pairs as entries that never expire (the default `scan_entries` of a
+/// backend without `ttl`).
+struct WithoutExpiry(KvStream);
+
+impl futures_core::Stream for WithoutExpiry {
+    type Item = Result<Entry>;
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0
+            .as_mut()
+            .poll_next(cx)
+            .map(|item| item.map(|pair| pair.map(|(key, value)| Entry::new(key, value, None))))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
 /// The future every trait method returns (what `#[async_trait]` expands to).
 type Fut<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
 
@@ -243,6 +287,7 @@ macro_rules! forward {
             fn put_with<'s, 'p, 'k, 'v, 'f>(&'s self, p: &'p Partition, k: &'k [u8], v: &'v [u8], o: PutOptions) -> Fut<'f, ()> where 's: 'f, 'p: 'f, 'k: 'f, 'v: 'f, Self: 'f { (**self).put_with(p, k, v, o) }
             fn delete<'s, 'p, 'k, 'f>(&'s self, p: &'p Partition, k: &'k [u8]) -> Fut<'f, ()> where 's: 'f, 'p: 'f, 'k: 'f, Self: 'f { (**self).delete(p, k) }
             fn scan<'s, 'p, 'f>(&'s self, p: &'p Partition, r: ScanRange) -> Fut<'f, KvStream> where 's: 'f, 'p: 'f, Self: 'f { (**self).scan(p, r) }
+            fn scan_entries<'s, 'p, 'f>(&'s self, p: &'p Partition, r: ScanRange) -> Fut<'f, EntryStream> where 's: 'f, 'p: 'f, Self: 'f { (**self).scan_entries(p, r) }
             fn batch<'s, 'f>(&'s self, ops: Vec<Operation>) -> Fut<'f, ()> where 's: 'f, Self: 'f { (**self).batch(ops) }
             fn conditional_batch<'s, 'f>(&'s self, checks: Vec<Check>, ops: Vec<Operation>) -> Fut<'f, BatchOutcome> where 's: 'f, Self: 'f { (**self).conditional_batch(checks, ops) }
             fn compare_and_swap<'s, 'p, 'k, 'e, 'n, 'f>(&'s self, p: &'p Partition, k: &'k [u8], e: Option<&'e [u8]>, n: Option<&'n [u8]>) -> Fut<'f, CasOutcome> where 's: 'f, 'p: 'f, 'k: 'f, 'e: 'f, 'n: 'f, Self: 'f { (**self).compare_and_swap(p, k, e, n) }

@@ -1,6 +1,7 @@
 //! Scan ranges: which keys a scan visits, in which order, how many.
 
 use std::ops::Bound;
+use std::time::SystemTime;
 
 use bytes::Bytes;
 
@@ -126,6 +127,61 @@ impl ScanRange {
         self.start.as_deref().is_none_or(|s| key >= s)
             && self.end.as_deref().is_none_or(|e| key < e)
             && self.prefix.as_deref().is_none_or(|p| key.starts_with(p))
+    }
+}
+
+/// One item of [`StorageBackend::scan_entries`](crate::StorageBackend::scan_entries):
+/// a pair and the moment it expires.
+///
+/// `expires_at` is `None` for a key without a TTL. Otherwise it is the key's absolute
+/// deadline on the wall clock of whatever holds it (this machine, or the server for a
+/// remote backend), to within a millisecond of what the write asked for (`ttl` after
+/// the write, or `PutOptions::expires_at`), clamped as the backend clamps deadlines
+/// far in the future. It can be in the past only when the key expired while the
+/// stream was being read; a reader that writes it elsewhere should skip such entries.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use backend_api::Entry;
+/// let deadline = SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+/// let entry = Entry::new("k", "v", Some(deadline));
+/// assert!(!entry.is_expired_at(SystemTime::UNIX_EPOCH));
+/// assert!(entry.is_expired_at(deadline));
+/// assert_eq!(entry.into_pair(), ("k".into(), "v".into()));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Entry {
+    /// The key.
+    pub key: Bytes,
+    /// The value (empty under `keys_only`).
+    pub value: Bytes,
+    /// When the key expires; `None`: never.
+    pub expires_at: Option<SystemTime>,
+}
+
+impl Entry {
+    /// An entry from its parts.
+    pub fn new(
+        key: impl Into<Bytes>,
+        value: impl Into<Bytes>,
+        expires_at: Option<SystemTime>,
+    ) -> Self {
+        Entry {
+            key: key.into(),
+            value: value.into(),
+            expires_at,
+        }
+    }
+
+    /// True when the key has a deadline and `now` has reached it.
+    pub fn is_expired_at(&self, now: SystemTime) -> bool {
+        self.expires_at.is_some_and(|deadline| deadline <= now)
+    }
+
+    /// The `(key, value)` pair, as [`scan`](crate::StorageBackend::scan) yields it.
+    pub fn into_pair(self) -> (Bytes, Bytes) {
+        (self.key, self.value)
     }
 }
 
