@@ -1,18 +1,20 @@
 //! Test helpers shared by the workspace's crates (not published): [`open_errors`],
-//! checks that an open refused by the OS names its path and keeps its cause; and a real
-//! `redis-server` from PATH on a free loopback port with persistence off, killed when
-//! the test process ends, or the server named by `REDIS_TEST_URL`.
-//!
-//! Started from `crates/backend-redis/tests/common` (issue 14 asks for one launcher);
-//! backend-redis's own tests still use their copy until their owner moves them here.
+//! checks that an open refused by the OS names its path and keeps its cause; and the
+//! workspace's one `redis-server` launcher ([`Server`]): a real server from PATH on a
+//! free loopback port, in a data directory of its own, persistence off unless asked
+//! ([`AOF_ALWAYS`]), killed when the handle drops or the test process ends; or the
+//! server named by `REDIS_TEST_URL` ([`shared_url`]). Tests use [`Server::start`], which
+//! panics with what is missing; benches and tools that skip what they cannot run use
+//! [`Server::try_start`].
 #![deny(unsafe_code)]
 
+pub mod cluster;
 pub mod open_errors;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -33,8 +35,15 @@ wait "$r" 2>/dev/null
 exit 0
 "#;
 
-/// A redis-server this test process started. Killed on drop, and by its watchdog
-/// within 0.2 s of the test process exiting (statics are never dropped).
+/// `extra` arguments for a server whose every write is in its append-only file, fsynced
+/// before the reply (`appendfsync always`). They override the launcher's
+/// `--appendonly no`: redis-server keeps the last value of an option given twice.
+pub const AOF_ALWAYS: &[&str] = &["--appendonly", "yes", "--appendfsync", "always"];
+
+/// A redis-server this process started, in a temporary data directory of its own (its
+/// AOF, if any, goes there; kept across [`restart`](Server::restart), removed when the
+/// handle drops). Killed on drop, and by its watchdog within 0.2 s of the process
+/// exiting (statics are never dropped).
 pub struct Server {
     /// The loopback port it listens on.
     pub port: u16,
@@ -43,20 +52,26 @@ pub struct Server {
     extra: Vec<String>,
     /// The port speaks TLS only (`--port 0 --tls-port <port>`).
     tls: bool,
+    /// Its data directory, shared with the server a restart starts (`None` only in a
+    /// handle being retired by `restart`).
+    dir: Option<Arc<tempfile::TempDir>>,
 }
 
-fn require_redis_server() {
+/// `Err` saying how to get redis-server when it is not on PATH.
+fn find_redis_server() -> Result<(), String> {
     let found = Command::new("redis-server")
         .arg("--version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    assert!(
-        found,
+    if found {
+        return Ok(());
+    }
+    Err(format!(
         "redis-server is not on PATH. Install it (Debian/Ubuntu: `sudo apt-get install -y redis-server`, \
          or run scripts/setup.sh), or set {URL_VAR}=redis://host:port to use a server you run."
-    );
+    ))
 }
 
 /// A loopback port nobody listens on right now (the OS picks it).
@@ -67,40 +82,57 @@ pub fn free_port() -> u16 {
 
 impl Server {
     /// Starts a server on a free port with `extra` arguments (retrying on a port
-    /// collision, five times at most).
+    /// collision, five times at most). Panics with what is missing if it cannot.
     pub fn start(extra: &[&str]) -> Server {
+        Self::try_start(extra).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`start`](Server::start) that answers `Err` (what is missing or what failed)
+    /// instead of panicking, for callers that skip what they cannot run.
+    pub fn try_start(extra: &[&str]) -> Result<Server, String> {
         Self::start_any(extra, false)
     }
 
     /// Starts a server whose port speaks only TLS; `extra` names the certificate files
     /// (`--tls-cert-file` and so on).
     pub fn start_tls(extra: &[&str]) -> Server {
-        Self::start_any(extra, true)
+        Self::start_any(extra, true).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    fn start_any(extra: &[&str], tls: bool) -> Server {
-        require_redis_server();
+    fn start_any(extra: &[&str], tls: bool) -> Result<Server, String> {
+        find_redis_server()?;
+        let dir = Arc::new(
+            tempfile::tempdir().map_err(|e| format!("redis-server data directory: {e}"))?,
+        );
         for _ in 0..5 {
-            if let Some(server) = Self::start_on_with(free_port(), extra, tls) {
-                return server;
+            if let Some(server) = Self::start_on_with(free_port(), extra, tls, &dir)? {
+                return Ok(server);
             }
         }
-        panic!(
+        Err(format!(
             "redis-server failed to start on five free ports{}",
             if tls {
                 " with TLS (is it built with TLS support? Debian's redis-server 7 is)"
             } else {
                 ""
             }
-        );
+        ))
     }
 
     /// Starts a server on `port`; `None` if it did not come up (port taken).
     pub fn start_on(port: u16, extra: &[&str]) -> Option<Server> {
-        Self::start_on_with(port, extra, false)
+        let dir = Arc::new(tempfile::tempdir().expect("redis-server data directory"));
+        Self::start_on_with(port, extra, false, &dir).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    fn start_on_with(port: u16, extra: &[&str], tls: bool) -> Option<Server> {
+    /// `Ok(None)` when the server did not come up on `port` (taken), `Err` when no
+    /// server could be started at all.
+    fn start_on_with(
+        port: u16,
+        extra: &[&str],
+        tls: bool,
+        dir: &Arc<tempfile::TempDir>,
+    ) -> Result<Option<Server>, String> {
         let port_text = port.to_string();
         let ports: &[&str] = if tls {
             &["--port", "0", "--tls-port", &port_text]
@@ -120,7 +152,7 @@ impl Server {
                 "--daemonize",
                 "no",
                 "--dir",
-                &std::env::temp_dir().to_string_lossy(),
+                &dir.path().to_string_lossy(),
             ])
             .map(|s| s.to_string())
             .collect();
@@ -135,32 +167,35 @@ impl Server {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .expect("spawn sh for the redis-server watchdog");
+            .map_err(|e| format!("cannot run sh for the redis-server watchdog: {e}"))?;
         let mut line = String::new();
-        BufReader::new(watchdog.stdout.take().expect("watchdog stdout"))
-            .read_line(&mut line)
-            .expect("read redis-server pid");
-        let pid: u32 = line.trim().parse().expect("redis-server pid");
-        let server = Server {
+        if let Some(out) = watchdog.stdout.take() {
+            let _ = BufReader::new(out).read_line(&mut line);
+        }
+        let Ok(pid) = line.trim().parse::<u32>() else {
+            let _ = watchdog.wait();
+            return Err(format!("redis-server did not start (watchdog said {line:?})"));
+        };
+        let mut server = Server {
             port,
             pid,
             watchdog,
             extra: extra.iter().map(|s| s.to_string()).collect(),
             tls,
+            dir: Some(dir.clone()),
         };
         let deadline = Instant::now() + Duration::from_secs(10);
-        let mut server = server;
         while Instant::now() < deadline {
             if server.answers() {
-                return Some(server);
+                return Ok(Some(server));
             }
             if server.watchdog.try_wait().ok().flatten().is_some() {
-                return None;
+                return Ok(None);
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         server.kill();
-        None
+        Ok(None)
     }
 
     /// True when something on the port answers a PING (even with an auth error); for a
@@ -211,8 +246,13 @@ impl Server {
         let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if let Some(server) = Self::start_on_with(self.port, &extra, self.tls) {
-                let old = std::mem::replace(self, server);
+            let Some(dir) = self.dir.clone() else {
+                panic!("a retired redis-server handle cannot restart");
+            };
+            let started = Self::start_on_with(self.port, &extra, self.tls, &dir);
+            if let Some(server) = started.unwrap_or_else(|e| panic!("{e}")) {
+                let mut old = std::mem::replace(self, server);
+                drop(old.dir.take());
                 std::mem::forget(old); // already dead and reaped
                 return;
             }
