@@ -27,6 +27,9 @@ pub struct Capabilities {
     pub snapshot_scan: bool,
     /// `batch` is all-or-nothing and no reader sees half of one.
     pub atomic_batch: bool,
+    /// One `batch` or `conditional_batch` may name several partitions (atomically so
+    /// when `atomic_batch`). When false, such a call answers [`Error::Unsupported`].
+    pub cross_partition_batch: bool,
     /// `compare_and_swap` is offered and atomic.
     pub compare_and_swap: bool,
     /// `conditional_batch` is offered: its checks and writes are one atomic step.
@@ -59,6 +62,7 @@ impl Default for Capabilities {
             reverse_scan: false,
             snapshot_scan: false,
             atomic_batch: false,
+            cross_partition_batch: false,
             compare_and_swap: false,
             conditional_batch: false,
             range_delete: false,

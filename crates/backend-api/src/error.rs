@@ -1,6 +1,10 @@
 //! The one error type every backend returns.
 
+use std::path::PathBuf;
 use std::time::Duration;
+
+/// A boxed error kept as a [`std::error::Error::source`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Shorthand for results carrying [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -45,9 +49,15 @@ pub enum Error {
         /// The operation that was called.
         operation: &'static str,
     },
-    /// An I/O error from the operating system.
-    #[error("I/O error: {0}")]
-    Io(#[from] std::io::Error),
+    /// An I/O error from the operating system on the file or directory at `path`.
+    #[error("I/O error on {}: {source}", path.display())]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// Stored data failed a check (checksum, framing, version). Nothing wrong was returned.
     #[error(
         "data corruption: {detail}; nothing wrong was returned; restore from a backup (some backends also offer a repair mode: see their docs)"
@@ -59,8 +69,11 @@ pub enum Error {
     /// The engine cannot be reached (server down, connection refused). Retry later.
     #[error("backend unavailable: {detail}; check the server and retry")]
     Unavailable {
-        /// What failed.
+        /// What failed, naming the server.
         detail: String,
+        /// The client's or the operating system's error, when there is one.
+        #[source]
+        source: Option<BoxError>,
     },
     /// An operation did not finish within its deadline. Its effect is unknown.
     #[error("{operation} timed out after {after:?}; its effect is unknown, retry if idempotent")]
@@ -78,6 +91,26 @@ pub enum Error {
     Locked {
         /// Which store and lock.
         detail: String,
+        /// The operating system's or engine's error, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The store refuses writes until it is reopened: a write or sync failed and its
+    /// effect on disk is unknown. Writes acknowledged before the failure are safe; reads
+    /// may still work.
+    #[error("store refuses writes until reopened: {detail}")]
+    Poisoned {
+        /// What failed first.
+        detail: String,
+    },
+    /// Stored data uses a format version this build cannot read (written by a newer or
+    /// an older release). Nothing was changed.
+    #[error("unsupported format version {found}: {detail}")]
+    UnsupportedVersion {
+        /// Which file or store, and which versions this build reads.
+        detail: String,
+        /// The version found.
+        found: u64,
     },
     /// The configuration given when opening the backend is invalid or was refused.
     #[error("invalid configuration: {detail}")]
@@ -92,19 +125,40 @@ pub enum Error {
         backend: &'static str,
         /// The engine's own error.
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+        source: BoxError,
     },
 }
 
 impl Error {
     /// Wraps an engine error that has no more precise variant.
-    pub fn backend(
-        backend: &'static str,
-        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
-    ) -> Self {
+    pub fn backend(backend: &'static str, source: impl Into<BoxError>) -> Self {
         Error::Backend {
             backend,
             source: source.into(),
+        }
+    }
+
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// The engine cannot be reached; `source` is the underlying error, if any.
+    pub fn unavailable(detail: impl Into<String>, source: Option<BoxError>) -> Self {
+        Error::Unavailable {
+            detail: detail.into(),
+            source,
+        }
+    }
+
+    /// Another handle or process holds the lock; `source` is the underlying error, if any.
+    pub fn locked(detail: impl Into<String>, source: Option<BoxError>) -> Self {
+        Error::Locked {
+            detail: detail.into(),
+            source,
         }
     }
 

@@ -40,7 +40,7 @@ mod scan;
 
 pub use backend::{EntryStream, KvStream, Status, StorageBackend, WatchStream};
 pub use capabilities::{Capabilities, DEFAULT_MAX_KEY_LEN, DEFAULT_MAX_VALUE_LEN};
-pub use error::{Error, Result};
+pub use error::{BoxError, Error, Result};
 pub use options::{BatchOutcome, CasOutcome, Check, KeyRange, Operation, PutOptions, WatchEvent};
 pub use partition::{MAX_PARTITION_NAME_LEN, Partition, SYSTEM_PREFIX};
 pub use scan::{Entry, ScanRange, prefix_successor};

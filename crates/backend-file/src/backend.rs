@@ -1,5 +1,6 @@
 //! [`FileBackend`] and its [`StorageBackend`] implementation.
 
+use crate::files::IoAt;
 use std::fs::File;
 use std::ops::Bound;
 use std::os::unix::fs::FileExt;
@@ -108,6 +109,7 @@ impl FileBackend {
             reverse_scan: true,
             snapshot_scan: false,
             atomic_batch: true,
+            cross_partition_batch: true,
             compare_and_swap: true,
             conditional_batch: true,
             range_delete: true,
@@ -169,7 +171,8 @@ impl FileBackend {
             let weak = Arc::downgrade(&inner);
             std::thread::Builder::new()
                 .name("backend-file-sync".into())
-                .spawn(move || periodic_sync(weak, ms))?;
+                .spawn(move || periodic_sync(weak, ms))
+                .at(&inner.cfg.dir)?;
         }
         Ok(FileBackend { inner })
     }
@@ -433,7 +436,7 @@ impl Inner {
         }
         let id = w.next_file_id;
         w.next_file_id += 1;
-        let file = Arc::new(create_data_file(&self.cfg.dir, id, 0, w.next_seq)?);
+        let file = Arc::new(create_data_file(&self.cfg.dir, id, 0, w.next_seq).at(&self.cfg.dir)?);
         {
             let mut st = self.state.write();
             st.files.insert(id, file.clone());
@@ -500,7 +503,7 @@ impl Inner {
         if let Err(e) = w.append_buf(&file) {
             self.commit.poison(format!("write failed: {e}"));
             w.entries = entries;
-            return Err(e.into());
+            return Err(Error::io(&self.cfg.dir, e));
         }
         w.last_seq = first + last as u64;
         let merge_due = {
@@ -662,7 +665,7 @@ fn read_value(file: &File, e: &Entry, key: &[u8]) -> Result<Bytes> {
                 e.file_id, e.offset
             ))
         } else {
-            err.into()
+            Error::io(crate::files::data_name(e.file_id), err)
         });
     }
     check_record(&rec, e, key, e.file_id)?;
@@ -938,7 +941,7 @@ impl StorageBackend for FileBackend {
         })
         .await
         .map_err(|e| Error::backend(NAME, e))?;
-        result.map_err(Error::from)
+        result.map_err(|e| Error::io(&self.inner.cfg.dir, e))
     }
 }
 

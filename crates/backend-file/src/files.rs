@@ -76,3 +76,15 @@ pub fn create_rw(path: &Path) -> io::Result<File> {
 pub fn path(dir: &Path, name: &str) -> PathBuf {
     dir.join(name)
 }
+
+/// Attaches the file or directory an I/O error happened on.
+pub(crate) trait IoAt<T> {
+    /// `Error::Io` naming `path`.
+    fn at(self, path: impl AsRef<Path>) -> backend_api::Result<T>;
+}
+
+impl<T> IoAt<T> for io::Result<T> {
+    fn at(self, path: impl AsRef<Path>) -> backend_api::Result<T> {
+        self.map_err(|e| backend_api::Error::io(path.as_ref(), e))
+    }
+}

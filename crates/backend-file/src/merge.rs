@@ -6,6 +6,7 @@
 //! during the copy; the keydir swap only moves entries that still point where the copy
 //! was taken from.
 
+use crate::files::IoAt;
 use std::collections::HashSet;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -90,7 +91,7 @@ impl Outputs<'_> {
             };
             self.created.push(id);
             let dir = &self.inner.cfg.dir;
-            let file = create_rw(&path(dir, &tmp_name(&data_name(id))))?;
+            let file = create_rw(&path(dir, &tmp_name(&data_name(id)))).at(dir)?;
             let header = FileHeader {
                 version: crate::format::VERSION,
                 kind: FILE_KIND_DATA,
@@ -98,7 +99,11 @@ impl Outputs<'_> {
                 file_id: id,
                 seq_floor: self.seq_floor,
             };
-            let hint = HintWriter::new(create_rw(&path(dir, &tmp_name(&hint_name(id))))?, id)?;
+            let hint = HintWriter::new(
+                create_rw(&path(dir, &tmp_name(&hint_name(id)))).at(dir)?,
+                id,
+            )
+            .at(dir)?;
             let mut buf = Vec::with_capacity(OUT_BUF);
             buf.extend_from_slice(&header.encode());
             self.cur = Some(Output {
@@ -114,17 +119,19 @@ impl Outputs<'_> {
         cur.buf.extend_from_slice(rec);
         cur.offset += len;
         if cur.buf.len() >= OUT_BUF {
-            cur.flush()?;
+            cur.flush().at(&self.inner.cfg.dir)?;
         }
-        cur.hint.add(&HintEntry {
-            kind: h.kind,
-            partition: h.partition,
-            seq: h.seq,
-            expiry: h.expiry,
-            offset,
-            len: len as u32,
-            key: key.to_vec(),
-        })?;
+        cur.hint
+            .add(&HintEntry {
+                kind: h.kind,
+                partition: h.partition,
+                seq: h.seq,
+                expiry: h.expiry,
+                offset,
+                len: len as u32,
+                key: key.to_vec(),
+            })
+            .at(&self.inner.cfg.dir)?;
         Ok(Entry {
             file_id: cur.id,
             offset,
@@ -136,9 +143,9 @@ impl Outputs<'_> {
 
     fn finish_current(&mut self) -> Result<()> {
         if let Some(mut cur) = self.cur.take() {
-            cur.flush()?;
-            cur.file.sync_data()?;
-            cur.hint.finish(cur.offset)?;
+            cur.flush().at(&self.inner.cfg.dir)?;
+            cur.file.sync_data().at(&self.inner.cfg.dir)?;
+            cur.hint.finish(cur.offset).at(&self.inner.cfg.dir)?;
             self.done.push((cur.id, cur.file, cur.offset));
         }
         Ok(())
@@ -209,7 +216,7 @@ pub fn merge(inner: &Inner) -> Result<MergeStats> {
             &inner.cfg.dir,
             &tmp_name(crate::files::MANIFEST_NAME),
         ));
-        return Err(e.into());
+        return Err(Error::io(&inner.cfg.dir, e));
     }
     // Committed: from here a crash is finished by the next open.
     let mut stats = MergeStats {
@@ -256,7 +263,7 @@ pub fn merge(inner: &Inner) -> Result<MergeStats> {
     let finished = match manifest.finish(&inner.cfg.dir) {
         Ok(Ok(())) => Ok(()),
         Ok(Err(why)) => Err(Error::corruption(why)),
-        Err(e) => Err(Error::from(e)),
+        Err(e) => Err(Error::io(&inner.cfg.dir, e)),
     };
     if let Err(e) = finished {
         inner.commit.poison(format!("merge clean-up failed ({e})"));
@@ -330,7 +337,8 @@ fn copy_live(
                     continue;
                 }
                 rec.resize(entry.len as usize, 0);
-                file.read_exact_at(&mut rec, entry.offset)?;
+                file.read_exact_at(&mut rec, entry.offset)
+                    .at(&inner.cfg.dir)?;
                 let h = crate::backend::check_record(&rec, &entry, &key, entry.file_id)?;
                 // Copies stand alone: clear the batch framing and re-checksum.
                 let mut h2 = h;

@@ -1,6 +1,7 @@
 //! Open: lock, finish or discard an interrupted merge, load hints or scan data files,
 //! cut torn tails, rebuild the keydir (highest sequence number wins).
 
+use crate::files::IoAt;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::os::unix::fs::FileExt;
@@ -229,32 +230,34 @@ fn corruption(file: &str, offset: u64, why: &str) -> Error {
 /// Opens the store in `cfg.dir`.
 pub fn recover(cfg: &FileConfig, limits: &Limits) -> Result<Recovered> {
     let dir = cfg.dir.as_path();
-    fs::create_dir_all(dir)?;
+    fs::create_dir_all(dir).at(dir)?;
     let lock = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
-        .open(path(dir, LOCK_NAME))?;
+        .open(path(dir, LOCK_NAME))
+        .at(dir)?;
     match lock.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
-            return Err(Error::Locked {
-                detail: format!("{} is open elsewhere", dir.display()),
-            });
+            return Err(Error::locked(
+                format!("{} is open elsewhere", dir.display()),
+                None,
+            ));
         }
-        Err(TryLockError::Error(e)) => return Err(e.into()),
+        Err(TryLockError::Error(e)) => return Err(Error::io(dir, e)),
     }
     let mut report = RecoveryReport::default();
 
-    match Manifest::read(dir)? {
+    match Manifest::read(dir).at(dir)? {
         None => {}
-        Some(Ok(m)) => match m.finish(dir)? {
+        Some(Ok(m)) => match m.finish(dir).at(dir)? {
             Ok(()) => report.merge_finished = true,
             Err(why) => return Err(Error::corruption(format!("{}: {why}", dir.display()))),
         },
         Some(Err(why)) if cfg.repair => {
-            remove_if_exists(&path(dir, crate::files::MANIFEST_NAME))?;
+            remove_if_exists(&path(dir, crate::files::MANIFEST_NAME)).at(dir)?;
             report.dropped.push(DroppedRange {
                 file: crate::files::MANIFEST_NAME.into(),
                 offset: 0,
@@ -269,11 +272,11 @@ pub fn recover(cfg: &FileConfig, limits: &Limits) -> Result<Recovered> {
 
     let mut data_ids = BTreeSet::new();
     let mut hint_ids = BTreeSet::new();
-    for item in fs::read_dir(dir)? {
-        let item = item?;
+    for item in fs::read_dir(dir).at(dir)? {
+        let item = item.at(dir)?;
         let name = item.file_name().to_string_lossy().into_owned();
         if name.ends_with(TMP_SUFFIX) {
-            remove_if_exists(&item.path())?;
+            remove_if_exists(&item.path()).at(dir)?;
             report.orphans_removed.push(name);
             continue;
         }
@@ -288,11 +291,11 @@ pub fn recover(cfg: &FileConfig, limits: &Limits) -> Result<Recovered> {
         }
     }
     for id in hint_ids.difference(&data_ids) {
-        remove_if_exists(&path(dir, &hint_name(*id)))?;
+        remove_if_exists(&path(dir, &hint_name(*id))).at(dir)?;
         report.orphans_removed.push(hint_name(*id));
     }
     if !report.orphans_removed.is_empty() {
-        sync_dir(dir)?;
+        sync_dir(dir).at(dir)?;
     }
 
     let mut staging = Staging {
@@ -306,13 +309,14 @@ pub fn recover(cfg: &FileConfig, limits: &Limits) -> Result<Recovered> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
-            .open(path(dir, &name))?;
-        let len = file.metadata()?.len();
+            .open(path(dir, &name))
+            .at(dir)?;
+        let len = file.metadata().at(dir)?.len();
         let mut hb = [0u8; FILE_HEADER_LEN];
         let header = if len < FILE_HEADER_LEN as u64 {
             Err(format!("file is {len} bytes, shorter than its header"))
         } else {
-            file.read_exact_at(&mut hb, 0)?;
+            file.read_exact_at(&mut hb, 0).at(dir)?;
             FileHeader::decode(&hb).and_then(|h| {
                 if h.kind != FILE_KIND_DATA || h.file_id != id {
                     Err("file header names another file or kind".into())
@@ -330,9 +334,9 @@ pub fn recover(cfg: &FileConfig, limits: &Limits) -> Result<Recovered> {
                     bytes: len,
                     reason: why,
                 });
-                remove_if_exists(&path(dir, &hint_name(id)))?;
-                remove_if_exists(&path(dir, &name))?;
-                sync_dir(dir)?;
+                remove_if_exists(&path(dir, &hint_name(id))).at(dir)?;
+                remove_if_exists(&path(dir, &name)).at(dir)?;
+                sync_dir(dir).at(dir)?;
                 continue;
             }
             Err(why) => return Err(corruption(&name, 0, &why)),
@@ -342,11 +346,11 @@ pub fn recover(cfg: &FileConfig, limits: &Limits) -> Result<Recovered> {
         let mut valid_len = len;
         let hint = if hint_ids.contains(&id) {
             let hp = path(dir, &hint_name(id));
-            match read_hint(&hp, id, len, limits)? {
+            match read_hint(&hp, id, len, limits).at(dir)? {
                 Some(entries) => Some(entries),
                 None => {
                     report.hints_rejected.push(hint_name(id));
-                    remove_if_exists(&hp)?;
+                    remove_if_exists(&hp).at(dir)?;
                     None
                 }
             }
@@ -383,8 +387,8 @@ pub fn recover(cfg: &FileConfig, limits: &Limits) -> Result<Recovered> {
                 &mut staging,
             )?;
             if valid_len < len {
-                file.set_len(valid_len)?;
-                file.sync_all()?;
+                file.set_len(valid_len).at(dir)?;
+                file.sync_all().at(dir)?;
                 report.truncated.push(TruncatedTail {
                     file: name.clone(),
                     offset: valid_len,
@@ -461,10 +465,10 @@ fn scan_file(
         if remaining < RECORD_HEADER_LEN as u64 {
             return Ok(batch_start.unwrap_or(pos));
         }
-        r.read(pos, &mut hb)?;
+        r.read(pos, &mut hb).at(name)?;
         let problem = match RecordHeader::decode(&hb) {
             Err(HeaderError::Checksum) => {
-                if r.zeros_from(pos)? {
+                if r.zeros_from(pos).at(name)? {
                     return Ok(batch_start.unwrap_or(pos));
                 }
                 Some("record header checksum mismatch".to_string())
@@ -475,7 +479,7 @@ fn scan_file(
                 Ok(()) if h.total_len() > remaining => return Ok(batch_start.unwrap_or(pos)),
                 Ok(()) => {
                     rec.resize(h.total_len() as usize, 0);
-                    r.read(pos, &mut rec)?;
+                    r.read(pos, &mut rec).at(name)?;
                     let key = &rec[RECORD_HEADER_LEN..RECORD_HEADER_LEN + h.key_len as usize];
                     if !record_crc_ok(&rec) {
                         Some("record checksum mismatch".to_string())
@@ -574,13 +578,13 @@ fn resync(r: &mut PosReader<'_>, from: u64, limits: &Limits) -> Result<Option<u6
     let mut rec = Vec::new();
     let mut p = from;
     while p + RECORD_HEADER_LEN as u64 <= r.len {
-        r.read(p, &mut hb)?;
+        r.read(p, &mut hb).at("data file (repair scan)")?;
         if let Ok(h) = RecordHeader::decode(&hb)
             && limits.check(&h).is_ok()
             && h.total_len() <= r.len - p
         {
             rec.resize(h.total_len() as usize, 0);
-            r.read(p, &mut rec)?;
+            r.read(p, &mut rec).at("data file (repair scan)")?;
             let key = &rec[RECORD_HEADER_LEN..RECORD_HEADER_LEN + h.key_len as usize];
             if record_crc_ok(&rec) && limits.check_key_field(h.kind, key).is_ok() {
                 return Ok(Some(p));

@@ -41,6 +41,7 @@ impl MemBackend {
             reverse_scan: true,
             snapshot_scan: false,
             atomic_batch: true,
+            cross_partition_batch: true,
             compare_and_swap: true,
             conditional_batch: true,
             range_delete: true,

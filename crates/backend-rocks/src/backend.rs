@@ -28,6 +28,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     reverse_scan: true,
     snapshot_scan: true,
     atomic_batch: true,
+    cross_partition_batch: true,
     compare_and_swap: true,
     conditional_batch: true,
     range_delete: true,

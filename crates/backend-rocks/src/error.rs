@@ -57,10 +57,8 @@ fn map(error: rocksdb::Error, at: Option<(&'static str, PathBuf)>) -> Error {
     };
     match kind {
         ErrorKind::Corruption => Error::corruption(wrapped.to_string()),
-        ErrorKind::IOError if locked => Error::Locked {
-            detail: wrapped.to_string(),
-        },
-        ErrorKind::IOError => Error::Io(io::Error::other(wrapped)),
+        ErrorKind::IOError if locked => Error::locked(wrapped.to_string(), Some(Box::new(wrapped))),
+        ErrorKind::IOError => Error::backend(NAME, wrapped),
         _ => Error::backend(NAME, wrapped),
     }
 }
@@ -81,13 +79,16 @@ pub(crate) fn rocks_err_at(step: &'static str, path: &Path, error: rocksdb::Erro
 /// the path and whose source is `error`.
 pub(crate) fn io_err_at(step: &'static str, path: &Path, error: io::Error) -> Error {
     let kind = error.kind();
-    Error::Io(io::Error::new(
-        kind,
-        RocksError {
-            at: Some((step, path.to_path_buf())),
-            source: Box::new(error),
-        },
-    ))
+    Error::io(
+        path,
+        io::Error::new(
+            kind,
+            RocksError {
+                at: Some((step, path.to_path_buf())),
+                source: Box::new(error),
+            },
+        ),
+    )
 }
 
 /// True for the error RocksDB gives when another handle holds the store's `LOCK` file.

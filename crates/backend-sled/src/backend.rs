@@ -39,6 +39,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     reverse_scan: true,
     snapshot_scan: false,
     atomic_batch: true,
+    cross_partition_batch: true,
     compare_and_swap: true,
     conditional_batch: true,
     range_delete: false,
@@ -200,9 +201,10 @@ fn open_store(config: &sled::Config, path: &std::path::Path) -> Result<Open> {
             Ok(db) => break db,
             Err(e) if is_lock_error(&e, path) => {
                 if started.elapsed() >= LOCK_WAIT {
-                    return Err(Error::Locked {
-                        detail: e.to_string(),
-                    });
+                    return Err(Error::locked(
+                        format!("{} is open elsewhere", path.display()),
+                        Some(Box::new(e)),
+                    ));
                 }
                 std::thread::sleep(LOCK_RETRY);
             }

@@ -66,7 +66,7 @@ impl Syncer {
             for name in &new {
                 match sync(&blobs.join(name)) {
                     // sled removed a blob it no longer needs meanwhile.
-                    Err(Error::Io(e)) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(Error::Io { source: e, .. }) if e.kind() == io::ErrorKind::NotFound => {}
                     other => other?,
                 }
             }

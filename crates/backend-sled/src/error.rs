@@ -45,7 +45,7 @@ impl std::error::Error for AtPath {
 /// of a known store path, use [`sled_err_at`].
 pub(crate) fn sled_err(error: sled::Error) -> Error {
     match error {
-        sled::Error::Io(io) => Error::Io(io),
+        sled::Error::Io(io) => Error::backend(NAME, sled::Error::Io(io)),
         // A tree dropped under a running scan: its partition is gone.
         sled::Error::CollectionNotFound(name) => {
             let name = String::from_utf8_lossy(&name);
@@ -79,14 +79,17 @@ pub(crate) fn sled_err_at(step: &'static str, path: &Path, error: sled::Error) -
 /// the path and whose source is `error`.
 pub(crate) fn io_err_at(step: &'static str, path: &Path, error: io::Error) -> Error {
     let kind = error.kind();
-    Error::Io(io::Error::new(
-        kind,
-        AtPath {
-            step,
-            path: path.to_path_buf(),
-            source: Box::new(error),
-        },
-    ))
+    Error::io(
+        path,
+        io::Error::new(
+            kind,
+            AtPath {
+                step,
+                path: path.to_path_buf(),
+                source: Box::new(error),
+            },
+        ),
+    )
 }
 
 /// True when opening the store at `store` failed because another handle holds its file

@@ -78,21 +78,30 @@ async fn run(dir: &Path, url: &str) -> Result<()> {
     backend.close().await
 }
 
+/// Maps an OS error on `path` into the contract's error naming the path.
+fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |e| Error::io(path, e)
+}
+
 /// Adds the files and subdirectories of `dir`; returns the tree's hash and the number
 /// of files under it.
 async fn add_tree(objects: &ContentStore, dir: &Path) -> Result<(Hash, usize)> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<std::io::Result<_>>()?;
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .and_then(|it| it.collect::<std::io::Result<_>>())
+        .map_err(io_at(dir))?;
     entries.sort_by_key(|e| e.file_name());
     let (mut listing, mut files) = (String::new(), 0);
     for entry in entries {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let kind = entry.file_type()?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(io_at(&path))?;
         if kind.is_dir() {
-            let (hash, n) = Box::pin(add_tree(objects, &entry.path())).await?;
+            let (hash, n) = Box::pin(add_tree(objects, &path)).await?;
             listing.push_str(&format!("tree {hash} {name}\n"));
             files += n;
         } else if kind.is_file() {
-            let hash = objects.add(&std::fs::read(entry.path())?).await?;
+            let bytes = std::fs::read(&path).map_err(io_at(&path))?;
+            let hash = objects.add(&bytes).await?;
             listing.push_str(&format!("blob {hash} {name}\n"));
             files += 1;
         }

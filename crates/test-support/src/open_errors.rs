@@ -42,7 +42,7 @@ where
 
 fn assert_names_path(error: &Error, path: &Path) {
     assert!(
-        matches!(error, Error::Io(_)),
+        matches!(error, Error::Io { .. }),
         "an OS error is Error::Io: {error:?}"
     );
     let shown = error.to_string();

@@ -104,6 +104,7 @@ impl StorageBackend for SortedVecBackend {
             ordered_scan: true,
             reverse_scan: true,
             atomic_batch: true,
+            cross_partition_batch: true,
             exact_len: true,
             ..Capabilities::default()
         }

@@ -27,9 +27,7 @@ pub enum Fail {
 impl Fail {
     fn error(self) -> Error {
         match self {
-            Fail::Unavailable => Error::Unavailable {
-                detail: "probe".into(),
-            },
+            Fail::Unavailable => Error::unavailable("probe", None),
             Fail::Timeout => Error::Timeout {
                 operation: "probe",
                 after: Duration::ZERO,

@@ -73,9 +73,10 @@ impl StorageBackend for Counting {
             ops.truncate(ops.len() / 2);
             self.pairs.fetch_add(ops.len() as u64, Ordering::SeqCst);
             self.inner.batch(ops).await?;
-            return Err(Error::Unavailable {
-                detail: "simulated crash in the middle of a batch".into(),
-            });
+            return Err(Error::unavailable(
+                "simulated crash in the middle of a batch",
+                None,
+            ));
         }
         self.pairs.fetch_add(ops.len() as u64, Ordering::SeqCst);
         self.inner.batch(ops).await
