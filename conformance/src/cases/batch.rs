@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use backend_api::{Bytes, Operation, Partition, ScanRange};
 
 use super::util::{
-    assert_invalid_key, assert_invalid_value, assert_not_found, b, batch_offered, scan,
+    across, assert_invalid_key, assert_invalid_value, assert_not_found, assert_refused_across, b,
+    batch_offered, scan,
 };
 use crate::{Ctx, Harness, Outcome, require};
 
@@ -28,6 +29,7 @@ pub async fn batch_applies_in_order_across_partitions<H: Harness>(h: H) -> Outco
     require_batch!(cx);
     let a = cx.partition("batch_a").await;
     let bp = cx.partition("batch_b").await;
+    across(&*cx.backend, cx.caps, &a, &bp).await?;
     cx.backend.put(&a, b"gone", b"old").await.unwrap();
     cx.backend
         .batch(vec![
@@ -80,6 +82,7 @@ pub async fn batch_with_one_invalid_op_writes_nothing<H: Harness>(h: H) -> Outco
     require_batch!(cx);
     let a = cx.partition("bad_a").await;
     let bp = cx.partition("bad_b").await;
+    across(&*cx.backend, cx.caps, &a, &bp).await?;
     let missing = Partition::new("bad_missing").unwrap();
     cx.backend.put(&a, b"old", b"kept").await.unwrap();
     let valid = || {
@@ -157,6 +160,15 @@ pub async fn readers_never_see_half_a_batch<H: Harness>(h: H) -> Outcome {
     require!(cx.caps.atomic_batch, "atomic_batch is false");
     let a = cx.partition("atom_a").await;
     let bp = cx.partition("atom_b").await;
+    if !cx.caps.cross_partition_batch {
+        // Checked refused; the batches below then stay in one partition.
+        assert_refused_across(&*cx.backend, cx.caps, &a, &bp).await;
+    }
+    let bp = if cx.caps.cross_partition_batch {
+        bp
+    } else {
+        a.clone()
+    };
     let keys: Vec<(Partition, Bytes)> = (0..8u8)
         .map(|i| {
             (

@@ -7,8 +7,9 @@ use std::time::Duration;
 use backend_api::{BatchOutcome, Bytes, Check, Operation, Partition, PutOptions, ScanRange};
 
 use super::util::{
-    assert_invalid_key, assert_invalid_value, assert_not_found, assert_unsupported, b,
-    conditional_offered, del_ev, events_until, num, put_ev, scan, wait_absent, watch_offered,
+    across, assert_invalid_key, assert_invalid_value, assert_not_found, assert_refused_across,
+    assert_unsupported, b, conditional_offered, del_ev, events_until, num, put_ev, scan,
+    wait_absent, watch_offered,
 };
 use crate::{Ctx, Harness, Outcome, require};
 
@@ -29,6 +30,7 @@ pub async fn conditional_batch_applies_when_checks_hold<H: Harness>(h: H) -> Out
     require_conditional!(cx);
     let a = cx.partition("cond_a").await;
     let bp = cx.partition("cond_b").await;
+    across(&*cx.backend, cx.caps, &a, &bp).await?;
     let be = &*cx.backend;
     be.put(&a, b"x", b"1").await.unwrap();
     be.put(&bp, b"gone", b"g").await.unwrap();
@@ -77,6 +79,7 @@ pub async fn failed_check_writes_nothing<H: Harness>(h: H) -> Outcome {
     require_conditional!(cx);
     let a = cx.partition("condf_a").await;
     let bp = cx.partition("condf_b").await;
+    across(&*cx.backend, cx.caps, &a, &bp).await?;
     let be = &*cx.backend;
     be.put(&a, b"x", b"1").await.unwrap();
     be.put(&bp, b"keep", b"k").await.unwrap();
@@ -204,6 +207,7 @@ pub async fn checks_across_partitions<H: Harness>(h: H) -> Outcome {
     require_conditional!(cx);
     let lock = cx.partition("condx_lock").await;
     let data = cx.partition("condx_data").await;
+    across(&*cx.backend, cx.caps, &lock, &data).await?;
     let missing = Partition::new("condx_missing").unwrap();
     let be = &*cx.backend;
     be.put(&lock, b"owner", b"me").await.unwrap();
@@ -444,6 +448,15 @@ pub async fn readers_never_see_half_a_conditional_batch<H: Harness>(h: H) -> Out
     require_conditional!(cx);
     let a = cx.partition("condh_a").await;
     let bp = cx.partition("condh_b").await;
+    if !cx.caps.cross_partition_batch {
+        // Checked refused; the conditional batches below then stay in one partition.
+        assert_refused_across(&*cx.backend, cx.caps, &a, &bp).await;
+    }
+    let bp = if cx.caps.cross_partition_batch {
+        bp
+    } else {
+        a.clone()
+    };
     let keys: Vec<(Partition, Bytes)> = (0..6u8)
         .map(|i| {
             (

@@ -61,7 +61,20 @@ pub async fn error_order<H: Harness>(h: H) -> Outcome {
         let long = vec![b'p'; cx.caps.max_key_len + 1];
         assert_invalid_key(be.watch(&missing, &long).await.map(|_| ()), "watch");
     }
-    if batch_offered(be, cx.caps.atomic_batch).await {
+    if batch_offered(be, cx.caps.atomic_batch).await && !cx.caps.cross_partition_batch {
+        // The capability comes first: a batch naming two partitions is Unsupported
+        // whatever else is wrong with it.
+        assert_unsupported(
+            be.batch(vec![
+                Operation::put(&missing, "k", "v"),
+                Operation::put(&p, Bytes::new(), "v"),
+            ])
+            .await,
+            "batch across partitions without cross_partition_batch: missing partition \
+             first, empty key second",
+        );
+    }
+    if batch_offered(be, cx.caps.atomic_batch).await && cx.caps.cross_partition_batch {
         assert_invalid_key(
             be.batch(vec![
                 Operation::put(&missing, "k", "v"),

@@ -5,8 +5,8 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use backend_api::{
-    BatchOutcome, Bytes, CasOutcome, Check, Error, KeyRange, Operation, Partition, ScanRange,
-    StorageBackend,
+    BatchOutcome, Bytes, Capabilities, CasOutcome, Check, Error, KeyRange, Operation, Partition,
+    ScanRange, StorageBackend,
 };
 use futures_util::StreamExt;
 use proptest::prelude::*;
@@ -202,6 +202,32 @@ fn fail(i: usize, step: &Step, msg: String) -> TestCaseError {
     TestCaseError::fail(format!("step {i} {step:?}: {msg}"))
 }
 
+/// Without `cross_partition_batch`, a batch naming both partitions must answer
+/// `Unsupported` (before any other error) and change nothing: true when it did.
+fn refused_across<T: std::fmt::Debug>(
+    caps: Capabilities,
+    mut named: impl Iterator<Item = usize>,
+    r: &backend_api::Result<T>,
+    i: usize,
+    s: &Step,
+) -> Result<bool, TestCaseError> {
+    let first = named.next();
+    if caps.cross_partition_batch || named.all(|p| Some(p) == first) {
+        return Ok(false);
+    }
+    if matches!(r, Err(Error::Unsupported { .. })) {
+        Ok(true)
+    } else {
+        Err(fail(
+            i,
+            s,
+            format!(
+                "a batch across partitions without cross_partition_batch must be Unsupported, got {r:?}"
+            ),
+        ))
+    }
+}
+
 fn is_not_found<T>(r: &backend_api::Result<T>) -> bool {
     matches!(r, Err(Error::PartitionNotFound(_)))
 }
@@ -282,6 +308,9 @@ async fn step<H: Harness>(
         Step::Batch(ops) => {
             let batch = ops.iter().map(|op| op.operation(names)).collect();
             let r = be.batch(batch).await;
+            if refused_across(caps, ops.iter().map(BatchOp::partition), &r, i, s)? {
+                return Ok(());
+            }
             let all_exist = ops.iter().all(|op| model[op.partition()].is_some());
             check_nf(all_exist, &r, is_not_found(&r))?;
             if all_exist {
@@ -296,6 +325,13 @@ async fn step<H: Harness>(
                 .map(|(p, k, e)| Check::new(&names[*p], k.clone(), e.clone()))
                 .collect();
             let r = be.conditional_batch(conds, batch).await;
+            let named = checks
+                .iter()
+                .map(|c| c.0)
+                .chain(ops.iter().map(BatchOp::partition));
+            if refused_across(caps, named, &r, i, s)? {
+                return Ok(());
+            }
             let all_exist = checks.iter().all(|(p, _, _)| model[*p].is_some())
                 && ops.iter().all(|op| model[op.partition()].is_some());
             check_nf(all_exist, &r, is_not_found(&r))?;

@@ -287,3 +287,76 @@ pub(crate) async fn assert_watch_ends(stream: &mut WatchStream, what: &str) {
 pub(crate) fn num(v: &[u8]) -> u64 {
     u64::from_be_bytes(v.try_into().expect("an 8-byte counter"))
 }
+
+/// Contract, capability `cross_partition_batch`: `Ok` when batches may name several
+/// partitions. Otherwise [`assert_refused_across`] and skip the case, which needs such
+/// batches.
+pub(crate) async fn across(
+    backend: &dyn StorageBackend,
+    caps: Capabilities,
+    a: &Partition,
+    b: &Partition,
+) -> crate::Outcome {
+    if caps.cross_partition_batch {
+        return Ok(());
+    }
+    assert_refused_across(backend, caps, a, b).await;
+    Err(crate::Skip(
+        "cross_partition_batch is false (checked: batches across partitions answer \
+         Unsupported and write nothing)"
+            .into(),
+    ))
+}
+
+/// Without `cross_partition_batch`: a batch and (when offered) a conditional batch
+/// naming both `a` and `b`, two existing partitions, answer `Unsupported` and write
+/// nothing; so does a spanning batch naming a missing partition (the capability comes
+/// first in the order of errors).
+pub(crate) async fn assert_refused_across(
+    backend: &dyn StorageBackend,
+    caps: Capabilities,
+    a: &Partition,
+    b: &Partition,
+) {
+    let spanning = || {
+        vec![
+            Operation::put(a, "across", "1"),
+            Operation::put(b, "across", "2"),
+        ]
+    };
+    assert_unsupported(backend.batch(spanning()).await, "a batch across partitions");
+    if caps.conditional_batch {
+        assert_unsupported(
+            backend
+                .conditional_batch(vec![Check::absent(a, "across")], spanning())
+                .await,
+            "a conditional batch across partitions",
+        );
+        assert_unsupported(
+            backend
+                .conditional_batch(
+                    vec![Check::absent(b, "across")],
+                    vec![Operation::put(a, "across", "1")],
+                )
+                .await,
+            "a conditional batch checking one partition and writing another",
+        );
+    }
+    let missing = Partition::new("across_missing").expect("valid name");
+    assert_unsupported(
+        backend
+            .batch(vec![
+                Operation::put(&missing, "across", "1"),
+                Operation::put(a, "across", "1"),
+            ])
+            .await,
+        "a batch across partitions, one missing",
+    );
+    for p in [a, b] {
+        assert_eq!(
+            backend.get(p, b"across").await.expect("get"),
+            None,
+            "a refused batch across partitions wrote to {p}"
+        );
+    }
+}
