@@ -15,32 +15,8 @@ use rocksdb::{BoundColumnFamily, Cache, DB, ReadOptions, WriteOptions};
 use crate::RocksConfig;
 use crate::batch::Families;
 use crate::engine::{CfName, Engine, open_db, partition_of};
-use crate::error::{NAME, join_err, rocks_err};
+use crate::error::{NAME, join_err, not_found, rocks_err};
 use crate::scan::scan_cf;
-
-fn not_found(partition: &Partition) -> Error {
-    Error::PartitionNotFound(partition.name().to_owned())
-}
-
-/// What this backend offers (see the crate docs for each line).
-pub const CAPABILITIES: Capabilities = Capabilities {
-    ordered_scan: true,
-    reverse_scan: true,
-    snapshot_scan: true,
-    atomic_batch: true,
-    cross_partition_batch: true,
-    compare_and_swap: true,
-    conditional_batch: true,
-    range_delete: true,
-    watch: true,
-    cross_process_watch: false,
-    ttl: true,
-    persistent: true,
-    compact: true,
-    exact_len: true,
-    max_key_len: backend_api::DEFAULT_MAX_KEY_LEN,
-    max_value_len: backend_api::DEFAULT_MAX_VALUE_LEN,
-};
 
 /// The store while open: the database and the registry of partitions (mirrors the
 /// column families, for listing without touching RocksDB).
@@ -52,6 +28,8 @@ struct Open {
 /// Everything a blocking task needs, shared behind one `Arc`.
 struct Inner {
     config: RocksConfig,
+    /// `config.capabilities()`, kept for the checks on every call.
+    caps: Capabilities,
     state: RwLock<Option<Open>>,
     /// Serialises create/drop of column families.
     ddl: Mutex<()>,
@@ -102,6 +80,7 @@ impl RocksBackend {
         Ok(RocksBackend {
             inner: Arc::new(Inner {
                 committer: Committer::new(config.watch_capacity),
+                caps: config.capabilities(),
                 config,
                 state: RwLock::new(Some(Open {
                     db: Arc::new(db),
@@ -239,14 +218,14 @@ impl Inner {
     ) -> Result<BatchOutcome> {
         let state = self.state.read();
         let open = state.as_ref().ok_or(Error::Closed)?;
-        validate_conditional_batch(&CAPABILITIES, NAME, checks, operations, |p| {
+        validate_conditional_batch(&self.caps, NAME, checks, operations, |p| {
             open.db.cf_handle(CfName::new(p).as_str()).is_some()
         })?;
         let named = checks
             .iter()
             .map(|c| &c.partition)
             .chain(operations.iter().map(Operation::partition));
-        let families = Families::resolve(&open.db, named, CAPABILITIES.max_key_len)?;
+        let families = Families::resolve(&open.db, named, self.caps.max_key_len)?;
         if checks.is_empty() && operations.is_empty() {
             return Ok(BatchOutcome::Applied);
         }
@@ -275,7 +254,7 @@ impl StorageBackend for RocksBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        CAPABILITIES
+        self.inner.caps
     }
 
     async fn create_partition(&self, partition: &Partition) -> Result<()> {
@@ -332,19 +311,17 @@ impl StorageBackend for RocksBackend {
 
     async fn get(&self, partition: &Partition, key: &[u8]) -> Result<Option<Bytes>> {
         self.inner
-            .with_cf(partition, CAPABILITIES.check_key(key), |db, cf| {
-                match db
-                    .get_pinned_cf_opt(cf, key, &self.inner.read_opts)
-                    .map_err(rocks_err)?
-                {
-                    None => Ok(None),
-                    Some(stored) => live_bytes(&stored),
-                }
+            .with_cf(partition, self.inner.caps.check_key(key), |db, cf| match db
+                .get_pinned_cf_opt(cf, key, &self.inner.read_opts)
+                .map_err(rocks_err)?
+            {
+                None => Ok(None),
+                Some(stored) => live_bytes(&stored),
             })
     }
 
     async fn get_many(&self, partition: &Partition, keys: &[Bytes]) -> Result<Vec<Option<Bytes>>> {
-        let args = keys.iter().try_for_each(|k| CAPABILITIES.check_key(k));
+        let args = keys.iter().try_for_each(|k| self.inner.caps.check_key(k));
         self.inner.with_cf(partition, args, |db, cf| {
             db.batched_multi_get_cf_opt(cf, keys.iter(), false, &self.inner.read_opts)
                 .into_iter()
@@ -358,21 +335,21 @@ impl StorageBackend for RocksBackend {
 
     async fn exists(&self, partition: &Partition, key: &[u8]) -> Result<bool> {
         self.inner
-            .with_cf(partition, CAPABILITIES.check_key(key), |db, cf| {
-                match db
-                    .get_pinned_cf_opt(cf, key, &self.inner.read_opts)
-                    .map_err(rocks_err)?
-                {
-                    None => Ok(false),
-                    Some(stored) => Ok(live_value(&stored)?.is_some()),
-                }
+            .with_cf(partition, self.inner.caps.check_key(key), |db, cf| match db
+                .get_pinned_cf_opt(cf, key, &self.inner.read_opts)
+                .map_err(rocks_err)?
+            {
+                None => Ok(false),
+                Some(stored) => Ok(live_value(&stored)?.is_some()),
             })
     }
 
     async fn put(&self, partition: &Partition, key: &[u8], value: &[u8]) -> Result<()> {
-        let args = CAPABILITIES
+        let args = self
+            .inner
+            .caps
             .check_key(key)
-            .and_then(|()| CAPABILITIES.check_value(value));
+            .and_then(|()| self.inner.caps.check_value(value));
         self.write_one(partition, key, args, Some(Stored::plain(value)))
             .await
     }
@@ -384,20 +361,22 @@ impl StorageBackend for RocksBackend {
         value: &[u8],
         options: PutOptions,
     ) -> Result<()> {
-        let args = CAPABILITIES
+        let args = self
+            .inner
+            .caps
             .check_key(key)
-            .and_then(|()| CAPABILITIES.check_value(value));
+            .and_then(|()| self.inner.caps.check_value(value));
         self.write_one(partition, key, args, Stored::for_put(value, &options))
             .await
     }
 
     async fn delete(&self, partition: &Partition, key: &[u8]) -> Result<()> {
-        self.write_one(partition, key, CAPABILITIES.check_key(key), None)
+        self.write_one(partition, key, self.inner.caps.check_key(key), None)
             .await
     }
 
     async fn scan(&self, partition: &Partition, range: ScanRange) -> Result<KvStream> {
-        let args = CAPABILITIES.check_scan_range(&range);
+        let args = self.inner.caps.check_scan_range(&range);
         let db = self
             .inner
             .with_cf(partition, args, |db, _| Ok(db.clone()))?;
@@ -429,7 +408,7 @@ impl StorageBackend for RocksBackend {
     async fn watch(&self, partition: &Partition, prefix: &[u8]) -> Result<WatchStream> {
         // Subscribe while holding the state lock, so a concurrent close cannot slip in.
         self.inner
-            .with_cf(partition, CAPABILITIES.check_prefix(prefix), |_, _| {
+            .with_cf(partition, self.inner.caps.check_prefix(prefix), |_, _| {
                 Ok(self.inner.committer.hub().subscribe(partition, prefix))
             })
     }

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use backend_api::{Bytes, Error, KeyRange, Partition, Result};
+use backend_api::{Bytes, KeyRange, Partition, Result};
 use backend_support::{LockedView, Write, live_value};
 use rocksdb::{BoundColumnFamily, DB, ReadOptions, WriteBatch, WriteOptions};
 
 use crate::engine::CfName;
-use crate::error::rocks_err;
+use crate::error::{not_found, rocks_err};
 
 /// The distinct column families of one batch, in order of first mention.
 pub(crate) struct Families<'a, 'db> {
@@ -31,7 +31,7 @@ impl<'a, 'db> Families<'a, 'db> {
             if families.iter().all(|(p, _)| *p != partition) {
                 let cf = db
                     .cf_handle(CfName::new(partition).as_str())
-                    .ok_or_else(|| Error::PartitionNotFound(partition.name().to_owned()))?;
+                    .ok_or_else(|| not_found(partition))?;
                 families.push((partition, cf));
             }
         }
@@ -47,7 +47,7 @@ impl<'a, 'db> Families<'a, 'db> {
             .iter()
             .find(|(p, _)| *p == partition)
             .map(|(_, cf)| cf)
-            .ok_or_else(|| Error::PartitionNotFound(partition.name().to_owned()))
+            .ok_or_else(|| not_found(partition))
     }
 
     /// Writes `writes` as one `WriteBatch`, in order. A range delete is RocksDB's own

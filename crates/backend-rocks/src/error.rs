@@ -3,39 +3,46 @@
 //!
 //! The `rocksdb` crate exposes an error as a status string only (`"IO error: ..."`);
 //! its [`ErrorKind`] is parsed from the string's first word, and there is no errno, so
-//! an I/O error becomes an `io::Error` of kind `Other` whose inner error is RocksDB's
-//! (RocksDB's own I/O messages name the file they concern). The store directory is
-//! created by [`open_db`](crate::engine::open_db) itself, so that failure keeps the
-//! OS's `io::Error`.
+//! a RocksDB error is `Error::Backend` (or `Locked`, `Corruption`) with RocksDB's error
+//! as its source, never a made-up `io::Error` (RocksDB's own I/O messages name the file
+//! they concern). The store directory is created by
+//! [`open_db`](crate::engine::open_db) itself, so that failure is `Error::Io` naming the
+//! directory and keeping the OS's `io::Error`.
 
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use backend_api::Error;
+use backend_api::{BoxError, Error, Partition};
 use rocksdb::ErrorKind;
 
 /// The backend's name in errors and reports.
 pub(crate) const NAME: &str = "rocks";
 
 /// A RocksDB or OS error, with the step and store it concerns when known: the private
-/// error inside the `Error::Io` or `Error::Backend` that [`rocks_err`],
-/// [`rocks_err_at`] and [`io_err_at`] return. `source()` is the original error, whole.
+/// error inside the `Error::Io`, `Error::Locked` or `Error::Backend` that
+/// [`rocks_err`], [`rocks_err_at`] and [`io_err_at`] return. `source()` is the
+/// original error, whole.
 #[derive(Debug)]
 struct RocksError {
-    /// The step ("open") and the store directory, when the caller knows them.
-    at: Option<(&'static str, PathBuf)>,
-    source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    /// What was being done ("open", "create"), when the caller knows it.
+    step: Option<&'static str>,
+    /// The store directory, when the caller knows it and the contract error around this
+    /// one does not already name it (`Error::Io` does).
+    store: Option<PathBuf>,
+    source: BoxError,
 }
 
 impl fmt::Display for RocksError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.at {
-            Some((step, path)) => {
-                write!(f, "RocksDB {step} of {}: {}", path.display(), self.source)
-            }
-            None => write!(f, "RocksDB: {}", self.source),
+        f.write_str("RocksDB")?;
+        if let Some(step) = self.step {
+            write!(f, " {step}")?;
         }
+        if let Some(store) = &self.store {
+            write!(f, " of {}", store.display())?;
+        }
+        write!(f, ": {}", self.source)
     }
 }
 
@@ -46,19 +53,27 @@ impl std::error::Error for RocksError {
 }
 
 /// The closest contract error for `error` (a held `LOCK` is `Locked`, corruption is
-/// `Corruption`, other I/O errors are `Io` and the rest `Backend`, the last two keeping
-/// RocksDB's error as their source), naming `at` when given.
-fn map(error: rocksdb::Error, at: Option<(&'static str, PathBuf)>) -> Error {
+/// `Corruption`, the rest `Backend`; `Locked` and `Backend` keep RocksDB's error as
+/// their source), naming the step and store in `at` when given. RocksDB's error is a
+/// status string with no errno, so it never becomes an `io::Error`; RocksDB's own I/O
+/// messages name the file they concern.
+fn map(error: rocksdb::Error, at: Option<(&'static str, &Path)>) -> Error {
     let kind = error.kind();
     let locked = is_lock_error(&error);
     let wrapped = RocksError {
-        at,
+        step: at.map(|(step, _)| step),
+        store: at.map(|(_, path)| path.to_path_buf()),
         source: Box::new(error),
     };
     match kind {
         ErrorKind::Corruption => Error::corruption(wrapped.to_string()),
-        ErrorKind::IOError if locked => Error::locked(wrapped.to_string(), Some(Box::new(wrapped))),
-        ErrorKind::IOError => Error::backend(NAME, wrapped),
+        ErrorKind::IOError if locked => {
+            let detail = match at {
+                Some((_, path)) => format!("RocksDB store {}", path.display()),
+                None => "RocksDB store".to_owned(),
+            };
+            Error::locked(detail, Some(Box::new(wrapped)))
+        }
         _ => Error::backend(NAME, wrapped),
     }
 }
@@ -72,23 +87,24 @@ pub(crate) fn rocks_err(error: rocksdb::Error) -> Error {
 /// [`rocks_err`] for a `step` ("open") on the store at `path`, which the error's
 /// message then names.
 pub(crate) fn rocks_err_at(step: &'static str, path: &Path, error: rocksdb::Error) -> Error {
-    map(error, Some((step, path.to_path_buf())))
+    map(error, Some((step, path)))
 }
 
-/// An OS error of a `step` on `path`: `Error::Io` of the same kind, whose message names
-/// the path and whose source is `error`.
+/// An OS error of a `step` on `path`: `Error::Io` naming `path`, whose `io::Error` has
+/// the same kind and keeps `error` as its source.
 pub(crate) fn io_err_at(step: &'static str, path: &Path, error: io::Error) -> Error {
     let kind = error.kind();
-    Error::io(
-        path,
-        io::Error::new(
-            kind,
-            RocksError {
-                at: Some((step, path.to_path_buf())),
-                source: Box::new(error),
-            },
-        ),
-    )
+    let wrapped = RocksError {
+        step: Some(step),
+        store: None,
+        source: Box::new(error),
+    };
+    Error::io(path, io::Error::new(kind, wrapped))
+}
+
+/// `PartitionNotFound` for `partition`.
+pub(crate) fn not_found(partition: &Partition) -> Error {
+    Error::PartitionNotFound(partition.name().to_owned())
 }
 
 /// True for the error RocksDB gives when another handle holds the store's `LOCK` file.

@@ -18,7 +18,7 @@
 //!
 //! # Capabilities
 //!
-//! Declared once as [`CAPABILITIES`] (what `capabilities()` returns):
+//! Declared once, by [`RocksConfig::capabilities`] (what `capabilities()` returns):
 //!
 //! | capability | | how |
 //! |---|---|---|
@@ -83,9 +83,9 @@
 //! - Point reads and writes run inline on the caller's task (memtable and block-cache
 //!   speed, no fsync); with `sync_writes` every write moves to tokio's blocking pool.
 //!   Scans, compaction, flush, partition create/drop and close always do.
-//! - **Build**: only LZ4 is compiled in. RocksDB's C++ takes about 18 minutes cold on
-//!   2 cores, so this crate is left out of the workspace's `default-members`;
-//!   `scripts/test.sh` always builds and tests it.
+//! - **Build**: only LZ4 is compiled in. RocksDB's C++ makes a cold build long (the
+//!   workspace README states the measured time), so this crate is left out of the
+//!   workspace's `default-members`; `scripts/test.sh` always builds and tests it.
 //!
 //! [RocksDB]: https://rocksdb.org
 #![deny(unsafe_code)]
@@ -97,5 +97,5 @@ mod engine;
 mod error;
 mod scan;
 
-pub use backend::{CAPABILITIES, RocksBackend};
+pub use backend::RocksBackend;
 pub use config::{RocksCompression, RocksConfig};

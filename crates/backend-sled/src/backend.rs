@@ -16,7 +16,7 @@ use parking_lot::RwLock;
 use crate::SledConfig;
 use crate::batch::BatchTrees;
 use crate::durable::Syncer;
-use crate::error::{NAME, is_lock_error, join_err, sled_err, sled_err_at};
+use crate::error::{NAME, is_lock_error, join_err, not_found, sled_err, sled_err_at};
 use crate::scan::{measure_tree, scan_tree};
 use crate::value;
 
@@ -31,34 +31,8 @@ const TREE_PREFIX: &str = "p:";
 const LOCK_WAIT: Duration = Duration::from_secs(5);
 const LOCK_RETRY: Duration = Duration::from_millis(50);
 
-/// What this backend offers (see the crate docs for each line); `range_delete` is
-/// false because sled can write several keys atomically only from a batch or
-/// transaction held whole in memory (see docs/backend-sled.md).
-pub const CAPABILITIES: Capabilities = Capabilities {
-    ordered_scan: true,
-    reverse_scan: true,
-    snapshot_scan: false,
-    atomic_batch: true,
-    cross_partition_batch: true,
-    compare_and_swap: true,
-    conditional_batch: true,
-    range_delete: false,
-    watch: true,
-    cross_process_watch: false,
-    ttl: true,
-    persistent: true,
-    compact: false,
-    exact_len: true,
-    max_key_len: backend_api::DEFAULT_MAX_KEY_LEN,
-    max_value_len: backend_api::DEFAULT_MAX_VALUE_LEN,
-};
-
 fn tree_name(partition: &Partition) -> String {
     format!("{TREE_PREFIX}{}", partition.name())
-}
-
-fn not_found(partition: &Partition) -> Error {
-    Error::PartitionNotFound(partition.name().to_owned())
 }
 
 /// Partition -> tree.
@@ -75,6 +49,8 @@ struct Open {
 /// See the crate docs for capabilities, durability and how watch, CAS and TTL work.
 pub struct SledBackend {
     config: SledConfig,
+    /// `config.capabilities()`, kept for the checks on every call.
+    caps: Capabilities,
     state: RwLock<Option<Open>>,
     committer: Committer,
     syncer: Syncer,
@@ -100,6 +76,7 @@ impl SledBackend {
             .map_err(join_err)??;
         Ok(SledBackend {
             committer: Committer::new(config.watch_capacity),
+            caps: config.capabilities(),
             syncer: Syncer::new(&config.path),
             config,
             state: RwLock::new(Some(open)),
@@ -175,7 +152,7 @@ impl SledBackend {
         let trees = {
             let state = self.state.read();
             let open = state.as_ref().ok_or(Error::Closed)?;
-            validate_conditional_batch(&CAPABILITIES, NAME, checks, operations, |p| {
+            validate_conditional_batch(&self.caps, NAME, checks, operations, |p| {
                 open.trees.contains_key(p)
             })?;
             if checks.is_empty() && operations.is_empty() {
@@ -237,7 +214,7 @@ impl StorageBackend for SledBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        CAPABILITIES
+        self.caps
     }
 
     async fn create_partition(&self, partition: &Partition) -> Result<()> {
@@ -278,7 +255,7 @@ impl StorageBackend for SledBackend {
     }
 
     async fn get(&self, partition: &Partition, key: &[u8]) -> Result<Option<Bytes>> {
-        self.with_tree(partition, CAPABILITIES.check_key(key), |tree| {
+        self.with_tree(partition, self.caps.check_key(key), |tree| {
             let Some(stored) = tree.get(key).map_err(sled_err)? else {
                 return Ok(None);
             };
@@ -293,7 +270,7 @@ impl StorageBackend for SledBackend {
     }
 
     async fn get_many(&self, partition: &Partition, keys: &[Bytes]) -> Result<Vec<Option<Bytes>>> {
-        let args = keys.iter().try_for_each(|k| CAPABILITIES.check_key(k));
+        let args = keys.iter().try_for_each(|k| self.caps.check_key(k));
         self.with_tree(partition, args, |tree| {
             keys.iter()
                 .map(|key| {
@@ -307,7 +284,7 @@ impl StorageBackend for SledBackend {
     }
 
     async fn exists(&self, partition: &Partition, key: &[u8]) -> Result<bool> {
-        self.with_tree(partition, CAPABILITIES.check_key(key), |tree| {
+        self.with_tree(partition, self.caps.check_key(key), |tree| {
             match tree.get(key).map_err(sled_err)? {
                 None => Ok(false),
                 Some(stored) => Ok(live_header_len(&stored)?.is_some()),
@@ -316,9 +293,10 @@ impl StorageBackend for SledBackend {
     }
 
     async fn put(&self, partition: &Partition, key: &[u8], value: &[u8]) -> Result<()> {
-        let args = CAPABILITIES
+        let args = self
+            .caps
             .check_key(key)
-            .and_then(|()| CAPABILITIES.check_value(value));
+            .and_then(|()| self.caps.check_value(value));
         self.write_one(partition, key, args, Some(Stored::plain(value)))
     }
 
@@ -329,18 +307,19 @@ impl StorageBackend for SledBackend {
         value: &[u8],
         options: PutOptions,
     ) -> Result<()> {
-        let args = CAPABILITIES
+        let args = self
+            .caps
             .check_key(key)
-            .and_then(|()| CAPABILITIES.check_value(value));
+            .and_then(|()| self.caps.check_value(value));
         self.write_one(partition, key, args, Stored::for_put(value, &options))
     }
 
     async fn delete(&self, partition: &Partition, key: &[u8]) -> Result<()> {
-        self.write_one(partition, key, CAPABILITIES.check_key(key), None)
+        self.write_one(partition, key, self.caps.check_key(key), None)
     }
 
     async fn scan(&self, partition: &Partition, range: ScanRange) -> Result<KvStream> {
-        let tree = self.tree(partition, CAPABILITIES.check_scan_range(&range))?;
+        let tree = self.tree(partition, self.caps.check_scan_range(&range))?;
         if range.is_empty() {
             return Ok(futures_util::stream::empty().boxed());
         }
@@ -362,7 +341,7 @@ impl StorageBackend for SledBackend {
     async fn watch(&self, partition: &Partition, prefix: &[u8]) -> Result<WatchStream> {
         // Subscribe under the registry lock, so a concurrent drop or close cannot slip
         // in between the check and the subscription.
-        self.with_tree(partition, CAPABILITIES.check_prefix(prefix), |_| {
+        self.with_tree(partition, self.caps.check_prefix(prefix), |_| {
             Ok(self.committer.hub().subscribe(partition, prefix))
         })
     }

@@ -6,7 +6,7 @@ use backend_support::{LockedView, Write, live_header_len};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-use crate::error::{NAME, sled_err};
+use crate::error::{NAME, not_found, sled_err};
 use crate::value;
 
 /// The distinct trees of one batch, in order of first mention.
@@ -24,8 +24,7 @@ impl<'a> BatchTrees<'a> {
         let mut trees: Vec<(&'a Partition, sled::Tree)> = Vec::new();
         for partition in named {
             if trees.iter().all(|(p, _)| *p != partition) {
-                let t = tree(partition)
-                    .ok_or_else(|| Error::PartitionNotFound(partition.name().to_owned()))?;
+                let t = tree(partition).ok_or_else(|| not_found(partition))?;
                 trees.push((partition, t));
             }
         }

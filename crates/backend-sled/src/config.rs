@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use backend_api::Capabilities;
 use backend_support::DEFAULT_WATCH_CAPACITY;
 
 /// sled's space/throughput trade-off (`sled::Mode`), without exposing sled's type.
@@ -73,6 +74,32 @@ impl SledConfig {
     pub fn watch_capacity(mut self, events: usize) -> Self {
         self.watch_capacity = events;
         self
+    }
+
+    /// What a store opened with this configuration offers: the one place this backend
+    /// declares its capabilities (what `capabilities()` returns; the crate docs give
+    /// the reason for each). The same for every configuration. `range_delete` is false
+    /// because sled writes several keys atomically only from a batch or transaction held
+    /// whole in memory (see docs/backend-sled.md).
+    pub fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            ordered_scan: true,
+            reverse_scan: true,
+            snapshot_scan: false,
+            atomic_batch: true,
+            cross_partition_batch: true,
+            compare_and_swap: true,
+            conditional_batch: true,
+            range_delete: false,
+            watch: true,
+            cross_process_watch: false,
+            ttl: true,
+            persistent: true,
+            compact: false,
+            exact_len: true,
+            max_key_len: backend_api::DEFAULT_MAX_KEY_LEN,
+            max_value_len: backend_api::DEFAULT_MAX_VALUE_LEN,
+        }
     }
 
     /// The sled configuration these options describe.

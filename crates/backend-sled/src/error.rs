@@ -6,32 +6,31 @@ use std::fs::{File, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use backend_api::Error;
+use backend_api::{BoxError, Error, Partition};
 
 /// The backend's name in errors and reports.
 pub(crate) const NAME: &str = "sled";
 
-/// An engine or OS error and the file or directory it concerns: the private error
-/// inside the `Error::Io` or `Error::Backend` that [`sled_err_at`] and [`io_err_at`]
-/// return. `Display` names the path and the failed step; `source()` is the original
+/// An engine or OS error and the step (and file or directory) it concerns: the
+/// private error inside the `Error::Io` or `Error::Backend` that [`sled_err_at`] and
+/// [`io_err_at`] return. `Display` names the failed step and the path (unless the
+/// contract error around it, `Error::Io`, already does); `source()` is the original
 /// error, whole.
 #[derive(Debug)]
 struct AtPath {
     /// What was being done ("open", "fsync").
     step: &'static str,
-    path: PathBuf,
-    source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    path: Option<PathBuf>,
+    source: BoxError,
 }
 
 impl fmt::Display for AtPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "sled {} of {}: {}",
-            self.step,
-            self.path.display(),
-            self.source
-        )
+        write!(f, "sled {}", self.step)?;
+        if let Some(path) = &self.path {
+            write!(f, " of {}", path.display())?;
+        }
+        write!(f, ": {}", self.source)
     }
 }
 
@@ -67,7 +66,7 @@ pub(crate) fn sled_err_at(step: &'static str, path: &Path, error: sled::Error) -
             NAME,
             AtPath {
                 step,
-                path: path.to_path_buf(),
+                path: Some(path.to_path_buf()),
                 source: Box::new(error),
             },
         ),
@@ -75,21 +74,21 @@ pub(crate) fn sled_err_at(step: &'static str, path: &Path, error: sled::Error) -
     }
 }
 
-/// An OS error of a step on `path`: `Error::Io` of the same kind, whose message names
-/// the path and whose source is `error`.
+/// An OS error of a `step` on `path`: `Error::Io` naming `path`, whose `io::Error` has
+/// the same kind and keeps `error` as its source.
 pub(crate) fn io_err_at(step: &'static str, path: &Path, error: io::Error) -> Error {
     let kind = error.kind();
-    Error::io(
-        path,
-        io::Error::new(
-            kind,
-            AtPath {
-                step,
-                path: path.to_path_buf(),
-                source: Box::new(error),
-            },
-        ),
-    )
+    let wrapped = AtPath {
+        step,
+        path: None,
+        source: Box::new(error),
+    };
+    Error::io(path, io::Error::new(kind, wrapped))
+}
+
+/// `PartitionNotFound` for `partition`.
+pub(crate) fn not_found(partition: &Partition) -> Error {
+    Error::PartitionNotFound(partition.name().to_owned())
 }
 
 /// True when opening the store at `store` failed because another handle holds its file

@@ -17,7 +17,7 @@
 //!
 //! # Capabilities
 //!
-//! Declared once as [`CAPABILITIES`] (what `capabilities()` returns):
+//! Declared once, by [`SledConfig::capabilities`] (what `capabilities()` returns):
 //!
 //! | capability | | how |
 //! |---|---|---|
@@ -95,5 +95,5 @@ mod error;
 mod scan;
 mod value;
 
-pub use backend::{CAPABILITIES, SledBackend};
+pub use backend::SledBackend;
 pub use config::{SledConfig, SledMode};
