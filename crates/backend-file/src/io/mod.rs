@@ -28,6 +28,8 @@ use std::io;
 use std::path::Path;
 
 mod real;
+#[cfg(any(test, feature = "sim-disk"))]
+pub mod sim;
 
 pub use real::RealFs;
 
