@@ -14,8 +14,8 @@ pub mod open_errors;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Set this to a `redis://` URL to run the tests against a server you run; no server is
@@ -101,9 +101,8 @@ impl Server {
 
     fn start_any(extra: &[&str], tls: bool) -> Result<Server, String> {
         find_redis_server()?;
-        let dir = Arc::new(
-            tempfile::tempdir().map_err(|e| format!("redis-server data directory: {e}"))?,
-        );
+        let dir =
+            Arc::new(tempfile::tempdir().map_err(|e| format!("redis-server data directory: {e}"))?);
         for _ in 0..5 {
             if let Some(server) = Self::start_on_with(free_port(), extra, tls, &dir)? {
                 return Ok(server);
@@ -174,7 +173,9 @@ impl Server {
         }
         let Ok(pid) = line.trim().parse::<u32>() else {
             let _ = watchdog.wait();
-            return Err(format!("redis-server did not start (watchdog said {line:?})"));
+            return Err(format!(
+                "redis-server did not start (watchdog said {line:?})"
+            ));
         };
         let mut server = Server {
             port,
