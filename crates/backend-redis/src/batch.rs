@@ -6,12 +6,25 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use backend_api::{Check, KeyRange, Operation, Partition};
-use redis::Cmd;
+use backend_api::{BatchOutcome, Bytes, Check, Error, Operation, Partition, Result};
+use redis::{Cmd, Value};
 
-use crate::backend::ttl_arg;
+use crate::error::{NAME, not_found};
 use crate::layout::{Layout, PartitionKeys};
+use crate::pager::lex_range;
 use crate::scripts::{self, Scripts};
+
+/// Longest TTL sent to the server, in ms (about 142,000 years): longer ones are clamped.
+const MAX_TTL_MS: u128 = 1 << 52;
+
+/// The TTL argument of the write scripts: `0` for none, else whole milliseconds
+/// (rounded up, so a short TTL never becomes "no TTL").
+pub(crate) fn ttl_arg(ttl: Option<Duration>) -> u64 {
+    match ttl {
+        None => 0,
+        Some(ttl) => ttl.as_nanos().div_ceil(1_000_000).clamp(1, MAX_TTL_MS) as u64,
+    }
+}
 
 /// One script call.
 pub(crate) struct Plan<'a> {
@@ -68,27 +81,6 @@ impl<'a> Numbering<'a> {
         self.previous = g;
         g
     }
-}
-
-/// A lex bound in `ZRANGEBYLEX` syntax: `open` alone, or `marker` + key bytes.
-fn lex(bound: Option<&[u8]>, marker: u8, open: u8) -> Vec<u8> {
-    match bound {
-        None => vec![open],
-        Some(key) => {
-            let mut out = Vec::with_capacity(key.len() + 1);
-            out.push(marker);
-            out.extend_from_slice(key);
-            out
-        }
-    }
-}
-
-/// `min` and `max` of `range` for `ZRANGEBYLEX` (and the `R` event record).
-pub(crate) fn lex_range(range: &KeyRange) -> (Vec<u8>, Vec<u8>) {
-    (
-        lex(range.start.as_deref(), b'[', b'-'),
-        lex(range.end.as_deref(), b'(', b'+'),
-    )
 }
 
 /// The script call checking `checks` and applying `operations` (both validated; at
@@ -202,4 +194,57 @@ pub(crate) fn plan<'a>(
         }
     }
     Plan { cmd, partitions }
+}
+
+impl Plan<'_> {
+    /// The outcome the write script's `reply` reports (see `scripts` for its shape), for
+    /// a call with `checks` checks.
+    pub fn outcome(
+        &self,
+        operation: &str,
+        checks: usize,
+        reply: Vec<Value>,
+    ) -> Result<BatchOutcome> {
+        let unexpected =
+            || Error::backend(NAME, format!("the {operation} script answered {reply:?}"));
+        let number = |v: Option<&Value>| match v {
+            Some(Value::Int(n)) => usize::try_from(*n).ok().and_then(|n| n.checked_sub(1)),
+            _ => None,
+        };
+        match reply.first() {
+            Some(Value::Int(0)) => Ok(BatchOutcome::Applied),
+            Some(Value::Int(1)) => {
+                match number(reply.get(1)).and_then(|j| self.partitions.get(j)) {
+                    Some(partition) => Err(not_found(partition)),
+                    None => Err(unexpected()),
+                }
+            }
+            Some(Value::Int(2)) => {
+                let index = number(reply.get(1))
+                    .filter(|&i| i < checks)
+                    .ok_or_else(unexpected)?;
+                let current = match reply.get(2) {
+                    Some(Value::BulkString(bytes)) => Some(Bytes::copy_from_slice(bytes)),
+                    None | Some(Value::Nil) => None,
+                    Some(_) => return Err(unexpected()),
+                };
+                Ok(BatchOutcome::CheckFailed { index, current })
+            }
+            _ => Err(unexpected()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_rounds_up_and_clamps() {
+        assert_eq!(ttl_arg(None), 0);
+        assert_eq!(ttl_arg(Some(Duration::from_nanos(1))), 1);
+        assert_eq!(ttl_arg(Some(Duration::from_micros(1500))), 2);
+        assert_eq!(ttl_arg(Some(Duration::from_secs(3))), 3000);
+        assert_eq!(ttl_arg(Some(Duration::MAX)), MAX_TTL_MS as u64);
+    }
 }

@@ -1,8 +1,8 @@
-//! Connection settings.
+//! Connection settings, and the capabilities they give a handle.
 
 use std::time::Duration;
 
-use backend_api::{Error, Result};
+use backend_api::{Capabilities, Error, Result};
 
 /// Default [`RedisConfig::connect_timeout`]: 2 seconds.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -16,6 +16,10 @@ pub const DEFAULT_WATCH_CAPACITY: usize = 4096;
 pub const DEFAULT_NAMESPACE: &str = "default";
 
 /// How to reach the server and which part of it this store uses.
+///
+/// Built by [`RedisConfig::new`] (one server) or [`RedisConfig::cluster`] plus setters.
+/// There is deliberately no `Default`: a store must name its server, never fall back to
+/// whatever listens on `localhost:6379` (which may be another application's data).
 ///
 /// ```
 /// use std::time::Duration;
@@ -226,6 +230,33 @@ impl RedisConfig {
         self
     }
 
+    /// What a handle opened with this config offers (see the crate docs for each line).
+    ///
+    /// On a cluster: no `watch` (not built on sharded pub/sub yet: said, not emulated),
+    /// and `cross_partition_batch` only with [`colocate_partitions`](Self::colocate_partitions)
+    /// (otherwise each partition has its own slot and one script cannot span two).
+    pub fn capabilities(&self) -> Capabilities {
+        let cluster = self.is_cluster();
+        Capabilities {
+            ordered_scan: true,
+            reverse_scan: true,
+            snapshot_scan: false,
+            atomic_batch: true,
+            cross_partition_batch: !cluster || self.colocate_partitions,
+            compare_and_swap: true,
+            conditional_batch: true,
+            range_delete: true,
+            watch: !cluster,
+            cross_process_watch: !cluster,
+            ttl: true,
+            persistent: true,
+            compact: false,
+            exact_len: true,
+            max_key_len: backend_api::DEFAULT_MAX_KEY_LEN,
+            max_value_len: backend_api::DEFAULT_MAX_VALUE_LEN,
+        }
+    }
+
     /// `Error::InvalidConfig` naming the first bad setting.
     pub fn validate(&self) -> Result<()> {
         let ns = &self.namespace;
@@ -256,13 +287,6 @@ impl RedisConfig {
     }
 }
 
-impl Default for RedisConfig {
-    /// `redis://127.0.0.1:6379/0`, namespace `default`.
-    fn default() -> Self {
-        Self::new("redis://127.0.0.1:6379/0")
-    }
-}
-
 fn invalid(detail: String) -> Error {
     Error::InvalidConfig { detail }
 }
@@ -271,28 +295,33 @@ fn invalid(detail: String) -> Error {
 mod tests {
     use super::*;
 
+    fn local() -> RedisConfig {
+        RedisConfig::new("redis://127.0.0.1:6379/0")
+    }
+
+    #[test]
+    fn cross_partition_batches_need_one_slot_on_a_cluster() {
+        assert!(local().capabilities().cross_partition_batch);
+        let cluster = RedisConfig::cluster(["redis://127.0.0.1:7000"]);
+        assert!(!cluster.capabilities().cross_partition_batch);
+        assert!(!cluster.capabilities().watch);
+        assert!(
+            cluster
+                .colocate_partitions(true)
+                .capabilities()
+                .cross_partition_batch
+        );
+    }
+
     #[test]
     fn rejects_bad_namespaces_and_zero_settings() {
         for ns in ["", "a b", "a{b}", "a:b", &"x".repeat(65)] {
-            assert!(
-                RedisConfig::default().namespace(ns).validate().is_err(),
-                "{ns:?}"
-            );
+            assert!(local().namespace(ns).validate().is_err(), "{ns:?}");
         }
-        assert!(
-            RedisConfig::default()
-                .namespace("a.b-c_1")
-                .validate()
-                .is_ok()
-        );
-        assert!(RedisConfig::default().scan_page(0).validate().is_err());
-        assert!(
-            RedisConfig::default()
-                .response_timeout(Duration::ZERO)
-                .validate()
-                .is_err()
-        );
-        assert!(RedisConfig::default().tls_ca_cert("x").validate().is_err());
+        assert!(local().namespace("a.b-c_1").validate().is_ok());
+        assert!(local().scan_page(0).validate().is_err());
+        assert!(local().response_timeout(Duration::ZERO).validate().is_err());
+        assert!(local().tls_ca_cert("x").validate().is_err());
         assert!(
             RedisConfig::new("RedisS://h:1/0")
                 .tls_ca_cert("x")

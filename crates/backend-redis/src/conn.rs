@@ -1,11 +1,18 @@
 //! The connection every data call goes through: one standalone server (the `redis`
 //! crate's `ConnectionManager`, reconnecting by itself) or a Redis Cluster (its async
 //! cluster client: slot map, `MOVED`/`ASK` followed, reconnection and topology refresh
-//! after a failover).
+//! after a failover), and [`connect`], which opens it.
 
-use redis::aio::{ConnectionLike, ConnectionManager};
+use std::time::Duration;
+
+use backend_api::Result;
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, Value};
+
+use crate::config::RedisConfig;
+use crate::error::Server;
+use crate::tls;
 
 /// A cheap-to-clone handle on the shared connection.
 #[derive(Clone)]
@@ -42,4 +49,52 @@ impl ConnectionLike for Conn {
             Conn::Cluster(c) => c.get_db(),
         }
     }
+}
+
+/// The client for `config.url` (pub/sub connections are opened from it) and the shared
+/// connection: a `ConnectionManager` (one quick retry, then reconnecting by itself) or
+/// the cluster client's connection. Gives up after two connect timeouts and a response
+/// timeout with `Unavailable`; refused credentials or TLS: `InvalidConfig`.
+pub(crate) async fn connect(
+    config: &RedisConfig,
+    server: &Server,
+) -> Result<(redis::Client, Conn)> {
+    let client = tls::client(config)?;
+    let manager_config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(config.connect_timeout))
+        .set_response_timeout(Some(config.response_timeout))
+        .set_number_of_retries(1)
+        .set_min_delay(Duration::from_millis(50))
+        .set_max_delay(Duration::from_millis(500));
+    let deadline = config.connect_timeout * 2 + config.response_timeout;
+    let connect = async {
+        if config.is_cluster() {
+            cluster_client(config)?
+                .get_async_connection()
+                .await
+                .map(Conn::Cluster)
+        } else {
+            ConnectionManager::new_with_config(client.clone(), manager_config)
+                .await
+                .map(Conn::Single)
+        }
+    };
+    match tokio::time::timeout(deadline, connect).await {
+        Ok(Ok(conn)) => Ok((client, conn)),
+        Ok(Err(err)) => Err(server.map_connect(err, config.connect_timeout)),
+        Err(_) => Err(server.no_answer(deadline)),
+    }
+}
+
+/// The cluster client for `config.cluster_nodes` with the configured timeouts; the
+/// client follows `MOVED`/`ASK` and refreshes its slot map after a failover, retrying a
+/// call a few times within the call's deadline.
+fn cluster_client(config: &RedisConfig) -> redis::RedisResult<redis::cluster::ClusterClient> {
+    redis::cluster::ClusterClientBuilder::new(config.cluster_nodes.clone())
+        .connection_timeout(config.connect_timeout)
+        .response_timeout(config.response_timeout)
+        .retries(3)
+        .min_retry_wait(50)
+        .max_retry_wait(500)
+        .build()
 }

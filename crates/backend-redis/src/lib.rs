@@ -83,16 +83,21 @@
 
 mod backend;
 mod batch;
+mod calls;
 mod config;
 mod conn;
 mod error;
 mod event;
 mod layout;
+mod pager;
+mod registry;
 mod scan;
 mod scripts;
+mod status;
+mod tls;
 mod watch;
 
-pub use backend::{CAPABILITIES, RedisBackend};
+pub use backend::RedisBackend;
 pub use config::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_NAMESPACE, DEFAULT_RESPONSE_TIMEOUT, DEFAULT_SCAN_PAGE,
     DEFAULT_WATCH_CAPACITY, RedisConfig,
