@@ -2,10 +2,21 @@
 
 use std::time::Duration;
 
-use backend_api::{Error, Result};
+use backend_api::{Capabilities, Result};
 use backend_support::DEFAULT_WATCH_CAPACITY;
 
-use crate::store::ENTRY_OVERHEAD;
+use crate::error::invalid_config;
+
+/// Bytes accounted per entry on top of its key and value: the map node share, the two
+/// `Bytes` handles, the deadline and the write sequence number. An estimate, fixed so
+/// that `partition_size`, `status()` and the memory cap ([`MemConfig::max_memory`])
+/// agree exactly.
+pub const ENTRY_OVERHEAD: u64 = 96;
+
+/// Accounted size of one entry.
+pub(crate) fn entry_cost(key_len: usize, value_len: usize) -> u64 {
+    key_len as u64 + value_len as u64 + ENTRY_OVERHEAD
+}
 
 /// How a [`MemBackend`](crate::MemBackend) is opened.
 ///
@@ -83,14 +94,33 @@ impl MemConfig {
         self
     }
 
+    /// What a store opened with this configuration offers: the one place this backend
+    /// declares its capabilities (what `capabilities()` returns; the crate docs give
+    /// the reason for each). The same for every configuration.
+    pub fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            ordered_scan: true,
+            reverse_scan: true,
+            snapshot_scan: false,
+            atomic_batch: true,
+            cross_partition_batch: true,
+            compare_and_swap: true,
+            conditional_batch: true,
+            range_delete: true,
+            watch: true,
+            cross_process_watch: false,
+            ttl: true,
+            persistent: false,
+            compact: false,
+            exact_len: true,
+            ..Capabilities::default()
+        }
+    }
+
     /// `Error::InvalidConfig` for a zero interval, budget or chunk, or a cap that
     /// cannot hold even one entry.
     pub(crate) fn validate(&self) -> Result<()> {
-        let bad = |detail: &str| {
-            Err(Error::InvalidConfig {
-                detail: format!("mem backend: {detail}"),
-            })
-        };
+        let bad = |detail: &str| Err(invalid_config(detail));
         if self.sweep_interval.is_zero() {
             return bad("sweep_interval must be greater than zero");
         }

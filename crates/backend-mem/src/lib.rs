@@ -82,11 +82,11 @@
 
 mod backend;
 mod config;
+mod error;
 mod scan;
 mod store;
 mod sweeper;
 
 pub use backend::MemBackend;
-pub use config::MemConfig;
-pub use store::ENTRY_OVERHEAD;
+pub use config::{ENTRY_OVERHEAD, MemConfig};
 pub use sweeper::SWEEP_LOCK_BATCH;

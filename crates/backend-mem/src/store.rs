@@ -14,16 +14,9 @@ use backend_support::{PartitionMap, RangeCursor, WatchHub};
 use parking_lot::{Mutex, RwLock};
 
 use crate::MemConfig;
-
-/// Bytes accounted per entry on top of its key and value: the map node share, the two
-/// `Bytes` handles, the deadline and the write sequence number. An estimate, fixed so
-/// that `partition_size`, `status()` and the memory cap agree exactly.
-pub const ENTRY_OVERHEAD: u64 = 96;
-
-/// Accounted size of one entry.
-pub(crate) fn entry_cost(key_len: usize, value_len: usize) -> u64 {
-    key_len as u64 + value_len as u64 + ENTRY_OVERHEAD
-}
+pub(crate) use crate::config::{ENTRY_OVERHEAD, entry_cost};
+pub(crate) use crate::error::not_found;
+use crate::error::over_cap;
 
 /// One stored value.
 #[derive(Debug)]
@@ -191,13 +184,11 @@ impl Inner {
     /// `InvalidValue` when one entry could never fit under the memory cap.
     pub fn check_fits(&self, key: &[u8], value: &[u8]) -> Result<()> {
         match self.config.max_memory {
-            Some(cap) if entry_cost(key.len(), value.len()) > cap => Err(Error::InvalidValue {
-                reason: format!(
-                    "an entry of {} bytes (key + value + {ENTRY_OVERHEAD} overhead) exceeds \
-                     max_memory of {cap} bytes; raise max_memory",
-                    entry_cost(key.len(), value.len())
-                ),
-            }),
+            Some(cap) if entry_cost(key.len(), value.len()) > cap => Err(over_cap(
+                entry_cost(key.len(), value.len()),
+                ENTRY_OVERHEAD,
+                cap,
+            )),
             _ => Ok(()),
         }
     }
@@ -396,9 +387,4 @@ impl Inner {
         st.bytes = 0;
         st.dropped = true;
     }
-}
-
-/// `PartitionNotFound` for `partition`.
-pub(crate) fn not_found(partition: &Partition) -> Error {
-    Error::PartitionNotFound(partition.name().to_owned())
 }
