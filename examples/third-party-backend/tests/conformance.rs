@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use backend_api::{Result, StorageBackend, async_trait};
-use third_party_backend::SortedVecBackend;
+use third_party_backend::{SortedVecBackend, SortedVecConfig};
 
 /// Opens a new, empty backend for every store; not persistent, so never reopened.
 struct SortedVecHarness;
@@ -15,7 +15,7 @@ impl conformance::Harness for SortedVecHarness {
     async fn create(&self) {}
 
     async fn open(&self, _store: &()) -> Result<Arc<dyn StorageBackend>> {
-        Ok(Arc::new(SortedVecBackend::new()))
+        Ok(Arc::new(SortedVecBackend::new(SortedVecConfig::new())))
     }
 }
 
