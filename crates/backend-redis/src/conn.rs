@@ -69,7 +69,8 @@ pub(crate) async fn connect(
     let deadline = config.connect_timeout * 2 + config.response_timeout;
     let connect = async {
         if config.is_cluster() {
-            cluster_client(config)?
+            cluster_builder(config)
+                .build()?
                 .get_async_connection()
                 .await
                 .map(Conn::Cluster)
@@ -86,15 +87,15 @@ pub(crate) async fn connect(
     }
 }
 
-/// The cluster client for `config.cluster_nodes` with the configured timeouts; the
+/// The cluster client settings for `config.cluster_nodes` with the configured timeouts
+/// (the shared connection and each watch's own connection are built from them); the
 /// client follows `MOVED`/`ASK` and refreshes its slot map after a failover, retrying a
 /// call a few times within the call's deadline.
-fn cluster_client(config: &RedisConfig) -> redis::RedisResult<redis::cluster::ClusterClient> {
+pub(crate) fn cluster_builder(config: &RedisConfig) -> redis::cluster::ClusterClientBuilder {
     redis::cluster::ClusterClientBuilder::new(config.cluster_nodes.clone())
         .connection_timeout(config.connect_timeout)
         .response_timeout(config.response_timeout)
         .retries(3)
         .min_retry_wait(50)
         .max_retry_wait(500)
-        .build()
 }

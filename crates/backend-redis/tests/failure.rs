@@ -33,18 +33,29 @@ fn is_outage(err: &Error) -> bool {
     matches!(err, Error::Unavailable { .. } | Error::Timeout { .. })
 }
 
+/// The errors in `err`'s source chain, `err` itself left out.
+fn chain(err: &Error) -> Vec<&(dyn std::error::Error + 'static)> {
+    std::iter::successors(std::error::Error::source(err), |e| e.source()).collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_server_at_open_is_a_prompt_unavailable() {
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
+async fn no_server_at_open_is_a_prompt_unavailable_naming_it_with_the_io_error_kept() {
+    // A free port with nothing listening.
+    let port = common::free_port();
     let started = Instant::now();
-    let err = RedisBackend::open(config(format!("redis://127.0.0.1:{port}/0")))
+    let err = RedisBackend::open(config(format!("redis://:pw@127.0.0.1:{port}/0")))
         .await
         .expect_err("nothing listens there");
     assert!(matches!(err, Error::Unavailable { .. }), "{err:?}");
     assert!(started.elapsed() < BOUND, "took {:?}", started.elapsed());
+    let shown = err.to_string();
+    assert!(shown.contains(&format!("127.0.0.1:{port}")), "{shown}");
+    assert!(!shown.contains("pw"), "no credentials in errors: {shown}");
+    let io = chain(&err)
+        .into_iter()
+        .find_map(|e| e.downcast_ref::<std::io::Error>())
+        .unwrap_or_else(|| panic!("no io::Error in the source chain of {err:?}"));
+    assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused, "{io:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -136,8 +147,12 @@ async fn killed_server_fails_calls_in_time_and_the_same_handle_recovers() {
         failures.len(),
         failures[0].1
     );
+    let address = format!("127.0.0.1:{}", server.port);
     for (took, err) in &failures {
         assert!(is_outage(err), "unexpected error kind: {err:?}");
+        if matches!(err, Error::Unavailable { .. }) {
+            assert!(err.to_string().contains(&address), "names the server: {err}");
+        }
         assert!(*took < BOUND, "a call took {took:?} to fail ({err:?})");
     }
 

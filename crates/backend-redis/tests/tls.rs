@@ -187,13 +187,23 @@ async fn put_get_scan_batch_and_a_watch_on_a_second_handle_over_tls() {
     assert!(status.contains_key("server.redis_version"), "{status:?}");
 }
 
-/// Opening must fail fast with a typed error, naming the certificate problem.
+/// Opening must fail fast with a typed error, naming the server and the certificate
+/// problem (`InvalidConfig` has no source: the rustls error is in its text).
 async fn assert_refused(config: RedisConfig, why: &str) {
+    let address = config
+        .url
+        .trim_start_matches("rediss://")
+        .trim_end_matches("/0")
+        .to_owned();
     let started = Instant::now();
     let err = RedisBackend::open(config).await.expect_err(why);
     assert!(
         matches!(&err, Error::InvalidConfig { detail } if detail.contains("certificate")),
         "{why}: {err:?}"
+    );
+    assert!(
+        err.to_string().contains(&format!("open on {address}: ")),
+        "{why}: names the server: {err}"
     );
     assert!(
         started.elapsed() < Duration::from_secs(5),
