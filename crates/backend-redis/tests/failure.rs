@@ -151,7 +151,10 @@ async fn killed_server_fails_calls_in_time_and_the_same_handle_recovers() {
     for (took, err) in &failures {
         assert!(is_outage(err), "unexpected error kind: {err:?}");
         if matches!(err, Error::Unavailable { .. }) {
-            assert!(err.to_string().contains(&address), "names the server: {err}");
+            assert!(
+                err.to_string().contains(&address),
+                "names the server: {err}"
+            );
         }
         assert!(*took < BOUND, "a call took {took:?} to fail ({err:?})");
     }
