@@ -10,12 +10,11 @@ use backend_api::{
 };
 use backend_support::{cas_as_batch, cas_outcome, validate_conditional_batch};
 
-use crate::MemConfig;
+use crate::error::{NAME, not_found};
 use crate::scan::ScanStream;
-use crate::store::{ENTRY_OVERHEAD, Inner, Part, PartState, Write, not_found};
+use crate::store::{Inner, Part, PartState, Write};
 use crate::sweeper;
-
-const NAME: &str = "mem";
+use crate::{ENTRY_OVERHEAD, MemConfig};
 
 /// The in-process backend: one ordered map per partition, nothing persisted.
 ///
@@ -36,23 +35,7 @@ impl MemBackend {
     /// inside a tokio runtime, starts the expired-entry sweeper on it.
     pub async fn open(config: MemConfig) -> Result<MemBackend> {
         config.validate()?;
-        let caps = Capabilities {
-            ordered_scan: true,
-            reverse_scan: true,
-            snapshot_scan: false,
-            atomic_batch: true,
-            cross_partition_batch: true,
-            compare_and_swap: true,
-            conditional_batch: true,
-            range_delete: true,
-            watch: true,
-            cross_process_watch: false,
-            ttl: true,
-            persistent: false,
-            compact: false,
-            exact_len: true,
-            ..Capabilities::default()
-        };
+        let caps = config.capabilities();
         let interval = config.sweep_interval;
         let inner = Arc::new(Inner::new(config, caps));
         sweeper::spawn(Arc::downgrade(&inner), interval);

@@ -101,17 +101,13 @@ impl MemConfig {
         Capabilities {
             ordered_scan: true,
             reverse_scan: true,
-            snapshot_scan: false,
             atomic_batch: true,
             cross_partition_batch: true,
             compare_and_swap: true,
             conditional_batch: true,
             range_delete: true,
             watch: true,
-            cross_process_watch: false,
             ttl: true,
-            persistent: false,
-            compact: false,
             exact_len: true,
             ..Capabilities::default()
         }

@@ -14,9 +14,10 @@ use backend_support::{PartitionMap, RangeCursor, WatchHub};
 use parking_lot::{Mutex, RwLock};
 
 use crate::MemConfig;
-pub(crate) use crate::config::{ENTRY_OVERHEAD, entry_cost};
-pub(crate) use crate::error::not_found;
+use crate::config::{ENTRY_OVERHEAD, entry_cost};
 use crate::error::over_cap;
+// For scan.rs until its import names crate::error.
+pub(crate) use crate::error::not_found;
 
 /// One stored value.
 #[derive(Debug)]
