@@ -102,13 +102,11 @@ impl RocksConfig {
             conditional_batch: true,
             range_delete: true,
             watch: true,
-            cross_process_watch: false,
             ttl: true,
             persistent: true,
             compact: true,
             exact_len: true,
-            max_key_len: backend_api::DEFAULT_MAX_KEY_LEN,
-            max_value_len: backend_api::DEFAULT_MAX_VALUE_LEN,
+            ..Capabilities::default()
         }
     }
 }

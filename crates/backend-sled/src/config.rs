@@ -85,20 +85,15 @@ impl SledConfig {
         Capabilities {
             ordered_scan: true,
             reverse_scan: true,
-            snapshot_scan: false,
             atomic_batch: true,
             cross_partition_batch: true,
             compare_and_swap: true,
             conditional_batch: true,
-            range_delete: false,
             watch: true,
-            cross_process_watch: false,
             ttl: true,
             persistent: true,
-            compact: false,
             exact_len: true,
-            max_key_len: backend_api::DEFAULT_MAX_KEY_LEN,
-            max_value_len: backend_api::DEFAULT_MAX_VALUE_LEN,
+            ..Capabilities::default()
         }
     }
 
