@@ -94,25 +94,6 @@ impl MemConfig {
         self
     }
 
-    /// What a store opened with this configuration offers: the one place this backend
-    /// declares its capabilities (what `capabilities()` returns; the crate docs give
-    /// the reason for each). The same for every configuration.
-    pub fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            ordered_scan: true,
-            reverse_scan: true,
-            atomic_batch: true,
-            cross_partition_batch: true,
-            compare_and_swap: true,
-            conditional_batch: true,
-            range_delete: true,
-            watch: true,
-            ttl: true,
-            exact_len: true,
-            ..Capabilities::default()
-        }
-    }
-
     /// `Error::InvalidConfig` for a zero interval, budget or chunk, or a cap that
     /// cannot hold even one entry.
     pub(crate) fn validate(&self) -> Result<()> {
@@ -132,6 +113,25 @@ impl MemConfig {
             ));
         }
         Ok(())
+    }
+
+    /// What a store opened with this configuration offers: the one place this backend
+    /// declares its capabilities (what `capabilities()` returns; the crate docs give
+    /// the reason for each). The same for every configuration.
+    pub fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            ordered_scan: true,
+            reverse_scan: true,
+            atomic_batch: true,
+            cross_partition_batch: true,
+            compare_and_swap: true,
+            conditional_batch: true,
+            range_delete: true,
+            watch: true,
+            ttl: true,
+            exact_len: true,
+            ..Capabilities::default()
+        }
     }
 }
 

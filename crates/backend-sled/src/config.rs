@@ -76,6 +76,18 @@ impl SledConfig {
         self
     }
 
+    /// The sled configuration these options describe.
+    pub(crate) fn to_sled(&self) -> sled::Config {
+        sled::Config::new()
+            .path(&self.path)
+            .cache_capacity(self.cache_capacity)
+            .flush_every_ms(self.flush_every_ms)
+            .mode(match self.mode {
+                SledMode::LowSpace => sled::Mode::LowSpace,
+                SledMode::HighThroughput => sled::Mode::HighThroughput,
+            })
+    }
+
     /// What a store opened with this configuration offers: the one place this backend
     /// declares its capabilities (what `capabilities()` returns; the crate docs give
     /// the reason for each). The same for every configuration. `range_delete` is false
@@ -95,17 +107,5 @@ impl SledConfig {
             exact_len: true,
             ..Capabilities::default()
         }
-    }
-
-    /// The sled configuration these options describe.
-    pub(crate) fn to_sled(&self) -> sled::Config {
-        sled::Config::new()
-            .path(&self.path)
-            .cache_capacity(self.cache_capacity)
-            .flush_every_ms(self.flush_every_ms)
-            .mode(match self.mode {
-                SledMode::LowSpace => sled::Mode::LowSpace,
-                SledMode::HighThroughput => sled::Mode::HighThroughput,
-            })
     }
 }
