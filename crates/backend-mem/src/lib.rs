@@ -59,25 +59,19 @@
 //! only a `Weak` reference, so it ends at its next tick once the backend is closed or
 //! dropped. Expired entries are invisible whether swept or not.
 //!
-//! # Why these structures (measured)
+//! # Why these structures
 //!
-//! `benches/benches/structures.rs` measures the candidate maps directly, single-threaded,
-//! over 100k 16-byte keys with 100-byte values visited in random order (so most lookups
-//! miss the cache), on the shared 2-core machine under a load of about 4 (absolute
-//! figures are inflated; the ratios are what count):
-//!
-//! | structure | get | put (overwrite) | scan 1k |
-//! |---|---|---|---|
-//! | `RwLock<BTreeMap<Bytes, Bytes>>` (parking_lot) | 842 ns | 938 ns | 79.6 µs |
-//! | `crossbeam_skiplist::SkipMap<Bytes, Bytes>` | 1817 ns | 2738 ns | 201 µs |
-//! | `DashMap<Bytes, Bytes>` (unordered) | 539 ns | 434 ns | n/a |
-//!
-//! DashMap is the fastest point lookup but unordered, so scans would need a second
-//! ordered index or a collect-and-sort; the skiplist is lock-free but 2 to 3 times as
-//! slow as the B-tree on every operation here and cannot make a multi-key batch atomic to readers
-//! without a lock or versioning of its own. A `BTreeMap` per partition under a
-//! parking_lot `RwLock` gives ordered O(log n + k) scans, one lock for atomic batches and
-//! CAS, and is within 1.6x of DashMap for gets (2.2x for puts).
+//! `benches/benches/structures.rs` measures the candidate maps directly (get, overwrite
+//! and a 1k-key scan over 100k keys visited in random order; run it with `cargo bench
+//! -p benches --bench structures`): a `RwLock<BTreeMap<Bytes, Bytes>>` (parking_lot), a
+//! `crossbeam_skiplist::SkipMap` and a `DashMap`. DashMap has the fastest point lookup
+//! but is unordered, so scans would need a second ordered index or a collect-and-sort;
+//! the skiplist is lock-free but slower than the B-tree on every operation there, and
+//! cannot make a multi-key batch atomic to readers without a lock or versioning of its
+//! own. A `BTreeMap` per partition under a parking_lot `RwLock` gives ordered
+//! O(log n + k) scans and one lock for atomic batches and CAS, at a point-lookup cost
+//! close to DashMap's. (Figures go stale, so they are not kept here: the bench prints
+//! them.)
 #![deny(unsafe_code)]
 
 mod backend;
