@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backend_api::{
-    BatchOutcome, Bytes, Capabilities, Check, Error, KvStream, Operation, Partition, PutOptions,
-    Result, ScanRange, Status, StorageBackend, WatchStream, async_trait,
+    BatchOutcome, Bytes, Capabilities, Check, EntryStream, Error, KvStream, Operation, Partition,
+    PutOptions, Result, ScanRange, Status, StorageBackend, WatchStream, async_trait,
 };
 use redis::Value;
 
@@ -298,6 +298,19 @@ impl StorageBackend for RedisBackend {
         self.calls.check_open()?;
         self.capabilities.check_scan_range(&range)?;
         scan::scan(
+            self.calls.clone(),
+            partition.clone(),
+            self.keys(partition),
+            &range,
+            self.config.scan_page,
+        )
+        .await
+    }
+
+    async fn scan_entries(&self, partition: &Partition, range: ScanRange) -> Result<EntryStream> {
+        self.calls.check_open()?;
+        self.capabilities.check_scan_range(&range)?;
+        scan::entries(
             self.calls.clone(),
             partition.clone(),
             self.keys(partition),

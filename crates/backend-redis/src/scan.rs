@@ -5,15 +5,20 @@
 //! the page being handed out and the cursor (the last key seen), nothing more.
 //! Index entries whose value key is gone (expired) are skipped and reclaimed.
 //!
+//! [`entries`] is the same walk for `scan_entries`: its page script also reads each
+//! key's absolute deadline (`PEXPIRETIME`, Redis 7.0) in the same atomic step as the
+//! value.
+//!
 //! Round trips: the call itself reads the marker and the first page of the index in one
 //! pipeline (a missing partition is the call's error); each page then costs one script
 //! call for its values, and each later page one more for its index members.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, SystemTime};
 
-use backend_api::{Bytes, Error, KvStream, Partition, Result, ScanRange};
+use backend_api::{Bytes, Entry, EntryStream, Error, KvStream, Partition, Result, ScanRange};
 use futures_util::StreamExt;
-use redis::{FromRedisValue, Value};
+use redis::{FromRedisValue, Script, Value};
 
 use crate::calls::Calls;
 use crate::error::{NAME, not_found};
@@ -21,6 +26,28 @@ use crate::layout::PartitionKeys;
 use crate::pager::Pager;
 use crate::registry;
 use crate::scripts::evalsha;
+
+/// One `scan_entries` page, read atomically with the partition marker. `KEYS`: marker,
+/// then the page's value keys. `ARGV`: `1` keys-only (each value answered as `EXISTS`),
+/// else `0`. Returns `{marker value, then per key: value or 0/1, PEXPIRETIME}` (nil for
+/// a missing value; `PEXPIRETIME` is -1 without a TTL, -2 for a missing key). Read-only,
+/// like `PAGE` (kept beside its one caller; loaded on first use by the NOSCRIPT retry).
+static ENTRIES_PAGE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"#!lua flags=no-writes
+local out = {redis.call('GET', KEYS[1])}
+for i = 2, #KEYS do
+  if ARGV[1] == '1' then
+    out[#out + 1] = redis.call('EXISTS', KEYS[i])
+  else
+    out[#out + 1] = redis.call('GET', KEYS[i])
+  end
+  out[#out + 1] = redis.call('PEXPIRETIME', KEYS[i])
+end
+return out
+"#,
+    )
+});
 
 /// Where a scan stands between pages.
 struct Cursor {
@@ -35,6 +62,8 @@ struct Cursor {
     first: Option<Vec<Bytes>>,
     page: usize,
     keys_only: bool,
+    /// Read each key's deadline too (`scan_entries`).
+    expiry: bool,
     remaining: Option<usize>,
     done: bool,
 }
@@ -48,6 +77,30 @@ pub(crate) async fn scan(
     range: &ScanRange,
     page: usize,
 ) -> Result<KvStream> {
+    let entries = walk(calls, partition, keys, range, page, false).await?;
+    Ok(entries.map(|entry| entry.map(Entry::into_pair)).boxed())
+}
+
+/// [`scan`] with each key's absolute deadline (`None`: no TTL).
+pub(crate) async fn entries(
+    calls: Arc<Calls>,
+    partition: Partition,
+    keys: PartitionKeys,
+    range: &ScanRange,
+    page: usize,
+) -> Result<EntryStream> {
+    walk(calls, partition, keys, range, page, true).await
+}
+
+/// The walk behind [`scan`] and [`entries`]; `expiry`: read deadlines.
+async fn walk(
+    calls: Arc<Calls>,
+    partition: Partition,
+    keys: PartitionKeys,
+    range: &ScanRange,
+    page: usize,
+    expiry: bool,
+) -> Result<EntryStream> {
     if range.is_empty() {
         registry::require(&calls, &partition, &keys).await?;
         return Ok(futures_util::stream::empty().boxed());
@@ -67,6 +120,7 @@ pub(crate) async fn scan(
         first: Some(first),
         page,
         keys_only: range.keys_only,
+        expiry,
         remaining: range.limit,
         done: false,
     };
@@ -126,8 +180,8 @@ pub(crate) async fn size(
 }
 
 impl Cursor {
-    /// The next non-empty page of live pairs, or an empty one at the end.
-    async fn next_page(&mut self) -> Result<Vec<(Bytes, Bytes)>> {
+    /// The next non-empty page of live entries, or an empty one at the end.
+    async fn next_page(&mut self) -> Result<Vec<Entry>> {
         while !self.done {
             self.calls.check_open()?;
             let members = match self.first.take() {
@@ -158,14 +212,19 @@ impl Cursor {
         Ok(Vec::new())
     }
 
-    /// The live pairs among `members`, in order; reclaims the index entries of the dead.
-    /// The values (or, keys-only, their existence) are read by one read-only script
-    /// (`PAGE`) together with the partition marker: if the marker no longer holds the
-    /// scan's token, the partition was dropped since the scan began and the answer is
+    /// The live entries among `members`, in order; reclaims the index entries of the
+    /// dead. The values (or, keys-only, their existence), and with `expiry` their
+    /// deadlines, are read by one read-only script (`PAGE`, or [`ENTRIES_PAGE`])
+    /// together with the partition marker: if the marker no longer holds the scan's
+    /// token, the partition was dropped since the scan began and the answer is
     /// `PartitionNotFound` (never a pair written after the drop).
-    async fn fetch_values(&self, members: Vec<Bytes>) -> Result<Vec<(Bytes, Bytes)>> {
+    async fn fetch_values(&self, members: Vec<Bytes>) -> Result<Vec<Entry>> {
         let names: Vec<Vec<u8>> = members.iter().map(|m| self.keys.value(m)).collect();
-        let script = &self.calls.scripts.page;
+        let script = if self.expiry {
+            &*ENTRIES_PAGE
+        } else {
+            &self.calls.scripts.page
+        };
         let mut cmd = evalsha(script, 1 + names.len());
         cmd.arg(&self.keys.marker)
             .arg(&names)
@@ -181,30 +240,35 @@ impl Cursor {
         if token.as_ref() != Some(&self.token) {
             return Err(not_found(&self.partition));
         }
-        let values: Vec<Option<Bytes>> = if self.keys_only {
-            rest.into_iter()
-                .map(|v| bool::from_redis_value(v).map(|live| live.then(Bytes::new)))
-                .collect::<std::result::Result<_, _>>()
-                .map_err(|e| bad(e.to_string()))?
-        } else {
-            rest.into_iter()
-                .map(Option::<Bytes>::from_redis_value)
-                .collect::<std::result::Result<_, _>>()
-                .map_err(|e| bad(e.to_string()))?
-        };
-        if values.len() != members.len() {
+        let per_key = if self.expiry { 2 } else { 1 };
+        if rest.len() != members.len() * per_key {
             return Err(bad(format!(
-                "{} values for {} keys",
-                values.len(),
+                "{} replies for {} keys",
+                rest.len(),
                 members.len()
             )));
         }
+        let mut rest = rest.into_iter();
         let mut live = Vec::with_capacity(members.len());
         let mut dead_members = Vec::new();
         let mut dead_names = Vec::new();
-        for ((member, name), value) in members.into_iter().zip(names).zip(values) {
+        for (member, name) in members.into_iter().zip(names) {
+            let value = rest.next().unwrap_or(Value::Nil);
+            let value = if self.keys_only {
+                bool::from_redis_value(value).map(|live| live.then(Bytes::new))
+            } else {
+                Option::<Bytes>::from_redis_value(value)
+            }
+            .map_err(|e| bad(e.to_string()))?;
+            let expires_at = if self.expiry {
+                let ms = i64::from_redis_value(rest.next().unwrap_or(Value::Nil))
+                    .map_err(|e| bad(e.to_string()))?;
+                deadline(ms)
+            } else {
+                None
+            };
             match value {
-                Some(value) => live.push((member, value)),
+                Some(value) => live.push(Entry::new(member, value, expires_at)),
                 None => {
                     dead_members.push(member);
                     dead_names.push(name);
@@ -223,4 +287,11 @@ impl Cursor {
         }
         Ok(live)
     }
+}
+
+/// The deadline `PEXPIRETIME` answered (ms since the Unix epoch; negative: none).
+fn deadline(ms: i64) -> Option<SystemTime> {
+    u64::try_from(ms)
+        .ok()
+        .map(|ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms))
 }
