@@ -31,13 +31,16 @@
 //!
 //! # Capabilities
 //!
-//! ordered_scan, reverse_scan, atomic_batch (one script call; a missing partition or
-//! bad operation rejects it before anything is written), compare_and_swap and
+//! Declared by [`RedisConfig::capabilities`]: ordered_scan, reverse_scan, atomic_batch
+//! (one script call; a missing partition or bad operation rejects it before anything
+//! is written), cross_partition_batch (except on a cluster with a slot per partition),
+//! compare_and_swap and
 //! conditional_batch (checks and writes in one script), range_delete (inside the same
 //! script, walking the index a thousand entries at a time), watch,
 //! cross_process_watch (pub/sub: a write by any handle on the same server and
 //! namespace is seen), ttl (native `PEXPIRE`; expired index entries are skipped by
-//! scans and reclaimed), exact_len (counted by a scan), persistent. Not:
+//! scans and reclaimed; `scan_entries` reports each deadline), exact_len (counted by
+//! a scan), persistent. Not:
 //! snapshot_scan (pages are read one after the other), compact (the server manages its
 //! own memory: `compact` answers `Unsupported`).
 //!
@@ -55,9 +58,17 @@
 //! No server at open: `Error::Unavailable` within about `connect_timeout`. Server gone
 //! later: calls answer `Error::Unavailable` or `Error::Timeout` within
 //! `connect_timeout + response_timeout`; the handle reconnects by itself when the
-//! server returns. Credentials or TLS certificate refused: `Error::InvalidConfig`. A watch whose
-//! connection ends (server gone, or the server dropped a slow subscriber) yields
-//! `Error::Unavailable` and ends.
+//! server returns. Credentials or TLS certificate refused: `Error::InvalidConfig`. A
+//! watch whose connection ends (server gone, or the server dropped a slow subscriber)
+//! yields `Error::Unavailable` and ends.
+//!
+//! Errors name the call and the server (`host:port`, never the password);
+//! `Unavailable` and `Backend` keep the failed call as their `source()`, whose own
+//! source is the client's `RedisError` (or the `io::Error` it wraps). Refused
+//! credentials and TLS handshakes are recognised from error kinds and codes, not text.
+//!
+//! `close()` ends scans and watches and refuses later calls; the connection itself is
+//! released when the handle (and any stream it handed out) is dropped.
 //!
 //! # Redis Cluster
 //!
