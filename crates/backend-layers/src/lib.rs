@@ -56,6 +56,7 @@ mod limit;
 mod namespace;
 mod op;
 mod retry;
+mod stack;
 mod timeout;
 
 #[cfg(feature = "cache")]
@@ -68,11 +69,12 @@ pub mod metrics;
 mod trace;
 
 pub use around::{Around, Attempt, Layered, Run};
-pub use layer::{Layer, LayerStack};
+pub use layer::Layer;
 pub use limit::ConcurrencyLimitLayer;
 pub use namespace::{MAX_NAMESPACE_LEN, NamespaceLayer};
 pub use op::{BoxFut, Call, Op, Reply, error_kind, is_transient};
 pub use retry::RetryLayer;
+pub use stack::LayerStack;
 pub use timeout::TimeoutLayer;
 
 #[cfg(feature = "cache")]
