@@ -182,6 +182,20 @@ fn found(done: i64, partition: &Partition) -> Result<()> {
     }
 }
 
+impl RedisBackend {
+    /// A scan of `partition` over `range`, once the handle is open and `range` valid.
+    fn walk(&self, partition: &Partition, range: &ScanRange) -> Result<scan::Walk> {
+        self.calls.check_open()?;
+        self.capabilities.check_scan_range(range)?;
+        Ok(scan::Walk {
+            calls: self.calls.clone(),
+            partition: partition.clone(),
+            keys: self.keys(partition),
+            page: self.config.scan_page,
+        })
+    }
+}
+
 #[async_trait]
 impl StorageBackend for RedisBackend {
     fn name(&self) -> &'static str {
@@ -295,29 +309,11 @@ impl StorageBackend for RedisBackend {
     }
 
     async fn scan(&self, partition: &Partition, range: ScanRange) -> Result<KvStream> {
-        self.calls.check_open()?;
-        self.capabilities.check_scan_range(&range)?;
-        scan::scan(
-            self.calls.clone(),
-            partition.clone(),
-            self.keys(partition),
-            &range,
-            self.config.scan_page,
-        )
-        .await
+        self.walk(partition, &range)?.pairs(&range).await
     }
 
     async fn scan_entries(&self, partition: &Partition, range: ScanRange) -> Result<EntryStream> {
-        self.calls.check_open()?;
-        self.capabilities.check_scan_range(&range)?;
-        scan::entries(
-            self.calls.clone(),
-            partition.clone(),
-            self.keys(partition),
-            &range,
-            self.config.scan_page,
-        )
-        .await
+        self.walk(partition, &range)?.entries(&range).await
     }
 
     async fn batch(&self, operations: Vec<Operation>) -> Result<()> {

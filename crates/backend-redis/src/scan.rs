@@ -5,7 +5,7 @@
 //! the page being handed out and the cursor (the last key seen), nothing more.
 //! Index entries whose value key is gone (expired) are skipped and reclaimed.
 //!
-//! [`entries`] is the same walk for `scan_entries`: its page script also reads each
+//! [`Walk::entries`] is the same walk for `scan_entries`: its page script also reads each
 //! key's absolute deadline (`PEXPIRETIME`, Redis 7.0) in the same atomic step as the
 //! value.
 //!
@@ -68,39 +68,38 @@ struct Cursor {
     done: bool,
 }
 
-/// Streams `range` of `partition` (with `keys`), `page` index entries per round trip.
-/// `PartitionNotFound` from the call when the partition has no marker.
-pub(crate) async fn scan(
-    calls: Arc<Calls>,
-    partition: Partition,
-    keys: PartitionKeys,
-    range: &ScanRange,
-    page: usize,
-) -> Result<KvStream> {
-    let entries = walk(calls, partition, keys, range, page, false).await?;
-    Ok(entries.map(|entry| entry.map(Entry::into_pair)).boxed())
+/// One partition's scan, before the first round trip: what `scan` and `scan_entries`
+/// share once the call's arguments are checked.
+pub(crate) struct Walk {
+    pub calls: Arc<Calls>,
+    pub partition: Partition,
+    pub keys: PartitionKeys,
+    /// Index entries per round trip.
+    pub page: usize,
 }
 
-/// [`scan`] with each key's absolute deadline (`None`: no TTL).
-pub(crate) async fn entries(
-    calls: Arc<Calls>,
-    partition: Partition,
-    keys: PartitionKeys,
-    range: &ScanRange,
-    page: usize,
-) -> Result<EntryStream> {
-    walk(calls, partition, keys, range, page, true).await
+impl Walk {
+    /// Streams the pairs of `range`. `PartitionNotFound` from the call when the
+    /// partition has no marker.
+    pub async fn pairs(self, range: &ScanRange) -> Result<KvStream> {
+        let entries = walk(self, range, false).await?;
+        Ok(entries.map(|entry| entry.map(Entry::into_pair)).boxed())
+    }
+
+    /// [`pairs`](Self::pairs) with each key's absolute deadline (`None`: no TTL).
+    pub async fn entries(self, range: &ScanRange) -> Result<EntryStream> {
+        walk(self, range, true).await
+    }
 }
 
-/// The walk behind [`scan`] and [`entries`]; `expiry`: read deadlines.
-async fn walk(
-    calls: Arc<Calls>,
-    partition: Partition,
-    keys: PartitionKeys,
-    range: &ScanRange,
-    page: usize,
-    expiry: bool,
-) -> Result<EntryStream> {
+/// The stream behind [`Walk::pairs`] and [`Walk::entries`]; `expiry`: read deadlines.
+async fn walk(walk: Walk, range: &ScanRange, expiry: bool) -> Result<EntryStream> {
+    let Walk {
+        calls,
+        partition,
+        keys,
+        page,
+    } = walk;
     if range.is_empty() {
         registry::require(&calls, &partition, &keys).await?;
         return Ok(futures_util::stream::empty().boxed());
