@@ -224,6 +224,8 @@ macro_rules! __case_list {
             ttl_paths::ttl_survives_compact,
             ttl_paths::every_write_path_clears_ttl,
             ttl_paths::hostile_ttl_values,
+            ttl_entries::scan_entries_report_deadlines,
+            ttl_entries::scan_entries_deadline_survives_reopen,
             watch_paths::every_write_path_is_reported,
             watch_paths::lagged_counts_cover_every_event,
             watch_paths::watch_events_per_key_in_commit_order,

@@ -14,11 +14,12 @@ use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use backend_api::{
-    BatchOutcome, Bytes, Capabilities, Check, Error, KeyRange, KvStream, Operation, Partition,
-    PutOptions, Result, ScanRange, Status, StorageBackend, WatchEvent, WatchStream, async_trait,
+    BatchOutcome, Bytes, Capabilities, Check, EntryStream, Error, KeyRange, KvStream, Operation,
+    Partition, PutOptions, Result, ScanRange, Status, StorageBackend, WatchEvent, WatchStream,
+    async_trait,
 };
 use futures_util::StreamExt;
 use tokio::sync::broadcast;
@@ -260,7 +261,7 @@ struct Cursor {
     lo: Bound<Bytes>,
     hi: Bound<Bytes>,
     left: usize,
-    buf: VecDeque<(Bytes, Bytes)>,
+    buf: VecDeque<backend_api::Entry>,
     exhausted: bool,
 }
 
@@ -285,9 +286,16 @@ impl Cursor {
             return Ok(());
         }
         let now = Instant::now();
+        let wall = SystemTime::now();
         let range = part.map.range((self.lo.clone(), self.hi.clone()));
-        let live = |(k, e): (&Bytes, &Entry)| e.live(now).then(|| (k.clone(), e.value.clone()));
-        let chunk: Vec<(Bytes, Bytes)> = if self.range.reverse {
+        let live = |(k, e): (&Bytes, &Entry)| {
+            let expires_at = e
+                .deadline
+                .and_then(|d| wall.checked_add(d.saturating_duration_since(now)));
+            e.live(now)
+                .then(|| backend_api::Entry::new(k.clone(), e.value.clone(), expires_at))
+        };
+        let chunk: Vec<backend_api::Entry> = if self.range.reverse {
             range.rev().filter_map(live).take(SCAN_CHUNK).collect()
         } else {
             range.filter_map(live).take(SCAN_CHUNK).collect()
@@ -296,24 +304,26 @@ impl Cursor {
         if chunk.len() < SCAN_CHUNK {
             self.exhausted = true;
         }
-        if let Some((last, _)) = chunk.last() {
+        if let Some(last) = chunk.last() {
             if self.range.reverse {
-                self.hi = Bound::Excluded(last.clone());
+                self.hi = Bound::Excluded(last.key.clone());
             } else {
-                self.lo = Bound::Excluded(last.clone());
+                self.lo = Bound::Excluded(last.key.clone());
             }
         }
         let keys_only = self.range.keys_only;
-        self.buf.extend(
-            chunk
-                .into_iter()
-                .map(|(k, v)| (k, if keys_only { Bytes::new() } else { v })),
-        );
+        self.buf.extend(chunk.into_iter().map(|mut entry| {
+            if keys_only {
+                entry.value = Bytes::new();
+            }
+            entry
+        }));
         Ok(())
     }
 }
 
-fn scan_stream(cursor: Cursor) -> KvStream {
+/// The cursor's entries, deadlines on the wall clock.
+fn scan_stream(cursor: Cursor) -> EntryStream {
     futures_util::stream::unfold(cursor, |mut c| async move {
         loop {
             if c.left == 0 {
@@ -459,6 +469,13 @@ impl StorageBackend for ReferenceBackend {
     }
 
     async fn scan(&self, partition: &Partition, range: ScanRange) -> Result<KvStream> {
+        let entries = self.scan_entries(partition, range).await?;
+        Ok(entries
+            .map(|item| item.map(backend_api::Entry::into_pair))
+            .boxed())
+    }
+
+    async fn scan_entries(&self, partition: &Partition, range: ScanRange) -> Result<EntryStream> {
         self.inner.open()?;
         caps().check_scan_range(&range)?;
         let part_id = self.inner.lock()?.part(partition)?.id;

@@ -16,6 +16,7 @@ pub mod range_delete;
 pub mod scan;
 pub mod streams;
 pub mod ttl;
+pub mod ttl_entries;
 pub mod ttl_paths;
 pub mod watch;
 pub mod watch_paths;

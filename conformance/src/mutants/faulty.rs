@@ -11,8 +11,9 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use backend_api::{
-    BatchOutcome, Bytes, Capabilities, CasOutcome, Check, Error, KvStream, Operation, Partition,
-    PutOptions, Result, ScanRange, Status, StorageBackend, WatchEvent, WatchStream, async_trait,
+    BatchOutcome, Bytes, Capabilities, CasOutcome, Check, EntryStream, Error, KvStream, Operation,
+    Partition, PutOptions, Result, ScanRange, Status, StorageBackend, WatchEvent, WatchStream,
+    async_trait,
 };
 use futures_util::{Stream, StreamExt};
 use tokio::sync::broadcast;
@@ -423,6 +424,13 @@ impl StorageBackend for Faulty {
         } else {
             stream
         })
+    }
+
+    /// Forwarded unaltered: the scan faults are the scan cases' to catch.
+    async fn scan_entries(&self, partition: &Partition, range: ScanRange) -> Result<EntryStream> {
+        self.inner
+            .scan_entries(&self.data(partition).await?, range)
+            .await
     }
 
     async fn batch(&self, operations: Vec<Operation>) -> Result<()> {

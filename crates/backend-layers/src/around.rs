@@ -8,11 +8,11 @@
 use std::sync::Arc;
 
 use backend_api::{
-    BatchOutcome, Bytes, Capabilities, CasOutcome, Check, KvStream, Operation, Partition,
-    PutOptions, ScanRange, Status, StorageBackend, WatchStream,
+    BatchOutcome, Bytes, Capabilities, CasOutcome, Check, EntryStream, KvStream, Operation,
+    Partition, PutOptions, ScanRange, Status, StorageBackend, WatchStream,
 };
 
-use crate::op::{BoxFut, Call, Op, Reply};
+use crate::op::{BoxFut, Call, Op, Reply, ScanItem, ScanStream};
 
 /// One attempt of a call, which a layer may run once ([`run`](Run::run)) or, when it
 /// retries, several times ([`run_again`](Run::run_again) clones the owned arguments,
@@ -59,14 +59,19 @@ where
 ///
 /// Every method is required (no defaults), so a layer states what it does for streams.
 pub trait Around: Send + Sync + 'static {
-    /// Wraps one call (every method but `scan` and `watch`, and `name` and
-    /// `capabilities`, which are answered by the inner backend).
+    /// Wraps one call (every method but `scan`, `scan_entries` and `watch`, and `name`
+    /// and `capabilities`, which are answered by the inner backend).
     fn call<'a, T: Reply, R: Run<'a, T>>(&'a self, call: Call<'a>, run: R) -> BoxFut<'a, T>;
 
-    /// Wraps the call that opens a scan, and may wrap the stream it returns. Per-call
-    /// resources (permits, timers) must be released when the call returns, not held for
-    /// the stream's lifetime.
-    fn scan<'a, R: Run<'a, KvStream>>(&'a self, call: Call<'a>, run: R) -> BoxFut<'a, KvStream>;
+    /// Wraps the call that opens a scan (`scan`, whose items are pairs, or
+    /// `scan_entries`, whose items are [`Entry`](backend_api::Entry)s; `call.op` says
+    /// which), and may wrap the stream it returns. Per-call resources (permits, timers)
+    /// must be released when the call returns, not held for the stream's lifetime.
+    fn scan<'a, I: ScanItem, R: Run<'a, ScanStream<I>>>(
+        &'a self,
+        call: Call<'a>,
+        run: R,
+    ) -> BoxFut<'a, ScanStream<I>>;
 
     /// Wraps the call that opens a watch, and may wrap the stream it returns (same
     /// rule as [`scan`](Around::scan)).
@@ -299,6 +304,20 @@ impl<A: Around> StorageBackend for Layered<A> {
         let call = self.info(Op::Scan).on(p);
         self.around
             .scan(call, Attempt::new((p, r), move |(p, r)| inner.scan(p, r)))
+    }
+
+    fn scan_entries<'s, 'p, 'f>(&'s self, p: &'p Partition, r: ScanRange) -> BoxFut<'f, EntryStream>
+    where
+        's: 'f,
+        'p: 'f,
+        Self: 'f,
+    {
+        let inner = &self.inner;
+        let call = self.info(Op::ScanEntries).on(p);
+        self.around.scan(
+            call,
+            Attempt::new((p, r), move |(p, r)| inner.scan_entries(p, r)),
+        )
     }
 
     fn batch<'s, 'f>(&'s self, ops: Vec<Operation>) -> BoxFut<'f, ()>

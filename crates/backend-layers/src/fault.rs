@@ -3,14 +3,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use backend_api::{Error, KvStream, StorageBackend, WatchStream};
+use backend_api::{Error, StorageBackend, WatchStream};
 use parking_lot::Mutex;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::around::{Around, Layered, Run};
 use crate::layer::Layer;
-use crate::op::{BoxFut, Call, Reply};
+use crate::op::{BoxFut, Call, Reply, ScanItem, ScanStream};
 
 /// Fails a chosen fraction of calls with [`Error::Unavailable`] or [`Error::Timeout`],
 /// and delays a chosen fraction, drawing from a generator seeded by the caller, so a
@@ -117,9 +117,7 @@ impl Faults {
                     after: Duration::ZERO,
                 }
             } else {
-                Error::Unavailable {
-                    detail: format!("fault injected into {}", call.op.name()),
-                }
+                Error::unavailable(format!("fault injected into {}", call.op.name()), None)
             }
         });
         (delay, error)
@@ -146,7 +144,11 @@ impl Around for Faults {
         Box::pin(self.inject(call, run))
     }
 
-    fn scan<'a, R: Run<'a, KvStream>>(&'a self, call: Call<'a>, run: R) -> BoxFut<'a, KvStream> {
+    fn scan<'a, I: ScanItem, R: Run<'a, ScanStream<I>>>(
+        &'a self,
+        call: Call<'a>,
+        run: R,
+    ) -> BoxFut<'a, ScanStream<I>> {
         Box::pin(self.inject(call, run))
     }
 

@@ -72,7 +72,7 @@ pub use around::{Around, Attempt, Layered, Run};
 pub use layer::Layer;
 pub use limit::ConcurrencyLimitLayer;
 pub use namespace::{MAX_NAMESPACE_LEN, NamespaceLayer};
-pub use op::{BoxFut, Call, Op, Reply, error_kind, is_transient};
+pub use op::{BoxFut, Call, Op, Reply, ScanItem, ScanStream, error_kind, is_transient};
 pub use retry::RetryLayer;
 pub use stack::LayerStack;
 pub use timeout::TimeoutLayer;

@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use backend_api::{Error, KvStream, StorageBackend, WatchStream};
+use backend_api::{Error, StorageBackend, WatchStream};
 use tokio::sync::Semaphore;
 
 use crate::around::{Around, Layered, Run};
 use crate::layer::Layer;
-use crate::op::{BoxFut, Call, Reply};
+use crate::op::{BoxFut, Call, Reply, ScanItem, ScanStream};
 
 /// Lets at most `n` calls run in the inner backend at once; the others wait, in FIFO
 /// order, for a permit. A permit is held for one call only: a scan or watch holds it
@@ -65,7 +65,11 @@ impl Around for Permits {
         Box::pin(self.with_permit(run))
     }
 
-    fn scan<'a, R: Run<'a, KvStream>>(&'a self, _call: Call<'a>, run: R) -> BoxFut<'a, KvStream> {
+    fn scan<'a, I: ScanItem, R: Run<'a, ScanStream<I>>>(
+        &'a self,
+        _call: Call<'a>,
+        run: R,
+    ) -> BoxFut<'a, ScanStream<I>> {
         Box::pin(self.with_permit(run))
     }
 

@@ -4,12 +4,12 @@ use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
-use backend_api::{KvStream, Result, StorageBackend, Stream, WatchEvent, WatchStream};
+use backend_api::{Result, StorageBackend, Stream, WatchEvent, WatchStream};
 use metrics::{Counter, Histogram, Key, Label, Level, Metadata, Recorder, Unit};
 
 use crate::around::{Around, Layered, Run};
 use crate::layer::Layer;
-use crate::op::{BoxFut, Call, Op, Reply, error_kind};
+use crate::op::{BoxFut, Call, Op, Reply, ScanItem, ScanStream, error_kind};
 
 /// Calls completed (successful or not). Labels: `backend`, `operation` (+ `partition`).
 pub const OPERATIONS: &str = "kv_operations_total";
@@ -23,7 +23,8 @@ pub const READ_BYTES: &str = "kv_read_bytes_total";
 /// Key and value bytes of successful writes. Labels: `backend`, `operation` (+
 /// `partition`).
 pub const WRITTEN_BYTES: &str = "kv_written_bytes_total";
-/// Pairs yielded by scan streams. Labels: `backend` (+ `partition`).
+/// Items yielded by scan streams (`scan` and `scan_entries`). Labels: `backend` (+
+/// `partition`).
 pub const SCAN_ITEMS: &str = "kv_scan_items_total";
 /// Events yielded by watch streams. Labels: `backend` (+ `partition`).
 pub const WATCH_EVENTS: &str = "kv_watch_events_total";
@@ -93,7 +94,7 @@ fn describe() {
     metrics::describe_histogram!(DURATION, Unit::Seconds, "Storage call latency");
     metrics::describe_counter!(READ_BYTES, Unit::Bytes, "Bytes read from storage");
     metrics::describe_counter!(WRITTEN_BYTES, Unit::Bytes, "Bytes written to storage");
-    metrics::describe_counter!(SCAN_ITEMS, "Pairs yielded by scans");
+    metrics::describe_counter!(SCAN_ITEMS, "Items yielded by scans and entry scans");
     metrics::describe_counter!(WATCH_EVENTS, "Events yielded by watches");
     metrics::describe_counter!(WATCH_LAGGED, "Events missed by lagging watchers");
 }
@@ -233,7 +234,11 @@ impl Around for Meter {
         Box::pin(self.measure(call, run))
     }
 
-    fn scan<'a, R: Run<'a, KvStream>>(&'a self, call: Call<'a>, run: R) -> BoxFut<'a, KvStream> {
+    fn scan<'a, I: ScanItem, R: Run<'a, ScanStream<I>>>(
+        &'a self,
+        call: Call<'a>,
+        run: R,
+    ) -> BoxFut<'a, ScanStream<I>> {
         if !recording() {
             return run.run();
         }
@@ -244,7 +249,7 @@ impl Around for Meter {
                 inner: stream,
                 items: self.stream_counter(SCAN_ITEMS, &call),
                 read,
-            }) as KvStream)
+            }) as ScanStream<I>)
         })
     }
 
@@ -267,21 +272,21 @@ impl Around for Meter {
     }
 }
 
-/// Counts a scan's pairs and their bytes as they are read.
-struct CountedScan {
-    inner: KvStream,
+/// Counts a scan's items and their key and value bytes as they are read.
+struct CountedScan<I> {
+    inner: ScanStream<I>,
     items: Counter,
     read: Counter,
 }
 
-impl Stream for CountedScan {
-    type Item = <KvStream as Stream>::Item;
+impl<I: ScanItem> Stream for CountedScan<I> {
+    type Item = Result<I>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let poll = self.inner.as_mut().poll_next(cx);
-        if let Poll::Ready(Some(Ok((key, value)))) = &poll {
+        if let Poll::Ready(Some(Ok(item))) = &poll {
             self.items.increment(1);
-            self.read.increment((key.len() + value.len()) as u64);
+            self.read.increment(item.bytes());
         }
         poll
     }

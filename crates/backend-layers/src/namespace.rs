@@ -4,9 +4,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use backend_api::{
-    BatchOutcome, Bytes, Capabilities, CasOutcome, Check, Error, KvStream, MAX_PARTITION_NAME_LEN,
-    Operation, Partition, PutOptions, Result, ScanRange, Status, StorageBackend, WatchStream,
-    async_trait,
+    BatchOutcome, Bytes, Capabilities, CasOutcome, Check, EntryStream, Error, KvStream,
+    MAX_PARTITION_NAME_LEN, Operation, Partition, PutOptions, Result, ScanRange, Status,
+    StorageBackend, WatchStream, async_trait,
 };
 
 use crate::layer::Layer;
@@ -291,6 +291,14 @@ impl StorageBackend for Namespaced {
     async fn scan(&self, p: &Partition, range: ScanRange) -> Result<KvStream> {
         self.on(p, |q| async move { self.inner.scan(&q, range).await })
             .await
+    }
+
+    async fn scan_entries(&self, p: &Partition, range: ScanRange) -> Result<EntryStream> {
+        self.on(
+            p,
+            |q| async move { self.inner.scan_entries(&q, range).await },
+        )
+        .await
     }
 
     async fn batch(&self, operations: Vec<Operation>) -> Result<()> {

@@ -3,9 +3,8 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use backend_api::{
-    BatchOutcome, Bytes, CasOutcome, Error, KvStream, Partition, Result, Status, WatchStream,
-};
+use backend_api::{BatchOutcome, Bytes, CasOutcome, Entry, Error, Partition, Result, Status};
+use futures_core::stream::BoxStream;
 
 /// The future every `StorageBackend` method returns (what `#[async_trait]` expands to).
 pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
@@ -36,6 +35,8 @@ pub enum Op {
     Delete,
     /// `scan` (the call that opens the stream)
     Scan,
+    /// `scan_entries` (the call that opens the stream)
+    ScanEntries,
     /// `batch`
     Batch,
     /// `conditional_batch`
@@ -62,7 +63,7 @@ pub enum Op {
 
 impl Op {
     /// Number of operations (the length of [`Op::ALL`]).
-    pub const COUNT: usize = 22;
+    pub const COUNT: usize = 23;
 
     /// Every operation, in declaration order; `Op::ALL[op.index()] == op`.
     pub const ALL: [Op; Op::COUNT] = [
@@ -77,6 +78,7 @@ impl Op {
         Op::PutWith,
         Op::Delete,
         Op::Scan,
+        Op::ScanEntries,
         Op::Batch,
         Op::ConditionalBatch,
         Op::CompareAndSwap,
@@ -109,6 +111,7 @@ impl Op {
             Op::PutWith => "put_with",
             Op::Delete => "delete",
             Op::Scan => "scan",
+            Op::ScanEntries => "scan_entries",
             Op::Batch => "batch",
             Op::ConditionalBatch => "conditional_batch",
             Op::CompareAndSwap => "compare_and_swap",
@@ -203,8 +206,30 @@ impl Reply for Vec<Partition> {}
 impl Reply for Status {}
 impl Reply for CasOutcome {}
 impl Reply for BatchOutcome {}
-impl Reply for KvStream {}
-impl Reply for WatchStream {}
+/// Every stream a call opens (`KvStream`, `EntryStream`, `WatchStream`).
+impl<I: Send + 'static> Reply for BoxStream<'static, Result<I>> {}
+
+/// The stream a scan opens: [`KvStream`](backend_api::KvStream) for `scan`,
+/// [`EntryStream`](backend_api::EntryStream) for `scan_entries`.
+pub type ScanStream<I> = BoxStream<'static, Result<I>>;
+
+/// An item of a scan stream, as layers measure it.
+pub trait ScanItem: Send + 'static {
+    /// Key and value bytes the item hands back.
+    fn bytes(&self) -> u64;
+}
+
+impl ScanItem for (Bytes, Bytes) {
+    fn bytes(&self) -> u64 {
+        (self.0.len() + self.1.len()) as u64
+    }
+}
+
+impl ScanItem for Entry {
+    fn bytes(&self) -> u64 {
+        (self.key.len() + self.value.len()) as u64
+    }
+}
 
 impl Reply for Option<Bytes> {
     fn bytes_read(&self) -> u64 {
@@ -227,13 +252,15 @@ pub fn error_kind(error: &Error) -> &'static str {
         Error::InvalidKey { .. } => "invalid_key",
         Error::InvalidValue { .. } => "invalid_value",
         Error::Unsupported { .. } => "unsupported",
-        Error::Io(_) => "io",
+        Error::Io { .. } => "io",
         Error::Corruption { .. } => "corruption",
         Error::Unavailable { .. } => "unavailable",
         Error::Timeout { .. } => "timeout",
         Error::Closed => "closed",
         Error::Locked { .. } => "locked",
         Error::InvalidConfig { .. } => "invalid_config",
+        Error::Poisoned { .. } => "poisoned",
+        Error::UnsupportedVersion { .. } => "unsupported_version",
         Error::Backend { .. } => "backend",
         _ => "other",
     }
@@ -272,7 +299,7 @@ mod tests {
 
     #[test]
     fn only_unavailable_and_timeout_are_transient() {
-        assert!(is_transient(&Error::Unavailable { detail: "x".into() }));
+        assert!(is_transient(&Error::unavailable("x", None)));
         assert!(is_transient(&Error::Timeout {
             operation: "get",
             after: std::time::Duration::ZERO

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use backend_api::{KvStream, StorageBackend, WatchStream};
+use backend_api::{StorageBackend, WatchStream};
 
 use crate::around::{Around, Layered, Run};
 use crate::layer::Layer;
-use crate::op::{BoxFut, Call, Reply, is_transient};
+use crate::op::{BoxFut, Call, Reply, ScanItem, ScanStream, is_transient};
 
 /// Runs a call again when it fails with a transient error ([`Error::Unavailable`] or
 /// [`Error::Timeout`]) and the operation is safe to repeat ([`Op::is_idempotent`]), up
@@ -149,7 +149,11 @@ impl Around for Policy {
         Box::pin(self.attempts(call, run))
     }
 
-    fn scan<'a, R: Run<'a, KvStream>>(&'a self, call: Call<'a>, run: R) -> BoxFut<'a, KvStream> {
+    fn scan<'a, I: ScanItem, R: Run<'a, ScanStream<I>>>(
+        &'a self,
+        call: Call<'a>,
+        run: R,
+    ) -> BoxFut<'a, ScanStream<I>> {
         Box::pin(self.attempts(call, run))
     }
 

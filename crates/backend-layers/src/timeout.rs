@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use backend_api::{Error, KvStream, Result, StorageBackend, Stream, WatchStream};
+use backend_api::{Error, Result, StorageBackend, Stream, WatchStream};
 use tokio::time::{Instant, Sleep};
 
 use crate::around::{Around, Layered, Run};
 use crate::layer::Layer;
-use crate::op::{BoxFut, Call, Op, Reply};
+use crate::op::{BoxFut, Call, Op, Reply, ScanItem, ScanStream};
 
 /// Gives every call a deadline; a call that misses it is dropped (cancelled) and answers
 /// [`Error::Timeout`] `{ operation, after }`, whose effect is unknown.
@@ -88,12 +88,16 @@ impl Around for Timeouts {
         Box::pin(within(call.op, after, run.run()))
     }
 
-    fn scan<'a, R: Run<'a, KvStream>>(&'a self, call: Call<'a>, run: R) -> BoxFut<'a, KvStream> {
+    fn scan<'a, I: ScanItem, R: Run<'a, ScanStream<I>>>(
+        &'a self,
+        call: Call<'a>,
+        run: R,
+    ) -> BoxFut<'a, ScanStream<I>> {
         let after = self.per_op[call.op.index()];
         let item = self.scan_item;
         Box::pin(async move {
             let stream = within(call.op, after, run.run()).await?;
-            Ok(Box::pin(ItemTimeout::new(stream, item)) as KvStream)
+            Ok(Box::pin(ItemTimeout::new(stream, call.op, item)) as ScanStream<I>)
         })
     }
 
@@ -108,18 +112,21 @@ impl Around for Timeouts {
 }
 
 /// A scan whose every item must arrive within `after` of asking for it.
-struct ItemTimeout {
-    inner: KvStream,
+struct ItemTimeout<I> {
+    inner: ScanStream<I>,
+    /// `Scan` or `ScanEntries`, for the error.
+    op: Op,
     after: Duration,
     /// Armed while an item is awaited; `None` between items.
     timer: Option<Pin<Box<Sleep>>>,
     done: bool,
 }
 
-impl ItemTimeout {
-    fn new(inner: KvStream, after: Duration) -> Self {
+impl<I> ItemTimeout<I> {
+    fn new(inner: ScanStream<I>, op: Op, after: Duration) -> Self {
         ItemTimeout {
             inner,
+            op,
             after,
             timer: None,
             done: false,
@@ -127,8 +134,8 @@ impl ItemTimeout {
     }
 }
 
-impl Stream for ItemTimeout {
-    type Item = <KvStream as Stream>::Item;
+impl<I> Stream for ItemTimeout<I> {
+    type Item = Result<I>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
@@ -149,7 +156,7 @@ impl Stream for ItemTimeout {
                 this.timer = None;
                 this.done = true;
                 Poll::Ready(Some(Err(Error::Timeout {
-                    operation: Op::Scan.name(),
+                    operation: this.op.name(),
                     after,
                 })))
             }

@@ -5,13 +5,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use backend_api::{KvStream, Result, StorageBackend, Stream, WatchStream};
+use backend_api::{Result, StorageBackend, Stream, WatchStream};
 use tracing::field::Empty;
 use tracing::{Instrument, Span};
 
 use crate::around::{Around, Layered, Run};
 use crate::layer::Layer;
-use crate::op::{BoxFut, Call, Reply, error_kind};
+use crate::op::{BoxFut, Call, Reply, ScanItem, ScanStream, error_kind};
 
 /// Opens one `DEBUG` span named `kv` per call, with fields `backend`, `operation`,
 /// `partition`, `key_len` and, once the call ends, `outcome` (`ok` or the error's kind,
@@ -86,14 +86,18 @@ impl Around for Tracer {
         Box::pin(traced(span, run))
     }
 
-    fn scan<'a, R: Run<'a, KvStream>>(&'a self, call: Call<'a>, run: R) -> BoxFut<'a, KvStream> {
+    fn scan<'a, I: ScanItem, R: Run<'a, ScanStream<I>>>(
+        &'a self,
+        call: Call<'a>,
+        run: R,
+    ) -> BoxFut<'a, ScanStream<I>> {
         let span = span(&call);
         if span.is_disabled() {
             return run.run();
         }
         Box::pin(async move {
             let stream = traced(span.clone(), run).await?;
-            Ok(Box::pin(Traced::new(stream, span)) as KvStream)
+            Ok(Box::pin(Traced::new(stream, span)) as ScanStream<I>)
         })
     }
 

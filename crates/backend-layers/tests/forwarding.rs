@@ -3,7 +3,7 @@
 //!
 //! Two guards: a source check that each `impl StorageBackend` in this crate names every
 //! method the trait declares (clippy's `missing_trait_methods`, denied on each impl, is
-//! the compile-time one), and a run of all 22 methods through each layer over a probe
+//! the compile-time one), and a run of all 23 methods through each layer over a probe
 //! that records which methods reached it.
 
 mod common;
@@ -92,6 +92,7 @@ async fn call_everything(store: &dyn StorageBackend) {
         .unwrap();
     store.delete(&p, b"k2").await.unwrap();
     drop(store.scan(&p, ScanRange::all()).await.unwrap());
+    drop(store.scan_entries(&p, ScanRange::all()).await.unwrap());
     store
         .batch(vec![Operation::put(&p, "k4", "v")])
         .await
@@ -145,6 +146,7 @@ fn check_layer(name: &str, wrap: impl Fn(Arc<dyn StorageBackend>) -> Arc<dyn Sto
             Op::PutWith,
             Op::Delete,
             Op::Scan,
+            Op::ScanEntries,
             Op::Batch,
             Op::ConditionalBatch,
             Op::CompareAndSwap,

@@ -135,6 +135,13 @@ fn scan_items_and_watch_lag_are_recorded() {
         }
         let items: Vec<_> = s.scan(&p, ScanRange::all()).await.unwrap().collect().await;
         assert_eq!(items.len(), 10);
+        let entries: Vec<_> = s
+            .scan_entries(&p, ScanRange::prefix(vec![b'k', 0]))
+            .await
+            .unwrap()
+            .collect()
+            .await;
+        assert_eq!(entries.len(), 1);
         let mut watch = s.watch(&p, b"").await.unwrap();
         for i in 0..40u8 {
             s.put(&p, &[b'w', i], b"v").await.unwrap();
@@ -150,11 +157,18 @@ fn scan_items_and_watch_lag_are_recorded() {
         assert!(lagged > 0, "the watcher never lagged");
     });
     let backend = [("backend", "probe")];
-    assert_eq!(counter(&seen, m::SCAN_ITEMS, &backend), 10);
+    assert_eq!(
+        counter(&seen, m::SCAN_ITEMS, &backend),
+        11,
+        "scan and scan_entries items"
+    );
     let lagged = counter(&seen, m::WATCH_LAGGED, &backend);
     let events = counter(&seen, m::WATCH_EVENTS, &backend);
     assert!(lagged > 0);
     assert_eq!(lagged + events, 40);
     let scan = [("backend", "probe"), ("operation", "scan")];
     assert_eq!(counter(&seen, m::READ_BYTES, &scan), 30);
+    let entries = [("backend", "probe"), ("operation", "scan_entries")];
+    assert_eq!(counter(&seen, m::READ_BYTES, &entries), 3);
+    assert_eq!(counter(&seen, m::OPERATIONS, &entries), 1);
 }

@@ -74,3 +74,39 @@ async fn names_too_long_for_the_prefix_still_work_and_list() {
     assert_eq!(ns.list_partitions().await.unwrap().len(), 2);
     assert!(NamespaceLayer::new("bad_name").is_err());
 }
+
+#[tokio::test]
+async fn entry_scans_see_the_callers_partition_and_deadlines() {
+    use backend_api::{PutOptions, ScanRange};
+    use futures_util::StreamExt;
+    let bare: Arc<dyn StorageBackend> =
+        Arc::new(MemBackend::open(MemConfig::default()).await.unwrap());
+    let a = NamespaceLayer::new("appA").unwrap().layer(bare.clone());
+    let b = NamespaceLayer::new("appB").unwrap().layer(bare);
+    let users = part("users");
+    a.create_partition(&users).await.unwrap();
+    b.create_partition(&users).await.unwrap();
+    let ttl = std::time::Duration::from_secs(60);
+    let before = std::time::SystemTime::now();
+    a.put_with(&users, b"k", b"v", PutOptions::with_ttl(ttl))
+        .await
+        .unwrap();
+    b.put(&users, b"other", b"v").await.unwrap();
+    let entries: Vec<_> = a
+        .scan_entries(&users, ScanRange::all())
+        .await
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(&entries[0].key[..], b"k");
+    let deadline = entries[0].expires_at.expect("a deadline");
+    assert!(deadline >= before + ttl - std::time::Duration::from_millis(5));
+    assert!(deadline <= std::time::SystemTime::now() + ttl);
+    match a.scan_entries(&part("nope"), ScanRange::all()).await {
+        Err(Error::PartitionNotFound(name)) => assert_eq!(name, "nope"),
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("a missing partition scanned"),
+    }
+}

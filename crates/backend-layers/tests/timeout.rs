@@ -63,6 +63,16 @@ fn a_stalled_scan_item_times_out_and_ends_the_stream() {
             scan.next().await.is_none(),
             "the stream goes on after its Timeout"
         );
+        let mut entries = store.scan_entries(&p, ScanRange::all()).await.unwrap();
+        assert_eq!(&entries.next().await.unwrap().unwrap().key[..], b"a");
+        match entries.next().await {
+            Some(Err(Error::Timeout {
+                operation: "scan_entries",
+                ..
+            })) => {}
+            other => panic!("expected a scan_entries Timeout, got {other:?}"),
+        }
+        assert!(entries.next().await.is_none());
         // Waiting between items is the caller's time, not the backend's: no timeout.
         probe.stall_scans.store(false, Ordering::SeqCst);
         let mut scan = store.scan(&p, ScanRange::all()).await.unwrap();

@@ -5,13 +5,13 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use backend_api::{
-    BatchOutcome, Bytes, Capabilities, CasOutcome, Check, KvStream, Operation, Partition,
-    PutOptions, Result, ScanRange, Status, StorageBackend, WatchStream, async_trait,
+    BatchOutcome, Bytes, Capabilities, CasOutcome, Check, EntryStream, KvStream, Operation,
+    Partition, PutOptions, Result, ScanRange, Status, StorageBackend, WatchStream, async_trait,
 };
 use backend_support::{cas_as_batch, cas_outcome, validate_conditional_batch};
 
 use crate::error::{NAME, not_found};
-use crate::scan::ScanStream;
+use crate::scan::{Entries, Pairs, ScanStream, Shape};
 use crate::store::{Inner, Part, PartState, Write};
 use crate::sweeper;
 use crate::{ENTRY_OVERHEAD, MemConfig};
@@ -174,6 +174,21 @@ fn write_lock(part: &Part) -> Result<parking_lot::RwLockWriteGuard<'_, PartState
     Ok(st)
 }
 
+impl MemBackend {
+    /// Checks the call (open handle, range bounds, live partition) and opens the scan.
+    fn open_scan<S: Shape>(
+        &self,
+        partition: &Partition,
+        range: &ScanRange,
+    ) -> Result<ScanStream<S>> {
+        self.inner.check_open()?;
+        self.inner.caps.check_scan_range(range)?;
+        let part = self.inner.part(partition)?;
+        drop(read_lock(&part)?);
+        Ok(ScanStream::new(self.inner.clone(), part, range))
+    }
+}
+
 /// The read lock of a live partition; `PartitionNotFound` if it was dropped meanwhile.
 fn read_lock(part: &Part) -> Result<parking_lot::RwLockReadGuard<'_, PartState>> {
     let st = part.state.read();
@@ -290,11 +305,13 @@ impl StorageBackend for MemBackend {
     }
 
     async fn scan(&self, partition: &Partition, range: ScanRange) -> Result<KvStream> {
-        self.inner.check_open()?;
-        self.inner.caps.check_scan_range(&range)?;
-        let part = self.inner.part(partition)?;
-        drop(read_lock(&part)?);
-        Ok(Box::pin(ScanStream::new(self.inner.clone(), part, &range)))
+        Ok(Box::pin(self.open_scan::<Pairs>(partition, &range)?))
+    }
+
+    /// Native: each entry's monotonic deadline, read under the same lock as its value,
+    /// converted to the wall clock through one pair of clock readings per process.
+    async fn scan_entries(&self, partition: &Partition, range: ScanRange) -> Result<EntryStream> {
+        Ok(Box::pin(self.open_scan::<Entries>(partition, &range)?))
     }
 
     async fn batch(&self, operations: Vec<Operation>) -> Result<()> {

@@ -1,12 +1,13 @@
 //! Scans as streams: a chunk at a time under the partition's read lock, re-seeking
 //! from the last key seen, so a scan costs O(log n) per chunk plus O(1) per pair and
-//! never holds a lock between two polls.
+//! never holds a lock between two polls. One stream serves both `scan` (pairs) and
+//! `scan_entries` (entries with their wall-clock deadline), chosen by a [`Shape`].
 
 use std::ops::Bound;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use backend_api::{Bytes, Result, ScanRange};
 use futures_core::Stream;
@@ -17,8 +18,48 @@ use crate::store::{Entry, Inner, Part, not_found};
 /// holds the read lock when many expired-but-unswept entries must be skipped.
 const EXAMINE_FACTOR: usize = 4;
 
+/// What a scan yields for each live entry.
+pub(crate) trait Shape: Send + Unpin + 'static {
+    /// The stream's item.
+    type Item: Send + Unpin + 'static;
+    /// The item for `key`, `value` and the entry's deadline (`None`: no TTL).
+    fn item(key: Bytes, value: Bytes, expires: Option<Instant>) -> Self::Item;
+}
+
+/// `scan`: `(key, value)` pairs.
+pub(crate) struct Pairs;
+
+impl Shape for Pairs {
+    type Item = (Bytes, Bytes);
+    fn item(key: Bytes, value: Bytes, _: Option<Instant>) -> Self::Item {
+        (key, value)
+    }
+}
+
+/// `scan_entries`: entries with the deadline on the wall clock.
+pub(crate) struct Entries;
+
+impl Shape for Entries {
+    type Item = backend_api::Entry;
+    fn item(key: Bytes, value: Bytes, expires: Option<Instant>) -> Self::Item {
+        backend_api::Entry::new(key, value, expires.and_then(wall_deadline))
+    }
+}
+
+/// The wall-clock moment of the monotonic `deadline`, through one pair of clock readings
+/// taken once per process, so every scan reports a key's deadline the same; `None` when
+/// it does not fit a `SystemTime` (as far as "never").
+fn wall_deadline(deadline: Instant) -> Option<SystemTime> {
+    static ANCHOR: OnceLock<(Instant, SystemTime)> = OnceLock::new();
+    let (instant, wall) = *ANCHOR.get_or_init(|| (Instant::now(), SystemTime::now()));
+    match deadline.checked_duration_since(instant) {
+        Some(after) => wall.checked_add(after),
+        None => wall.checked_sub(instant.duration_since(deadline)),
+    }
+}
+
 /// A lazily refilled scan over one partition.
-pub(crate) struct ScanStream {
+pub(crate) struct ScanStream<S: Shape> {
     inner: Arc<Inner>,
     part: Arc<Part>,
     /// Keys still to visit: `[lower, upper)`, narrowed after every chunk.
@@ -28,11 +69,11 @@ pub(crate) struct ScanStream {
     keys_only: bool,
     /// Pairs still allowed by the limit.
     remaining: usize,
-    chunk: std::vec::IntoIter<(Bytes, Bytes)>,
+    chunk: std::vec::IntoIter<S::Item>,
     done: bool,
 }
 
-impl ScanStream {
+impl<S: Shape> ScanStream<S> {
     pub fn new(inner: Arc<Inner>, part: Arc<Part>, range: &ScanRange) -> Self {
         let (lower, upper) = range.bounds();
         let chunk = Vec::new().into_iter();
@@ -63,9 +104,9 @@ impl ScanStream {
             .map
             .range::<[u8], _>((as_slice(&self.lower), as_slice(&self.upper)));
         let (out, last) = if self.reverse {
-            fill(range.rev(), want, budget, now, self.keys_only)
+            fill::<S>(range.rev(), want, budget, now, self.keys_only)
         } else {
-            fill(range, want, budget, now, self.keys_only)
+            fill::<S>(range, want, budget, now, self.keys_only)
         };
         // Stopped early (chunk full, budget spent): resume after the last key seen.
         // Otherwise the range is exhausted.
@@ -90,16 +131,16 @@ impl ScanStream {
     }
 }
 
-/// Collects up to `want` live pairs from `iter`, examining at most `budget` entries.
+/// Collects up to `want` live items from `iter`, examining at most `budget` entries.
 /// Returns them with the last key examined when it stopped early (`None`: the range
 /// ran out).
-fn fill<'a>(
+fn fill<'a, S: Shape>(
     iter: impl Iterator<Item = (&'a Bytes, &'a Entry)>,
     want: usize,
     budget: usize,
     now: Instant,
     keys_only: bool,
-) -> (Vec<(Bytes, Bytes)>, Option<Bytes>) {
+) -> (Vec<S::Item>, Option<Bytes>) {
     let mut out = Vec::with_capacity(want);
     let mut examined = 0;
     for (key, entry) in iter {
@@ -110,7 +151,7 @@ fn fill<'a>(
             } else {
                 entry.value.clone()
             };
-            out.push((key.clone(), value));
+            out.push(S::item(key.clone(), value, entry.expires));
         }
         if out.len() >= want || examined >= budget {
             return (out, Some(key.clone()));
@@ -127,8 +168,8 @@ fn as_slice(bound: &Bound<Bytes>) -> Bound<&[u8]> {
     }
 }
 
-impl Stream for ScanStream {
-    type Item = Result<(Bytes, Bytes)>;
+impl<S: Shape> Stream for ScanStream<S> {
+    type Item = Result<S::Item>;
 
     fn poll_next(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();

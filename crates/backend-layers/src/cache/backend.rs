@@ -7,8 +7,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use backend_api::{
-    BatchOutcome, Bytes, Capabilities, CasOutcome, Check, KeyRange, KvStream, Operation, Partition,
-    PutOptions, Result, ScanRange, Status, StorageBackend, WatchStream, async_trait,
+    BatchOutcome, Bytes, Capabilities, CasOutcome, Check, EntryStream, KeyRange, KvStream,
+    Operation, Partition, PutOptions, Result, ScanRange, Status, StorageBackend, WatchStream,
+    async_trait,
 };
 
 use super::follow::Follower;
@@ -302,6 +303,10 @@ impl StorageBackend for Cached {
 
     async fn scan(&self, p: &Partition, range: ScanRange) -> Result<KvStream> {
         self.inner.scan(p, range).await
+    }
+
+    async fn scan_entries(&self, p: &Partition, range: ScanRange) -> Result<EntryStream> {
+        self.inner.scan_entries(p, range).await
     }
 
     async fn batch(&self, operations: Vec<Operation>) -> Result<()> {

@@ -10,8 +10,8 @@ use futures_util::StreamExt;
 use std::time::Duration;
 
 use backend_api::{
-    BatchOutcome, Bytes, Capabilities, CasOutcome, Check, Error, KvStream, Operation, Partition,
-    PutOptions, Result, ScanRange, Status, StorageBackend, WatchStream, async_trait,
+    BatchOutcome, Bytes, Capabilities, CasOutcome, Check, EntryStream, Error, KvStream, Operation,
+    Partition, PutOptions, Result, ScanRange, Status, StorageBackend, WatchStream, async_trait,
 };
 use backend_mem::{MemBackend, MemConfig};
 use parking_lot::Mutex;
@@ -198,6 +198,14 @@ impl StorageBackend for Probe {
     async fn scan(&self, p: &Partition, r: ScanRange) -> Result<KvStream> {
         let _g = self.enter("scan").await?;
         let stream = self.inner.scan(p, r).await?;
+        if self.stall_scans.load(Ordering::SeqCst) {
+            return Ok(Box::pin(stream.chain(futures_util::stream::pending())));
+        }
+        Ok(stream)
+    }
+    async fn scan_entries(&self, p: &Partition, r: ScanRange) -> Result<EntryStream> {
+        let _g = self.enter("scan_entries").await?;
+        let stream = self.inner.scan_entries(p, r).await?;
         if self.stall_scans.load(Ordering::SeqCst) {
             return Ok(Box::pin(stream.chain(futures_util::stream::pending())));
         }
