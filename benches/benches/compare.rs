@@ -18,7 +18,6 @@ use benches::raw_mem::{RawBtree, RawDash};
 use benches::raw_redis::RawRedis;
 use benches::raw_rocks::RawRocks;
 use benches::raw_sled::RawSled;
-use benches::redis_server::RedisServer;
 use benches::subject::{SUBJECTS, Subject};
 use benches::table::WORKLOADS;
 use benches::workloads::{Ctx, open_loaded, run};
@@ -107,9 +106,10 @@ fn main() {
         if !wanted {
             continue;
         }
-        match RedisServer::start(aof) {
+        let persistence = if aof { test_support::AOF_ALWAYS } else { &[] };
+        match test_support::Server::try_start(persistence) {
             Ok(server) => {
-                let url = Some(server.url.clone());
+                let url = Some(server.url());
                 if aof {
                     ctx.redis_durable_url = url;
                 } else {

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use backend_api::{Bytes, Partition, StorageBackend};
+use backend_file::format::{RECORD_HEADER_LEN, record_crc_ok};
 use backend_file::{FileBackend, FileConfig, SyncPolicy};
 use benches::Workload;
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
@@ -42,22 +43,11 @@ fn config(dir: &std::path::Path, sync: SyncPolicy) -> FileConfig {
     FileConfig::new(dir).sync_policy(sync).merge_trigger(None)
 }
 
-/// The record a raw append writes: same 40-byte header size as backend-file's.
+/// The record a raw append writes: backend-file's own put record (its encoder), alone
+/// in `buf`.
 fn encode(buf: &mut Vec<u8>, seq: u64, key: &[u8], value: &[u8]) {
     buf.clear();
-    buf.extend_from_slice(&[0u8; 8]);
-    buf.extend_from_slice(&[1, 0, 0, 0]);
-    buf.extend_from_slice(&1u32.to_le_bytes());
-    buf.extend_from_slice(&seq.to_le_bytes());
-    buf.extend_from_slice(&0u64.to_le_bytes());
-    buf.extend_from_slice(&(key.len() as u32).to_le_bytes());
-    buf.extend_from_slice(&(value.len() as u32).to_le_bytes());
-    let hcrc = crc32c::crc32c(&buf[8..40]);
-    buf.extend_from_slice(key);
-    buf.extend_from_slice(value);
-    let crc = crc32c::crc32c(&buf[8..]);
-    buf[0..4].copy_from_slice(&crc.to_le_bytes());
-    buf[4..8].copy_from_slice(&hcrc.to_le_bytes());
+    benches::raw_log::encode(buf, seq, key, value);
 }
 
 /// A raw log: one file, an ordered keydir behind a lock.
@@ -103,11 +93,8 @@ impl RawLog {
         let (at, len) = *self.keydir.read().get(key)?;
         let mut rec = vec![0u8; len as usize];
         self.file.read_exact_at(&mut rec, at).expect("pread");
-        assert_eq!(
-            crc32c::crc32c(&rec[8..]),
-            u32::from_le_bytes(rec[0..4].try_into().unwrap())
-        );
-        Some(rec[40 + key.len()..].to_vec())
+        assert!(record_crc_ok(&rec));
+        Some(rec[RECORD_HEADER_LEN + key.len()..].to_vec())
     }
 }
 

@@ -9,9 +9,7 @@
 //! off) unless `REDIS_BENCH_URL` names one; it kills the server when it ends.
 
 use std::hint::black_box;
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,22 +22,13 @@ const KEYS: usize = 10_000;
 const GROUP: usize = 16;
 const VALUE_LEN: usize = 100;
 
-/// Starts redis-server in the background and kills it when this process is gone.
-const WATCHDOG: &str = r#"
-parent=$1; shift
-redis-server "$@" >/dev/null 2>&1 &
-r=$!
-echo "$r"
-while kill -0 "$parent" 2>/dev/null && kill -0 "$r" 2>/dev/null; do sleep 0.2; done
-kill -9 "$r" 2>/dev/null
-exit 0
-"#;
-
+/// The server the bench runs against: `REDIS_BENCH_URL`'s, or one started by the
+/// workspace's launcher (test-support), killed when this drops.
 struct Server {
     host: String,
     port: u16,
     url: String,
-    owned: Option<(u32, Child)>,
+    _owned: Option<test_support::Server>,
 }
 
 impl Server {
@@ -52,67 +41,15 @@ impl Server {
                 host: host.to_owned(),
                 port: port.parse().expect("port"),
                 url,
-                owned: None,
+                _owned: None,
             };
         }
-        for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("probe a free port")
-                .port();
-            let mut child = Command::new("sh")
-                .args(["-c", WATCHDOG, "sh", &std::process::id().to_string()])
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                ])
-                .args([
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    &std::env::temp_dir().to_string_lossy(),
-                ])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect(
-                    "redis-server is needed: apt-get install redis-server, or set REDIS_BENCH_URL",
-                );
-            let mut line = String::new();
-            BufReader::new(child.stdout.take().expect("stdout"))
-                .read_line(&mut line)
-                .expect("redis-server pid");
-            let pid: u32 = line.trim().parse().expect("redis-server pid");
-            let url = format!("redis://127.0.0.1:{port}/0");
-            let client = redis::Client::open(url.as_str()).expect("url");
-            for _ in 0..250 {
-                if client.get_connection().is_ok() {
-                    return Server {
-                        host: "127.0.0.1".into(),
-                        port,
-                        url,
-                        owned: Some((pid, child)),
-                    };
-                }
-                if child.try_wait().ok().flatten().is_some() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        panic!("redis-server did not start (is it installed? apt-get install redis-server)");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some((pid, mut child)) = self.owned.take() {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
-            let _ = child.wait();
+        let owned = test_support::Server::start(&[]);
+        Server {
+            host: "127.0.0.1".into(),
+            port: owned.port,
+            url: owned.url(),
+            _owned: Some(owned),
         }
     }
 }

@@ -25,29 +25,18 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
-use backend_api::{Bytes, Operation, Partition, StorageBackend};
+use backend_api::{Bytes, Partition, StorageBackend};
 use backend_rocks::{RocksBackend, RocksConfig};
 use benches::{SCAN_LEN, Workload, runtime};
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use futures_util::future::BoxFuture;
-use rocksdb::{
-    BlockBasedOptions, Cache, DB, DBCompressionType, Options, ReadOptions, WriteBatch, WriteOptions,
-};
+use rocksdb::{DB, ReadOptions, WriteBatch, WriteOptions};
 const KEYS: usize = 10_000;
 const BATCH: usize = 100;
 const CACHE: usize = 64 << 20;
 
 fn raw_db(path: &std::path::Path) -> DB {
-    let cache = Cache::new_lru_cache(CACHE);
-    let mut table = BlockBasedOptions::default();
-    table.set_block_cache(&cache);
-    let mut opts = Options::default();
-    opts.create_if_missing(true);
-    opts.create_missing_column_families(true);
-    opts.set_compression_type(DBCompressionType::Lz4);
-    opts.set_write_buffer_size(16 << 20);
-    opts.set_block_based_table_factory(&table);
-    DB::open_cf(&opts, path, ["bench"]).expect("open raw rocksdb")
+    DB::open_cf(&benches::raw_rocks::options(), path, ["bench"]).expect("open raw rocksdb")
 }
 
 fn rocks_vs_raw(c: &mut Criterion) {
@@ -207,26 +196,16 @@ fn rocks_vs_raw(c: &mut Criterion) {
                 raw.write_opt(batch, &write_opts).expect("write batch")
             })
         });
-        let mut i = 0;
-        group.bench_function("adapter", |b| {
-            b.to_async(&rt).iter_batched(
-                || {
-                    (0..BATCH)
-                        .map(|_| {
-                            i += 1;
-                            let value = Bytes::copy_from_slice(workload.value());
-                            let key = Bytes::copy_from_slice(workload.random_key(i));
-                            Operation::put(&partition, key, value)
-                        })
-                        .collect::<Vec<_>>()
-                },
-                |ops| {
-                    let adapter = &adapter;
-                    async move { adapter.batch(ops).await.expect("batch") }
-                },
-                BatchSize::SmallInput,
-            )
-        });
+        benches::bench_batch_puts(
+            &mut group,
+            "adapter",
+            &rt,
+            &*adapter,
+            &partition,
+            &workload,
+            BATCH,
+            |_| Bytes::copy_from_slice(workload.value()),
+        );
         group.finish();
     }
 

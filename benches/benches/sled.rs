@@ -24,10 +24,10 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
-use backend_api::{Bytes, Operation, Partition, StorageBackend};
+use backend_api::{Bytes, Partition, StorageBackend};
 use backend_sled::{SledBackend, SledConfig};
 use benches::{SCAN_LEN, Workload, runtime};
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 
@@ -202,30 +202,22 @@ fn sled_vs_raw(c: &mut Criterion) {
                 raw.apply_batch(batch).expect("apply_batch")
             })
         });
-        let mut i = 0;
-        group.bench_function("adapter", |b| {
-            b.to_async(&rt).iter_batched(
-                || {
-                    (0..BATCH)
-                        .map(|_| {
-                            i += 1;
-                            let value = if fresh {
-                                Bytes::copy_from_slice(&fresh_value(&workload, i))
-                            } else {
-                                Bytes::copy_from_slice(workload.value())
-                            };
-                            let key = Bytes::copy_from_slice(workload.random_key(i));
-                            Operation::put(&partition, key, value)
-                        })
-                        .collect::<Vec<_>>()
-                },
-                |ops| {
-                    let adapter = &adapter;
-                    async move { adapter.batch(ops).await.expect("batch") }
-                },
-                BatchSize::SmallInput,
-            )
-        });
+        benches::bench_batch_puts(
+            &mut group,
+            "adapter",
+            &rt,
+            &*adapter,
+            &partition,
+            &workload,
+            BATCH,
+            |i| {
+                if fresh {
+                    Bytes::copy_from_slice(&fresh_value(&workload, i))
+                } else {
+                    Bytes::copy_from_slice(workload.value())
+                }
+            },
+        );
         group.finish();
     }
 

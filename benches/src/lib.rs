@@ -27,7 +27,6 @@ pub mod raw_mem;
 pub mod raw_redis;
 pub mod raw_rocks;
 pub mod raw_sled;
-pub mod redis_server;
 pub mod report;
 pub mod subject;
 pub mod table;
@@ -202,6 +201,38 @@ pub fn bench_put(
     bench_each_key(group, id, rt, workload, |key| async move {
         let value = workload.value();
         backend.put(partition, key, value).await.expect("put");
+    });
+}
+
+/// Benchmarks a batch of `size` puts to random present keys, as `id`; `value(i)` is
+/// the value of the `i`-th put of the run. The `Vec<Operation>` is built outside the
+/// timed part (`iter_batched`), as a raw engine's keys and values already exist.
+#[allow(clippy::too_many_arguments)]
+pub fn bench_batch_puts(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: &str,
+    rt: &tokio::runtime::Runtime,
+    backend: &dyn StorageBackend,
+    partition: &Partition,
+    workload: &Workload,
+    size: usize,
+    mut value: impl FnMut(usize) -> Bytes,
+) {
+    let mut i = 0;
+    group.bench_function(id, |b| {
+        b.to_async(rt).iter_batched(
+            || {
+                (0..size)
+                    .map(|_| {
+                        i += 1;
+                        let key = Bytes::copy_from_slice(workload.random_key(i));
+                        Operation::put(partition, key, value(i))
+                    })
+                    .collect::<Vec<_>>()
+            },
+            |ops| async move { backend.batch(ops).await.expect("batch") },
+            criterion::BatchSize::SmallInput,
+        )
     });
 }
 

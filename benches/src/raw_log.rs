@@ -1,5 +1,5 @@
 //! The ideal append log: the least work a Bitcask-style store can do. One file, records
-//! with backend-file's 40-byte header size and CRC32C, appended through a 1 MiB
+//! in backend-file's own record format (its encoder: 40-byte header, CRC32C), appended through a 1 MiB
 //! user-space buffer, an ordered keydir (`RwLock<BTreeMap>`) of `(offset, length)`.
 //! A get is a keydir lookup, a `pread` and a CRC check; durable mode writes the record
 //! and `fdatasync`s before returning (one sync per write: no group commit). Opening an
@@ -13,47 +13,43 @@ use std::ops::Bound;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use backend_file::format::{Kind, RECORD_HEADER_LEN, RecordHeader, record_crc_ok};
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
 use crate::subject::{Spec, Subject, consume};
 
-/// Record header bytes: crc(4) header-crc(4) kind(4) version(4) seq(8) expiry(8)
-/// key-len(4) value-len(4).
-pub const HEADER: usize = 40;
+/// Record header bytes (backend-file's).
+pub const HEADER: usize = RECORD_HEADER_LEN;
 const BUFFER: usize = 1 << 20;
 /// Longest record the log reads back (a 16 MiB value and a 1 KiB key, plus header).
 const MAX_RECORD: usize = HEADER + 1024 + (16 << 20);
 
-/// Appends one record for `key` = `value` to `buf`.
+/// Appends one backend-file put record for `key` = `value` (partition 1, no expiry)
+/// to `buf`.
 pub fn encode(buf: &mut Vec<u8>, seq: u64, key: &[u8], value: &[u8]) {
-    let at = buf.len();
-    buf.extend_from_slice(&[0u8; 8]);
-    buf.extend_from_slice(&1u32.to_le_bytes());
-    buf.extend_from_slice(&1u32.to_le_bytes());
-    buf.extend_from_slice(&seq.to_le_bytes());
-    buf.extend_from_slice(&0u64.to_le_bytes());
-    buf.extend_from_slice(&(key.len() as u32).to_le_bytes());
-    buf.extend_from_slice(&(value.len() as u32).to_le_bytes());
-    let hcrc = crc32c::crc32c(&buf[at + 8..at + HEADER]);
-    buf.extend_from_slice(key);
-    buf.extend_from_slice(value);
-    let crc = crc32c::crc32c(&buf[at + 8..]);
-    buf[at..at + 4].copy_from_slice(&crc.to_le_bytes());
-    buf[at + 4..at + 8].copy_from_slice(&hcrc.to_le_bytes());
+    let header = RecordHeader {
+        kind: Kind::Put,
+        flags: 0,
+        partition: 1,
+        seq,
+        expiry: 0,
+        key_len: key.len() as u32,
+        value_len: value.len() as u32,
+    };
+    header.encode_into(key, value, buf);
 }
 
-/// Checks a whole record's CRC; returns `(key, value)` ranges inside it.
-fn check(rec: &[u8]) -> Option<(usize, usize)> {
-    if rec.len() < HEADER {
-        return None;
-    }
-    let word = |at: usize| u32::from_le_bytes([rec[at], rec[at + 1], rec[at + 2], rec[at + 3]]);
-    let (klen, vlen) = (word(32) as usize, word(36) as usize);
-    if HEADER + klen + vlen != rec.len() || crc32c::crc32c(&rec[8..]) != word(0) {
-        return None;
-    }
-    Some((HEADER, HEADER + klen))
+/// Checks a whole record (header checksum and fields, then the full CRC); returns its
+/// header.
+fn check(rec: &[u8]) -> Option<RecordHeader> {
+    let header = RecordHeader::decode(rec).ok()?;
+    (header.total_len() == rec.len() as u64 && record_crc_ok(rec)).then_some(header)
+}
+
+/// Where the value starts in a record with `header`.
+fn value_at(header: &RecordHeader) -> usize {
+    HEADER + header.key_len as usize
 }
 
 struct Writer {
@@ -116,8 +112,8 @@ impl RawLog {
         }
         let mut rec = vec![0u8; len as usize];
         self.file.read_exact_at(&mut rec, at).expect("pread");
-        let (_, value_at) = check(&rec).expect("record CRC");
-        Bytes::from(rec).slice(value_at..)
+        let header = check(&rec).expect("record CRC");
+        Bytes::from(rec).slice(value_at(&header)..)
     }
 
     fn lookup(&self, key: &[u8]) -> Option<(u64, u32)> {
@@ -132,27 +128,22 @@ impl RawLog {
         let mut header = [0u8; HEADER];
         let mut rec = Vec::new();
         while reader.read_exact(&mut header).is_ok() {
-            let word = |i: usize| {
-                u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]])
+            let Ok(fields) = RecordHeader::decode(&header) else {
+                break;
             };
-            let len = HEADER + word(32) as usize + word(36) as usize;
-            if len > MAX_RECORD || crc32c::crc32c(&header[8..]) != word(4) {
+            let len = fields.total_len() as usize;
+            if len > MAX_RECORD {
                 break;
             }
             rec.clear();
             rec.extend_from_slice(&header);
             rec.resize(len, 0);
-            if reader.read_exact(&mut rec[HEADER..]).is_err() {
+            if reader.read_exact(&mut rec[HEADER..]).is_err() || !record_crc_ok(&rec) {
                 break;
             }
-            let Some((key_at, value_at)) = check(&rec) else {
-                break;
-            };
-            seq = seq.max(u64::from_le_bytes(
-                rec[16..24].try_into().unwrap_or_default(),
-            ));
+            seq = seq.max(fields.seq);
             keydir.insert(
-                Bytes::copy_from_slice(&rec[key_at..value_at]),
+                Bytes::copy_from_slice(&rec[HEADER..value_at(&fields)]),
                 (at, len as u32),
             );
             at += len as u64;
@@ -238,8 +229,8 @@ impl Subject for RawLog {
             }
             let mut rec = vec![0u8; len as usize];
             self.file.read_exact_at(&mut rec, at).expect("pread");
-            let (_, value_at) = check(&rec).expect("record CRC");
-            rec.split_off(value_at)
+            let header = check(&rec).expect("record CRC");
+            rec.split_off(value_at(&header))
         });
         if current.as_deref() != expected {
             return false;

@@ -21,7 +21,9 @@ pub struct RawRocks {
     cas_lock: Mutex<()>,
 }
 
-fn options() -> Options {
+/// backend-rocks' engine settings (64 MiB LRU block cache, LZ4, 16 MiB memtables, two
+/// background jobs) for a raw RocksDB opened beside it.
+pub fn options() -> Options {
     let cache = Cache::new_lru_cache(64 << 20);
     let mut table = BlockBasedOptions::default();
     table.set_block_cache(&cache);

@@ -128,7 +128,8 @@ pub trait Subject: Send + Sync + Sized + 'static {
     /// Removes every key in `[start, end)` as one atomic step.
     fn delete_range(&self, start: &[u8], end: &[u8]) -> impl Future<Output = ()> + Send;
 
-    /// Makes every write durable and releases the store (files, locks, connections).
+    /// Makes every write durable and closes the store: files and locks are released; a
+    /// redis subject's connection stays open until the subject is dropped.
     fn close(&self) -> impl Future<Output = ()> + Send;
 }
 

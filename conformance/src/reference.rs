@@ -177,6 +177,7 @@ fn caps() -> Capabilities {
         ordered_scan: true,
         reverse_scan: true,
         atomic_batch: true,
+        cross_partition_batch: true,
         compare_and_swap: true,
         conditional_batch: true,
         range_delete: true,

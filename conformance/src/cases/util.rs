@@ -360,3 +360,19 @@ pub(crate) async fn assert_refused_across(
         );
     }
 }
+
+/// For a call naming two partitions: without `cross_partition_batch`, asserts it
+/// answered `Unsupported` (the capability comes first in the order of errors) and gives
+/// `None`; otherwise gives the answer back for the case's own assertion.
+#[track_caller]
+pub(crate) fn unless_refused_across<T: Debug>(
+    caps: Capabilities,
+    r: Result<T>,
+    what: &str,
+) -> Option<Result<T>> {
+    if caps.cross_partition_batch {
+        return Some(r);
+    }
+    assert_unsupported(r, &format!("{what} (across partitions)"));
+    None
+}
