@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use backend_api::{DEFAULT_MAX_KEY_LEN, DEFAULT_MAX_VALUE_LEN, Error, Result};
+use backend_api::{Capabilities, DEFAULT_MAX_KEY_LEN, DEFAULT_MAX_VALUE_LEN, Error, Result};
 use backend_support::DEFAULT_WATCH_CAPACITY;
 
-use crate::format::RECORD_HEADER_LEN;
+use crate::format::{Limits, RECORD_HEADER_LEN};
 use crate::io::{RealFs, Vfs};
 
 /// When acknowledged writes reach stable storage.
@@ -140,6 +140,38 @@ impl FileConfig {
             .max_record_size
             .saturating_sub((RECORD_HEADER_LEN + DEFAULT_MAX_KEY_LEN) as u64);
         room.min(DEFAULT_MAX_VALUE_LEN as u64).min(u32::MAX as u64) as usize
+    }
+
+    /// What a store opened with this configuration offers (see the crate docs,
+    /// "Capabilities"): everything but `snapshot_scan` and `cross_process_watch`.
+    pub fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            ordered_scan: true,
+            reverse_scan: true,
+            snapshot_scan: false,
+            atomic_batch: true,
+            cross_partition_batch: true,
+            compare_and_swap: true,
+            conditional_batch: true,
+            range_delete: true,
+            watch: true,
+            cross_process_watch: false,
+            ttl: true,
+            persistent: true,
+            compact: true,
+            exact_len: true,
+            max_key_len: DEFAULT_MAX_KEY_LEN,
+            max_value_len: self.max_value_len(),
+        }
+    }
+
+    /// The limits every length read back from disk is checked against.
+    pub(crate) fn limits(&self) -> Limits {
+        Limits {
+            max_key_len: DEFAULT_MAX_KEY_LEN,
+            max_value_len: self.max_value_len(),
+            max_record_size: self.max_record_size,
+        }
     }
 
     pub(crate) fn validate(&self) -> Result<()> {

@@ -1,8 +1,14 @@
-//! File names in a store directory and small durable-filesystem helpers.
+//! The store directory: file names, and every file operation through the store's
+//! [`Vfs`], each error naming the path it happened on.
 
-use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use backend_api::Result;
+
+use crate::error::{IoAt, lock_failed};
+use crate::io::{OpenMode, Vfs, VfsFile, VfsLock};
 
 /// The lock file, held with an exclusive OS lock while a handle is open.
 pub const LOCK_NAME: &str = "LOCK";
@@ -49,42 +55,140 @@ pub fn parse_name(name: &str) -> Option<(u64, FileType)> {
     }
 }
 
-/// Fsyncs a directory so renames, creations and deletions in it are durable.
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+/// The store's directory and the filesystem it lives on. Names are relative to it.
+#[derive(Clone, Debug)]
+pub struct Dir {
+    path: PathBuf,
+    vfs: Arc<dyn Vfs>,
 }
 
-/// Removes a file; a missing one is fine.
-pub fn remove_if_exists(path: &Path) -> io::Result<()> {
-    match fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
+impl Dir {
+    /// The directory `path` on `vfs`.
+    pub fn new(path: &Path, vfs: Arc<dyn Vfs>) -> Self {
+        Dir {
+            path: path.to_path_buf(),
+            vfs,
+        }
+    }
+
+    /// `dir/name`
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// Creates the directory (and its parents) if missing.
+    pub fn create(&self) -> Result<()> {
+        self.vfs.create_dir_all(&self.path).at(&self.path)
+    }
+
+    /// Opens `name`.
+    pub fn open(&self, name: &str, mode: OpenMode) -> Result<Handle> {
+        let path = self.join(name);
+        let file = self.vfs.open(&path, mode).at(&path)?;
+        Ok(Handle { path, file })
+    }
+
+    /// True if `name` exists.
+    pub fn exists(&self, name: &str) -> Result<bool> {
+        let path = self.join(name);
+        self.vfs.exists(&path).at(path)
+    }
+
+    /// Renames `from` to `to` (durable after [`Dir::sync`]).
+    pub fn rename(&self, from: &str, to: &str) -> Result<()> {
+        let from = self.join(from);
+        self.vfs.rename(&from, &self.join(to)).at(from)
+    }
+
+    /// Removes `name`; a missing one is fine (durable after [`Dir::sync`]).
+    pub fn remove_if_exists(&self, name: &str) -> Result<()> {
+        let path = self.join(name);
+        match self.vfs.remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e).at(path),
+            _ => Ok(()),
+        }
+    }
+
+    /// Makes creations, renames and removals in the directory durable.
+    pub fn sync(&self) -> Result<()> {
+        self.vfs.sync_dir(&self.path).at(&self.path)
+    }
+
+    /// The names in the directory.
+    pub fn list(&self) -> Result<Vec<String>> {
+        self.vfs.read_dir(&self.path).at(&self.path)
+    }
+
+    /// Takes the store's exclusive lock; `Error::Locked` if another handle or process
+    /// holds it.
+    pub fn lock(&self) -> Result<Box<dyn VfsLock>> {
+        let path = self.join(LOCK_NAME);
+        self.vfs
+            .lock(&path)
+            .map_err(|e| lock_failed(&self.path, &path, e))
+    }
+
+    /// Creates `name` durably with `contents` written by `fill`: written and synced under
+    /// the temporary name, renamed into place, directory synced. A file of that name
+    /// therefore always holds all of `contents` or does not exist.
+    pub fn create_durably(
+        &self,
+        name: &str,
+        fill: impl FnOnce(&Handle) -> Result<()>,
+    ) -> Result<Handle> {
+        let tmp = tmp_name(name);
+        let file = self.open(&tmp, OpenMode::CreateTruncate)?;
+        fill(&file)?;
+        file.sync_data()?;
+        self.rename(&tmp, name)?;
+        self.sync()?;
+        Ok(Handle {
+            path: self.join(name),
+            file: file.file,
+        })
     }
 }
 
-/// Creates (truncating) a file for writing and reading.
-pub fn create_rw(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)
+/// An open file and its path, which every error names.
+#[derive(Debug)]
+pub struct Handle {
+    path: PathBuf,
+    file: Box<dyn VfsFile>,
 }
 
-/// `dir/name`
-pub fn path(dir: &Path, name: &str) -> PathBuf {
-    dir.join(name)
-}
+impl Handle {
+    /// The path the file was opened at.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
 
-/// Attaches the file or directory an I/O error happened on.
-pub(crate) trait IoAt<T> {
-    /// `Error::Io` naming `path`.
-    fn at(self, path: impl AsRef<Path>) -> backend_api::Result<T>;
-}
+    /// The file, for readers that report errors themselves.
+    pub fn raw(&self) -> &dyn VfsFile {
+        &*self.file
+    }
 
-impl<T> IoAt<T> for io::Result<T> {
-    fn at(self, path: impl AsRef<Path>) -> backend_api::Result<T> {
-        self.map_err(|e| backend_api::Error::io(path.as_ref(), e))
+    /// Fills `buf` from `offset`; a file too short is an `UnexpectedEof` I/O error.
+    pub fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+        self.file.read_exact_at(buf, offset).at(&self.path)
+    }
+
+    /// Writes all of `buf` at `offset`.
+    pub fn write_all_at(&self, buf: &[u8], offset: u64) -> Result<()> {
+        self.file.write_all_at(buf, offset).at(&self.path)
+    }
+
+    /// `fdatasync`.
+    pub fn sync_data(&self) -> Result<()> {
+        self.file.sync_data().at(&self.path)
+    }
+
+    /// Cuts or zero-extends the file.
+    pub fn set_len(&self, len: u64) -> Result<()> {
+        self.file.set_len(len).at(&self.path)
+    }
+
+    /// The length in bytes.
+    pub fn len(&self) -> Result<u64> {
+        self.file.len().at(&self.path)
     }
 }

@@ -13,7 +13,7 @@ pub const RECORD_HEADER_LEN: usize = 40;
 pub const MAGIC: &[u8; 8] = b"KVBITCSK";
 /// The format version this crate writes in every new data and hint file. Version 2
 /// added [`Kind::DeleteRange`]; a build that knows only version 1 refuses such a file
-/// (`Error::Corruption`, "unsupported format version") instead of misreading it.
+/// (`Error::UnsupportedVersion`) instead of misreading it.
 pub const VERSION: u16 = 2;
 /// The oldest format version this crate reads (files written before range deletes).
 pub const MIN_VERSION: u16 = 1;
@@ -195,6 +195,21 @@ impl FileHeader {
             file_id: u64_at(b, 16),
             seq_floor: u64_at(b, 24),
         })
+    }
+}
+
+impl FileHeader {
+    /// The version of a file header that is whole (magic and checksum hold) but names a
+    /// format version this build does not read; `None` otherwise.
+    pub fn unsupported_version(b: &[u8]) -> Option<u16> {
+        if b.len() < FILE_HEADER_LEN
+            || &b[0..8] != MAGIC
+            || crc32c::crc32c(&b[0..36]) != u32_at(b, 36)
+        {
+            return None;
+        }
+        let version = u16::from_le_bytes([b[8], b[9]]);
+        (!(MIN_VERSION..=VERSION).contains(&version)).then_some(version)
     }
 }
 
@@ -429,6 +444,12 @@ mod tests {
         };
         let err = FileHeader::decode(&newer.encode()).unwrap_err();
         assert!(err.contains("unsupported format version"), "{err}");
+        assert_eq!(
+            FileHeader::unsupported_version(&newer.encode()),
+            Some(VERSION + 1)
+        );
+        assert_eq!(FileHeader::unsupported_version(&old.encode()), None);
+        assert_eq!(FileHeader::unsupported_version(&b), None);
     }
 
     #[test]

@@ -8,16 +8,18 @@
 //! Merge writes a hint beside every output file; rotation has the sealer thread
 //! ([`build_hint`], [`install_hint`]) write one for every sealed file.
 
-use std::fs::{self, File};
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::io;
 
-use crate::files::{create_rw, hint_name, path, remove_if_exists, sync_dir, tmp_name};
+use backend_api::Result;
+
+use crate::error::IoAt;
+use crate::files::{Dir, Handle, hint_name, tmp_name};
 use crate::format::{
-    FILE_HEADER_LEN, FILE_KIND_DATA, FILE_KIND_HINT, FLAG_BEGIN, FLAG_END, FileHeader, Kind,
-    Limits, RECORD_HEADER_LEN, RecordHeader, record_crc_ok, u32_at, u64_at,
+    FILE_HEADER_LEN, FILE_KIND_DATA, FILE_KIND_HINT, FileHeader, Kind, Limits, RECORD_HEADER_LEN,
+    u32_at, u64_at,
 };
-use crate::recovery::PosReader;
+use crate::io::OpenMode;
+use crate::reader::{Framing, PosReader, Records, Step};
 
 /// Bytes of a hint entry before its key.
 pub const HINT_ENTRY_LEN: usize = 40;
@@ -47,16 +49,23 @@ pub struct HintEntry {
 
 /// Streams a hint file out, checksumming as it goes.
 pub struct HintWriter {
-    out: BufWriter<File>,
+    out: Handle,
+    buf: Vec<u8>,
+    /// Bytes of `out` already written.
+    written: u64,
     crc: u32,
     count: u64,
 }
 
+const HINT_BUF: usize = 256 << 10;
+
 impl HintWriter {
     /// Starts a hint for data file `data_id` in the (new, empty) `file`.
-    pub fn new(file: File, data_id: u64) -> io::Result<Self> {
+    pub fn new(file: Handle, data_id: u64) -> Result<Self> {
         let mut w = HintWriter {
-            out: BufWriter::with_capacity(256 << 10, file),
+            out: file,
+            buf: Vec::with_capacity(HINT_BUF),
+            written: 0,
             crc: 0,
             count: 0,
         };
@@ -71,13 +80,24 @@ impl HintWriter {
         Ok(w)
     }
 
-    fn write(&mut self, b: &[u8]) -> io::Result<()> {
+    fn write(&mut self, b: &[u8]) -> Result<()> {
         self.crc = crc32c::crc32c_append(self.crc, b);
-        self.out.write_all(b)
+        self.buf.extend_from_slice(b);
+        if self.buf.len() >= HINT_BUF {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.out.write_all_at(&self.buf, self.written)?;
+        self.written += self.buf.len() as u64;
+        self.buf.clear();
+        Ok(())
     }
 
     /// Adds one entry.
-    pub fn add(&mut self, e: &HintEntry) -> io::Result<()> {
+    pub fn add(&mut self, e: &HintEntry) -> Result<()> {
         self.add_record(
             e.kind,
             e.partition,
@@ -100,7 +120,7 @@ impl HintWriter {
         offset: u64,
         len: u32,
         key: &[u8],
-    ) -> io::Result<()> {
+    ) -> Result<()> {
         let mut b = [0u8; HINT_ENTRY_LEN];
         b[0] = kind as u8;
         b[4..8].copy_from_slice(&partition.to_le_bytes());
@@ -116,16 +136,16 @@ impl HintWriter {
     }
 
     /// Writes the trailer and fsyncs; `data_len` is the data file's final length.
-    pub fn finish(mut self, data_len: u64) -> io::Result<()> {
+    pub fn finish(mut self, data_len: u64) -> Result<()> {
         let mut t = [0u8; HINT_TRAILER_LEN];
         t[0..8].copy_from_slice(&self.count.to_le_bytes());
         t[8..16].copy_from_slice(&data_len.to_le_bytes());
         let crc = crc32c::crc32c_append(self.crc, &t[0..16]);
         t[16..20].copy_from_slice(&crc.to_le_bytes());
         t[20..24].copy_from_slice(HINT_END);
-        self.out.write_all(&t)?;
-        let file = self.out.into_inner().map_err(|e| e.into_error())?;
-        file.sync_data()
+        self.buf.extend_from_slice(&t);
+        self.flush()?;
+        self.out.sync_data()
     }
 }
 
@@ -136,12 +156,12 @@ impl HintWriter {
 ///
 /// `Ok(false)` (and no temporary file left) if the data file does not read back as
 /// whole, valid records: open will scan it, as it would without a hint.
-pub fn build_hint(dir: &Path, id: u64, file: &File, len: u64, limits: &Limits) -> io::Result<bool> {
+pub fn build_hint(dir: &Dir, id: u64, file: &Handle, len: u64, limits: &Limits) -> Result<bool> {
     // The hint must never describe records that a power loss could still take away.
     file.sync_data()?;
-    let tmp = path(dir, &tmp_name(&hint_name(id)));
+    let tmp = tmp_name(&hint_name(id));
     let result = (|| {
-        let mut hint = HintWriter::new(create_rw(&tmp)?, id)?;
+        let mut hint = HintWriter::new(dir.open(&tmp, OpenMode::CreateTruncate)?, id)?;
         if !hint_records(file, id, len, limits, &mut hint)? {
             return Ok(false);
         }
@@ -149,88 +169,62 @@ pub fn build_hint(dir: &Path, id: u64, file: &File, len: u64, limits: &Limits) -
         Ok(true)
     })();
     if !matches!(result, Ok(true)) {
-        let _ = remove_if_exists(&tmp);
+        let _ = dir.remove_if_exists(&tmp);
     }
     result
 }
 
 /// Renames the hint [`build_hint`] left under its temporary name into place and
 /// fsyncs the directory (`keep`), or removes it (`!keep`: its data file is gone).
-pub fn install_hint(dir: &Path, id: u64, keep: bool) -> io::Result<()> {
-    let tmp = path(dir, &tmp_name(&hint_name(id)));
+pub fn install_hint(dir: &Dir, id: u64, keep: bool) -> Result<()> {
+    let tmp = tmp_name(&hint_name(id));
     if !keep {
-        return remove_if_exists(&tmp);
+        return dir.remove_if_exists(&tmp);
     }
-    fs::rename(&tmp, path(dir, &hint_name(id)))?;
-    sync_dir(dir)
+    dir.rename(&tmp, &hint_name(id))?;
+    dir.sync()
 }
 
 /// Adds an entry per record of data file `id` to `hint`; false at the first record
-/// that is not whole and valid.
+/// that is not whole and valid, or if the file ends inside a batch.
 fn hint_records(
-    file: &File,
+    file: &Handle,
     id: u64,
     len: u64,
     limits: &Limits,
     hint: &mut HintWriter,
-) -> io::Result<bool> {
+) -> Result<bool> {
     if len < FILE_HEADER_LEN as u64 {
         return Ok(false);
     }
-    let mut r = PosReader::new(file, len);
     let mut hb = [0u8; FILE_HEADER_LEN];
-    r.read(0, &mut hb)?;
-    match FileHeader::decode(&hb) {
-        Ok(h) if h.kind == FILE_KIND_DATA && h.file_id == id => {}
+    file.read_exact_at(&mut hb, 0)?;
+    let version = match FileHeader::decode(&hb) {
+        Ok(h) if h.kind == FILE_KIND_DATA && h.file_id == id => h.version,
         _ => return Ok(false),
-    }
-    let mut pos = FILE_HEADER_LEN as u64;
-    let mut rec = Vec::new();
-    let mut in_batch = false;
-    while pos < len {
-        if len - pos < RECORD_HEADER_LEN as u64 {
-            return Ok(false);
-        }
-        rec.resize(RECORD_HEADER_LEN, 0);
-        r.read(pos, &mut rec)?;
-        let Ok(h) = RecordHeader::decode(&rec) else {
-            return Ok(false);
+    };
+    let mut records = Records::new(file.raw(), len, limits, version);
+    let mut framing = Framing::default();
+    loop {
+        let rec = match records.next().at(file.path())? {
+            Step::Record(rec) => rec,
+            Step::End => return Ok(framing.open_at().is_none()),
+            Step::Torn | Step::Bad { .. } => return Ok(false),
         };
-        if limits.check(&h).is_err() || h.total_len() > len - pos {
+        if framing.step(rec.header.flags, rec.pos).is_err() {
             return Ok(false);
         }
-        rec.resize(h.total_len() as usize, 0);
-        r.read(pos, &mut rec)?;
-        if !record_crc_ok(&rec) {
-            return Ok(false);
-        }
-        // Only whole batches: a BEGIN opens one, END closes it, plain records and
-        // BEGIN only outside one, middle records only inside.
-        let begin = h.flags & FLAG_BEGIN != 0;
-        if h.flags == 0 || begin {
-            if in_batch {
-                return Ok(false);
-            }
-        } else if !in_batch {
-            return Ok(false);
-        }
-        in_batch = h.flags != 0 && h.flags & FLAG_END == 0;
-        let key = &rec[RECORD_HEADER_LEN..RECORD_HEADER_LEN + h.key_len as usize];
-        if limits.check_key_field(h.kind, key).is_err() {
-            return Ok(false);
-        }
+        let h = rec.header;
         hint.add_record(
             h.kind,
             h.partition,
             h.seq,
             h.expiry,
-            pos,
-            h.total_len() as u32,
-            key,
+            rec.pos,
+            rec.len() as u32,
+            rec.key(),
         )?;
-        pos += h.total_len();
     }
-    Ok(!in_batch)
 }
 
 /// Reads and verifies the hint for data file `data_id` of length `data_len`.
@@ -239,30 +233,31 @@ fn hint_records(
 /// the caller scans the data file instead. Memory is bounded by the entries themselves;
 /// no length read from the file is trusted before it is checked.
 pub fn read_hint(
-    path: &Path,
+    dir: &Dir,
     data_id: u64,
     data_len: u64,
     limits: &Limits,
-) -> io::Result<Option<Vec<HintEntry>>> {
-    let file = File::open(path)?;
-    let len = file.metadata()?.len();
+) -> Result<Option<Vec<HintEntry>>> {
+    let file = dir.open(&hint_name(data_id), OpenMode::Read)?;
+    let len = file.len()?;
     if len < (FILE_HEADER_LEN + HINT_TRAILER_LEN) as u64 {
         return Ok(None);
     }
     let body_len = len - HINT_TRAILER_LEN as u64;
+    let at = |r: io::Result<()>| r.at(file.path());
     // Pass 1: checksum everything before the trailer's CRC, streaming.
-    let mut reader = BufReader::with_capacity(256 << 10, &file);
+    let mut reader = PosReader::new(file.raw(), len);
     let mut crc = 0u32;
-    let mut remaining = body_len;
+    let mut pos = 0;
     let mut buf = vec![0u8; 64 << 10];
-    while remaining > 0 {
-        let n = remaining.min(buf.len() as u64) as usize;
-        reader.read_exact(&mut buf[..n])?;
+    while pos < body_len {
+        let n = (body_len - pos).min(buf.len() as u64) as usize;
+        at(reader.read(pos, &mut buf[..n]))?;
         crc = crc32c::crc32c_append(crc, &buf[..n]);
-        remaining -= n as u64;
+        pos += n as u64;
     }
     let mut t = [0u8; HINT_TRAILER_LEN];
-    reader.read_exact(&mut t)?;
+    at(reader.read(body_len, &mut t))?;
     if &t[20..24] != HINT_END || crc32c::crc32c_append(crc, &t[0..16]) != u32_at(&t, 16) {
         return Ok(None);
     }
@@ -271,11 +266,8 @@ pub fn read_hint(
         return Ok(None);
     }
     // Pass 2: parse, checking every field.
-    drop(reader);
-    (&file).seek(SeekFrom::Start(0))?;
-    let mut reader = BufReader::with_capacity(256 << 10, &file);
     let mut h = [0u8; FILE_HEADER_LEN];
-    reader.read_exact(&mut h)?;
+    at(reader.read(0, &mut h))?;
     match FileHeader::decode(&h) {
         Ok(fh) if fh.kind == FILE_KIND_HINT && fh.file_id == data_id => {}
         _ => return Ok(None),
@@ -285,13 +277,13 @@ pub fn read_hint(
     if count > (body_len - pos) / (HINT_ENTRY_LEN as u64 + 1) + 1 {
         return Ok(None);
     }
-    let mut entries = Vec::new();
+    let mut entries = Vec::with_capacity(count as usize);
     for _ in 0..count {
         if body_len - pos < HINT_ENTRY_LEN as u64 {
             return Ok(None);
         }
         let mut e = [0u8; HINT_ENTRY_LEN];
-        reader.read_exact(&mut e)?;
+        at(reader.read(pos, &mut e))?;
         pos += HINT_ENTRY_LEN as u64;
         let Some(kind) = Kind::from_byte(e[0]) else {
             return Ok(None);
@@ -312,7 +304,7 @@ pub fn read_hint(
             return Ok(None);
         }
         let mut key = vec![0u8; key_len];
-        reader.read_exact(&mut key)?;
+        at(reader.read(pos, &mut key))?;
         pos += key_len as u64;
         if limits.check_key_field(kind, &key).is_err() {
             return Ok(None);

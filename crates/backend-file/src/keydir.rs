@@ -1,7 +1,7 @@
 //! The in-RAM state: partitions, their ordered keydirs, and the open data files.
 
 use std::collections::BTreeMap;
-use std::fs::File;
+use crate::files::Handle;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -95,7 +95,7 @@ pub struct State {
     /// Partitions by name.
     pub parts: BTreeMap<String, PartState>,
     /// Readable data files by id (a handful: an ordered map beats hashing the id).
-    pub files: BTreeMap<u64, Arc<File>>,
+    pub files: BTreeMap<u64, Arc<Handle>>,
     /// Bytes in each data file.
     pub sizes: BTreeMap<u64, u64>,
     /// Sum of `sizes`.

@@ -94,7 +94,9 @@
 #![deny(unsafe_code)]
 
 mod backend;
+mod commit;
 mod config;
+mod error;
 mod files;
 pub mod format;
 mod hint;
@@ -103,15 +105,18 @@ mod keydir;
 mod manifest;
 mod merge;
 mod plan;
+mod reader;
 mod recovery;
+mod scan;
 mod seal;
+mod store;
 mod verify;
 mod writer;
 
 pub use backend::FileBackend;
 pub use config::{FileConfig, SyncPolicy};
-pub use merge::MergeStats;
 pub use recovery::{DroppedRange, RecoveryReport, TruncatedTail};
+pub use store::MergeStats;
 pub use verify::{VerifyIssue, VerifyReport, verify_dir};
 
 /// Longest partition name stored in a partition record's key.

@@ -6,14 +6,11 @@
 //! `MERGE` exists the merge is committed and open finishes it; before, open discards
 //! the merge's temporary files.
 
-use std::fs;
-use std::io::{self, Write};
-use std::path::Path;
+use backend_api::Result;
 
-use crate::files::{
-    MANIFEST_NAME, data_name, hint_name, path, remove_if_exists, sync_dir, tmp_name,
-};
+use crate::files::{Dir, MANIFEST_NAME, data_name, hint_name, tmp_name};
 use crate::format::{u32_at, u64_at};
+use crate::io::OpenMode;
 
 const MAGIC: &[u8; 8] = b"KVMERGE1";
 const MAX_MANIFEST_LEN: u64 = 8 << 20;
@@ -42,27 +39,23 @@ impl Manifest {
     }
 
     /// Commits: writes `MERGE` durably (temp name, fsync, rename, directory fsync).
-    pub fn commit(&self, dir: &Path) -> io::Result<()> {
-        let tmp = path(dir, &tmp_name(MANIFEST_NAME));
-        let mut f = crate::files::create_rw(&tmp)?;
-        f.write_all(&self.encode())?;
-        f.sync_all()?;
-        fs::rename(&tmp, path(dir, MANIFEST_NAME))?;
-        sync_dir(dir)
+    pub fn commit(&self, dir: &Dir) -> Result<()> {
+        dir.create_durably(MANIFEST_NAME, |f| f.write_all_at(&self.encode(), 0))
+            .map(drop)
     }
 
     /// Reads `MERGE`; `Ok(None)` if absent, `Err(why)` if damaged.
-    pub fn read(dir: &Path) -> io::Result<Option<Result<Manifest, String>>> {
-        let p = path(dir, MANIFEST_NAME);
-        let len = match fs::metadata(&p) {
-            Ok(m) => m.len(),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
-        };
+    pub fn read(dir: &Dir) -> Result<Option<Result<Manifest, String>>> {
+        if !dir.exists(MANIFEST_NAME)? {
+            return Ok(None);
+        }
+        let file = dir.open(MANIFEST_NAME, OpenMode::Read)?;
+        let len = file.len()?;
         if !(20..=MAX_MANIFEST_LEN).contains(&len) {
             return Ok(Some(Err(format!("manifest is {len} bytes"))));
         }
-        let b = fs::read(&p)?;
+        let mut b = vec![0u8; len as usize];
+        file.read_exact_at(&mut b, 0)?;
         if &b[0..8] != MAGIC {
             return Ok(Some(Err("bad manifest magic".into())));
         }
@@ -89,26 +82,28 @@ impl Manifest {
 
     /// Finishes a committed merge: renames the outputs into place, deletes the inputs,
     /// removes the manifest. Idempotent, so a crash at any step is finished next time.
-    pub fn finish(&self, dir: &Path) -> io::Result<Result<(), String>> {
+    /// `Err(why)` inside: an output is missing (the directory is not what the manifest
+    /// promised).
+    pub fn finish(&self, dir: &Dir) -> Result<Result<(), String>> {
         for &id in &self.outputs {
             for name in [data_name(id), hint_name(id)] {
-                let tmp = path(dir, &tmp_name(&name));
-                if tmp.exists() {
-                    fs::rename(&tmp, path(dir, &name))?;
+                let tmp = tmp_name(&name);
+                if dir.exists(&tmp)? {
+                    dir.rename(&tmp, &name)?;
                 }
             }
-            if !path(dir, &data_name(id)).exists() {
+            if !dir.exists(&data_name(id))? {
                 return Ok(Err(format!("merge output {} is missing", data_name(id))));
             }
         }
-        sync_dir(dir)?;
+        dir.sync()?;
         for &id in &self.inputs {
-            remove_if_exists(&path(dir, &data_name(id)))?;
-            remove_if_exists(&path(dir, &hint_name(id)))?;
+            dir.remove_if_exists(&data_name(id))?;
+            dir.remove_if_exists(&hint_name(id))?;
         }
-        sync_dir(dir)?;
-        remove_if_exists(&path(dir, MANIFEST_NAME))?;
-        sync_dir(dir)?;
+        dir.sync()?;
+        dir.remove_if_exists(MANIFEST_NAME)?;
+        dir.sync()?;
         Ok(Ok(()))
     }
 }

@@ -6,10 +6,7 @@
 //! during the copy; the keydir swap only moves entries that still point where the copy
 //! was taken from.
 
-use crate::files::IoAt;
 use std::collections::HashSet;
-use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -17,48 +14,31 @@ use std::time::Instant;
 use backend_api::{Error, Result};
 use bytes::Bytes;
 
-use crate::backend::Inner;
-use crate::files::{create_rw, data_name, hint_name, path, remove_if_exists, tmp_name};
+use crate::files::{Handle, MANIFEST_NAME, data_name, hint_name, tmp_name};
 use crate::format::{
     FILE_FLAG_MERGED, FILE_HEADER_LEN, FILE_KIND_DATA, FileHeader, Kind, RECORD_HEADER_LEN,
     RecordHeader,
 };
 use crate::hint::{HintEntry, HintWriter};
+use crate::io::OpenMode;
 use crate::keydir::Entry;
 use crate::manifest::Manifest;
-
-/// What one merge did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct MergeStats {
-    /// Data files replaced.
-    pub inputs: usize,
-    /// Data files written.
-    pub outputs: usize,
-    /// Bytes in the replaced files.
-    pub bytes_in: u64,
-    /// Bytes in the new files.
-    pub bytes_out: u64,
-    /// Live records copied.
-    pub records: u64,
-    /// Wall time, in microseconds.
-    pub micros: u64,
-    /// When it finished, ms since the Unix epoch.
-    pub finished_at_ms: u64,
-}
+use crate::store::read::{file_of, read_record};
+use crate::store::{MergeStats, Store};
 
 const CHUNK: usize = 1024;
 const OUT_BUF: usize = 1 << 20;
 
 struct Output {
     id: u64,
-    file: Arc<File>,
+    file: Arc<Handle>,
     offset: u64,
     buf: Vec<u8>,
     hint: HintWriter,
 }
 
 impl Output {
-    fn flush(&mut self) -> std::io::Result<()> {
+    fn flush(&mut self) -> Result<()> {
         let at = self.offset - self.buf.len() as u64;
         self.file.write_all_at(&self.buf, at)?;
         self.buf.clear();
@@ -67,10 +47,10 @@ impl Output {
 }
 
 struct Outputs<'a> {
-    inner: &'a Inner,
+    store: &'a Store,
     seq_floor: u64,
     cur: Option<Output>,
-    done: Vec<(u64, Arc<File>, u64)>,
+    done: Vec<(u64, Arc<Handle>, u64)>,
     created: Vec<u64>,
 }
 
@@ -79,19 +59,15 @@ impl Outputs<'_> {
         let len = rec.len() as u64;
         if let Some(cur) = &self.cur
             && cur.offset > FILE_HEADER_LEN as u64
-            && cur.offset + len > self.inner.cfg.max_file_size
+            && cur.offset + len > self.store.cfg.max_file_size
         {
             self.finish_current()?;
         }
         if self.cur.is_none() {
-            let id = {
-                let mut w = self.inner.writer.lock();
-                w.next_file_id += 1;
-                w.next_file_id - 1
-            };
+            let id = self.store.writer.lock().take_file_id();
             self.created.push(id);
-            let dir = &self.inner.cfg.dir;
-            let file = create_rw(&path(dir, &tmp_name(&data_name(id)))).at(dir)?;
+            let dir = &self.store.dir;
+            let file = dir.open(&tmp_name(&data_name(id)), OpenMode::CreateTruncate)?;
             let header = FileHeader {
                 version: crate::format::VERSION,
                 kind: FILE_KIND_DATA,
@@ -99,11 +75,8 @@ impl Outputs<'_> {
                 file_id: id,
                 seq_floor: self.seq_floor,
             };
-            let hint = HintWriter::new(
-                create_rw(&path(dir, &tmp_name(&hint_name(id)))).at(dir)?,
-                id,
-            )
-            .at(dir)?;
+            let hint_file = dir.open(&tmp_name(&hint_name(id)), OpenMode::CreateTruncate)?;
+            let hint = HintWriter::new(hint_file, id)?;
             let mut buf = Vec::with_capacity(OUT_BUF);
             buf.extend_from_slice(&header.encode());
             self.cur = Some(Output {
@@ -119,19 +92,17 @@ impl Outputs<'_> {
         cur.buf.extend_from_slice(rec);
         cur.offset += len;
         if cur.buf.len() >= OUT_BUF {
-            cur.flush().at(&self.inner.cfg.dir)?;
+            cur.flush()?;
         }
-        cur.hint
-            .add(&HintEntry {
-                kind: h.kind,
-                partition: h.partition,
-                seq: h.seq,
-                expiry: h.expiry,
-                offset,
-                len: len as u32,
-                key: key.to_vec(),
-            })
-            .at(&self.inner.cfg.dir)?;
+        cur.hint.add(&HintEntry {
+            kind: h.kind,
+            partition: h.partition,
+            seq: h.seq,
+            expiry: h.expiry,
+            offset,
+            len: len as u32,
+            key: key.to_vec(),
+        })?;
         Ok(Entry {
             file_id: cur.id,
             offset,
@@ -143,9 +114,9 @@ impl Outputs<'_> {
 
     fn finish_current(&mut self) -> Result<()> {
         if let Some(mut cur) = self.cur.take() {
-            cur.flush().at(&self.inner.cfg.dir)?;
-            cur.file.sync_data().at(&self.inner.cfg.dir)?;
-            cur.hint.finish(cur.offset).at(&self.inner.cfg.dir)?;
+            cur.flush()?;
+            cur.file.sync_data()?;
+            cur.hint.finish(cur.offset)?;
             self.done.push((cur.id, cur.file, cur.offset));
         }
         Ok(())
@@ -153,10 +124,10 @@ impl Outputs<'_> {
 
     fn discard(&mut self) {
         self.cur = None;
-        let dir = &self.inner.cfg.dir;
+        let dir = &self.store.dir;
         for &id in &self.created {
-            let _ = remove_if_exists(&path(dir, &tmp_name(&data_name(id))));
-            let _ = remove_if_exists(&path(dir, &tmp_name(&hint_name(id))));
+            let _ = dir.remove_if_exists(&tmp_name(&data_name(id)));
+            let _ = dir.remove_if_exists(&tmp_name(&hint_name(id)));
         }
     }
 }
@@ -168,16 +139,22 @@ struct Move {
     new: Option<Entry>,
 }
 
-/// Merges every data file (the active one is sealed first). Blocking; one merge at a time.
-pub fn merge(inner: &Inner) -> Result<MergeStats> {
-    let _one = inner.merge_lock.lock();
-    inner.check_open()?;
+/// Merges every data file (the active one is sealed first). Blocking; one merge at a
+/// time.
+///
+/// Failure before the manifest is committed removes the merge's temporary files and
+/// changes nothing. A failed manifest commit or clean-up has an unknown effect on the
+/// directory: the store is poisoned (writes refused) and the next open finishes or
+/// discards the merge from what is really on disk.
+pub fn merge(store: &Store) -> Result<MergeStats> {
+    let _one = store.bg.merge_lock.lock();
+    store.check_open()?;
     let started = Instant::now();
     let (inputs, seq_floor, parts) = {
-        let mut w = inner.writer.lock();
-        inner.check_writable()?;
-        inner.seal(&mut w, false);
-        let st = inner.state.read();
+        let mut w = store.writer.lock();
+        store.check_writable()?;
+        store.seal_active(&mut w, false);
+        let st = store.state.read();
         let inputs: HashSet<u64> = st.files.keys().copied().collect();
         let parts: Vec<(String, u32, u64)> = st
             .parts
@@ -190,13 +167,13 @@ pub fn merge(inner: &Inner) -> Result<MergeStats> {
         return Ok(MergeStats::default());
     }
     let mut out = Outputs {
-        inner,
+        store,
         seq_floor,
         cur: None,
         done: Vec::new(),
         created: Vec::new(),
     };
-    let copied = copy_live(inner, &inputs, &parts, &mut out);
+    let copied = copy_live(store, &inputs, &parts, &mut out);
     let moves = match copied.and_then(|m| out.finish_current().map(|()| m)) {
         Ok(m) => m,
         Err(e) => {
@@ -210,13 +187,13 @@ pub fn merge(inner: &Inner) -> Result<MergeStats> {
         outputs: out.done.iter().map(|d| d.0).collect(),
         inputs: input_ids,
     };
-    if let Err(e) = manifest.commit(&inner.cfg.dir) {
-        out.discard();
-        let _ = remove_if_exists(&path(
-            &inner.cfg.dir,
-            &tmp_name(crate::files::MANIFEST_NAME),
-        ));
-        return Err(Error::io(&inner.cfg.dir, e));
+    let dir = &store.dir;
+    if let Err(e) = manifest.commit(dir) {
+        // The manifest may or may not be in place: leave every file for the next open.
+        store
+            .commit
+            .poison(format!("merge commit ({MANIFEST_NAME}) failed: {e}"));
+        return Err(e);
     }
     // Committed: from here a crash is finished by the next open.
     let mut stats = MergeStats {
@@ -225,59 +202,87 @@ pub fn merge(inner: &Inner) -> Result<MergeStats> {
         records: moves.iter().filter(|m| m.new.is_some()).count() as u64,
         ..MergeStats::default()
     };
-    {
-        let mut guard = inner.state.write();
-        let st = &mut *guard;
-        for (id, file, len) in &out.done {
-            st.files.insert(*id, file.clone());
-            st.sizes.insert(*id, *len);
-            stats.bytes_out += len;
-        }
-        for id in &inputs {
-            st.files.remove(id);
-            stats.bytes_in += st.sizes.remove(id).unwrap_or(0);
-        }
-        st.total_bytes = st.sizes.values().sum();
-        for m in moves {
-            let (name, pid, _) = &parts[m.part];
-            let Some(p) = st.parts.get_mut(name).filter(|p| p.id == *pid) else {
-                continue;
-            };
-            if p.keys.get(&m.key) != Some(&m.old) {
-                continue;
-            }
-            match m.new {
-                Some(new) => {
-                    p.insert(m.key, new);
-                }
-                None => {
-                    p.remove(&m.key);
-                    st.live_bytes -= u64::from(m.old.len);
-                }
-            }
-        }
-    }
+    swap(store, &inputs, &out.done, &parts, moves, &mut stats);
     // If the clean-up fails, the old files must not outlive a later merge's manifest
     // (they could bring back deleted keys): refuse further writes until a reopen, which
     // finishes this merge from its manifest.
-    let finished = match manifest.finish(&inner.cfg.dir) {
+    let finished = match manifest.finish(dir) {
         Ok(Ok(())) => Ok(()),
         Ok(Err(why)) => Err(Error::corruption(why)),
-        Err(e) => Err(Error::io(&inner.cfg.dir, e)),
+        Err(e) => Err(e),
     };
     if let Err(e) = finished {
-        inner.commit.poison(format!("merge clean-up failed ({e})"));
+        store.commit.poison(format!("merge clean-up failed: {e}"));
         return Err(e);
     }
     stats.micros = started.elapsed().as_micros() as u64;
     stats.finished_at_ms = backend_support::ttl::now_ms();
-    inner.merges.fetch_add(1, Ordering::Relaxed);
-    *inner.last_merge.lock() = Some(stats.clone());
+    store.bg.merges.fetch_add(1, Ordering::Relaxed);
+    *store.bg.last_merge.lock() = Some(stats.clone());
     Ok(stats)
 }
 
+/// Starts an automatic merge on its own thread unless one is running.
+pub fn start_background(store: &Arc<Store>) {
+    if store.bg.merging.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let me = store.clone();
+    let spawned = std::thread::Builder::new()
+        .name("backend-file-merge".into())
+        .spawn(move || {
+            let _ = merge(&me);
+            me.bg.merging.store(false, Ordering::Release);
+        });
+    if spawned.is_err() {
+        store.bg.merging.store(false, Ordering::Release);
+    }
+}
+
+/// Swaps the keydir over to the merge's outputs: only entries that still point where
+/// the copy was taken from move; the inputs leave the open files.
+fn swap(
+    store: &Store,
+    inputs: &HashSet<u64>,
+    done: &[(u64, Arc<Handle>, u64)],
+    parts: &[(String, u32, u64)],
+    moves: Vec<Move>,
+    stats: &mut MergeStats,
+) {
+    let mut guard = store.state.write();
+    let st = &mut *guard;
+    for (id, file, len) in done {
+        st.files.insert(*id, file.clone());
+        st.sizes.insert(*id, *len);
+        stats.bytes_out += len;
+    }
+    for id in inputs {
+        st.files.remove(id);
+        stats.bytes_in += st.sizes.remove(id).unwrap_or(0);
+    }
+    st.total_bytes = st.sizes.values().sum();
+    for m in moves {
+        let (name, pid, _) = &parts[m.part];
+        let Some(p) = st.parts.get_mut(name).filter(|p| p.id == *pid) else {
+            continue;
+        };
+        if p.keys.get(&m.key) != Some(&m.old) {
+            continue;
+        }
+        match m.new {
+            Some(new) => {
+                p.insert(m.key, new);
+            }
+            None => {
+                p.remove(&m.key);
+                st.live_bytes -= u64::from(m.old.len);
+            }
+        }
+    }
+}
+
 fn copy_live(
-    inner: &Inner,
+    store: &Store,
     inputs: &HashSet<u64>,
     parts: &[(String, u32, u64)],
     out: &mut Outputs<'_>,
@@ -301,11 +306,11 @@ fn copy_live(
     for (idx, (name, pid, _)) in parts.iter().enumerate() {
         let mut after: Option<Bytes> = None;
         loop {
-            if inner.closed.load(Ordering::Acquire) {
+            if store.closed.load(Ordering::Acquire) {
                 return Err(Error::Closed);
             }
-            let chunk: Vec<(Bytes, Entry, Arc<File>)> = {
-                let st = inner.state.read();
+            let chunk: Vec<(Bytes, Entry, Arc<Handle>)> = {
+                let st = store.state.read();
                 let Some(p) = st.part_by_id(name, *pid) else {
                     break;
                 };
@@ -316,8 +321,7 @@ fn copy_live(
                 p.keys
                     .range((lower, std::ops::Bound::Unbounded))
                     .take(CHUNK)
-                    .map(|(k, e)| (k.clone(), *e, st.files.get(&e.file_id).cloned()))
-                    .filter_map(|(k, e, f)| f.map(|f| (k, e, f)))
+                    .filter_map(|(k, e)| Some((k.clone(), *e, file_of(&st, e).ok()?)))
                     .collect()
             };
             let Some(last) = chunk.last() else { break };
@@ -336,10 +340,7 @@ fn copy_live(
                     });
                     continue;
                 }
-                rec.resize(entry.len as usize, 0);
-                file.read_exact_at(&mut rec, entry.offset)
-                    .at(&inner.cfg.dir)?;
-                let h = crate::backend::check_record(&rec, &entry, &key, entry.file_id)?;
+                let h = read_record(&file, &entry, &key, &mut rec)?;
                 // Copies stand alone: clear the batch framing and re-checksum.
                 let mut h2 = h;
                 h2.flags = 0;

@@ -1,145 +1,170 @@
-//! Sealing rotated files off the write path: their `fdatasync`, then their hint file.
+//! The background thread of a store: sealed files' `fdatasync` and hint files, and the
+//! spare data file that lets rotation skip its fsyncs; and close, which finishes that
+//! work in the foreground.
 //!
-//! When the active file is rotated the writer only hands it over: a background thread
-//! syncs it (until that finishes, a group-commit leader syncs it too, so durability
-//! never depends on the thread), then writes its hint file (temporary name, fsync,
-//! rename, directory fsync), so the next open reads the hint instead of scanning the
-//! data file. A hint is built without the merge lock (a merge never waits for one) and
-//! renamed into place under it, only if its data file is still in the store; it is
+//! When the active file is rotated the writer only hands it over (`Store::seal_active`):
+//! this thread syncs it (until that finishes, a group-commit leader syncs it too, so
+//! durability never depends on the thread), then writes its hint file (temporary name,
+//! fsync, rename, directory fsync), so the next open reads the hint instead of scanning
+//! the data file. A hint is built without the merge lock (a merge never waits for one)
+//! and renamed into place under it, only if its data file is still in the store; it is
 //! built only from synced data, and never after close (the directory may belong to
 //! another handle by then): close writes the hints still queued itself.
 //!
+//! Once the active file is half full the thread also creates the next data file (header
+//! written and synced, renamed into place, directory synced), so the writer that
+//! rotates only switches to it. The spare is created with the writer lock released;
+//! close removes an unused one.
+//!
 //! Lock order: hint lock, then merge lock, then the writer lock, then the keydir.
 
-use std::collections::VecDeque;
-use std::fs::File;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
-use parking_lot::Mutex;
+use backend_api::Result;
 
-use crate::backend::Inner;
+use crate::files::data_name;
 use crate::hint::{build_hint, install_hint};
-use crate::writer::Writer;
+use crate::store::Store;
+use crate::writer::create_data_file;
 
-/// A sealed data file waiting for its hint.
-struct Sealed {
-    id: u64,
-    file: Arc<File>,
-    len: u64,
+/// How long the thread sleeps when nothing wakes it (it then checks whether the store
+/// is gone).
+const IDLE: Duration = Duration::from_millis(500);
+
+/// Starts the store's background thread.
+pub(crate) fn spawn(store: &Arc<Store>) -> Result<()> {
+    let weak = Arc::downgrade(store);
+    let wake = store.bg.wake.clone();
+    std::thread::Builder::new()
+        .name("backend-file-seal".into())
+        .spawn(move || run(&weak, &wake))
+        .map_err(crate::error::spawn_failed)?;
+    Ok(())
 }
 
-/// Sealed files waiting for a hint, and whether a sealer thread is running.
-#[derive(Default)]
-pub struct SealQueue {
-    hints: Mutex<VecDeque<Sealed>>,
-    /// Held while a hint is being built; close takes it (before the merge lock) to wait
-    /// for the one in progress.
-    pub hint_lock: Mutex<()>,
-    running: AtomicBool,
-    written: AtomicU64,
-}
-
-impl SealQueue {
-    /// Hint files written for rotated files since open.
-    pub fn hints_written(&self) -> u64 {
-        self.written.load(Ordering::Relaxed)
-    }
-}
-
-impl Inner {
-    /// Seals the active file: the next write starts a new one. The file's `fdatasync`
-    /// and hint are left to a background thread (`hint`: false for a file a merge is
-    /// about to replace). Writer lock held.
-    pub(crate) fn seal(&self, w: &mut Writer, hint: bool) {
-        let Some(file) = w.file.take() else { return };
-        w.unsynced.push((w.file_id, file.clone()));
-        if hint {
-            self.seals.hints.lock().push_back(Sealed {
-                id: w.file_id,
-                file,
-                len: w.offset,
-            });
-        }
-        self.start_sealer();
-    }
-
-    /// Starts the sealer thread unless one is running.
-    fn start_sealer(&self) {
-        if self.seals.running.swap(true, Ordering::AcqRel) {
+fn run(store: &Weak<Store>, wake: &crate::store::background::Signal) {
+    loop {
+        wake.wait(IDLE);
+        let Some(store) = store.upgrade() else { return };
+        if store.closed.load(Ordering::Acquire) {
             return;
         }
-        let Some(me) = self.me.upgrade() else {
-            self.seals.running.store(false, Ordering::Release);
+        sync_sealed(&store);
+        write_queued_hints(&store, false);
+        prepare_spare(&store);
+    }
+}
+
+/// Syncs every sealed file not yet synced, forgetting each once it is durable. A
+/// failure poisons the store.
+fn sync_sealed(store: &Store) {
+    let files = store.writer.lock().unsynced.clone();
+    for (id, file) in files {
+        if store.commit.sync_file(&file).is_err() {
+            return;
+        }
+        store.writer.lock().unsynced.retain(|(i, _)| *i != id);
+    }
+}
+
+/// Writes the queued hint files. A hint is built (the long part: reading the sealed
+/// file back, writing and syncing the hint) under the hint lock only, so a merge never
+/// waits for it; it is put in place under the merge lock, if its data file is still in
+/// the store. `closing`: called by close, which holds both locks already; otherwise
+/// nothing is started once close has begun.
+fn write_queued_hints(store: &Store, closing: bool) {
+    let _building = (!closing).then(|| store.bg.work_lock.lock());
+    loop {
+        if !closing && store.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let Some(s) = store.bg.hints.lock().pop_front() else {
             return;
         };
-        let spawned = std::thread::Builder::new()
-            .name("backend-file-seal".into())
-            .spawn(move || me.run_sealer());
-        if spawned.is_err() {
-            // Durability is still covered by group-commit leaders, flush and close;
-            // the hint is only an optimisation.
-            self.seals.running.store(false, Ordering::Release);
+        let live = |store: &Store| {
+            !store.commit.is_poisoned() && store.state.read().files.contains_key(&s.id)
+        };
+        if !live(store) {
+            continue;
+        }
+        // A hint that cannot be written is only a missed optimisation: open scans.
+        if let Ok(true) = build_hint(&store.dir, s.id, &s.file, s.len, &store.limits) {
+            let _merge = (!closing).then(|| store.bg.merge_lock.lock());
+            let keep = live(store);
+            if install_hint(&store.dir, s.id, keep).is_ok() && keep {
+                store.bg.hints_written.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
+}
 
-    fn run_sealer(&self) {
-        loop {
-            self.sync_sealed();
-            self.write_queued_hints(false);
-            self.seals.running.store(false, Ordering::Release);
-            // One lock at a time: `seal` takes the hint queue under the writer lock.
-            let no_hints = self.seals.hints.lock().is_empty();
-            let no_syncs = self.writer.lock().unsynced.is_empty();
-            let idle = self.closed.load(Ordering::Acquire) || (no_hints && no_syncs);
-            if idle || self.seals.running.swap(true, Ordering::AcqRel) {
-                return;
-            }
-        }
+/// Creates the spare data file if the writer asked for one, with the writer lock
+/// released during the fsyncs (the work lock held, so close waits for it). A failure leaves rotation to create the file itself.
+fn prepare_spare(store: &Store) {
+    if !store.bg.spare_wanted.load(Ordering::Acquire) {
+        return;
     }
+    let _working = store.bg.work_lock.lock();
+    if store.closed.load(Ordering::Acquire) {
+        return;
+    }
+    let (id, seq_floor) = {
+        let mut w = store.writer.lock();
+        if w.spare.is_some() || store.commit.is_poisoned() {
+            return;
+        }
+        (w.take_file_id(), w.next_seq)
+    };
+    let Ok(file) = create_data_file(&store.dir, id, 0, seq_floor) else {
+        let _ = store
+            .dir
+            .remove_if_exists(&crate::files::tmp_name(&data_name(id)));
+        store.bg.spare_wanted.store(false, Ordering::Release);
+        return;
+    };
+    // Close waits for the work lock, so it finds the spare and removes it.
+    let mut w = store.writer.lock();
+    w.spare = Some((id, Arc::new(file)));
+    store.bg.spare_wanted.store(false, Ordering::Release);
+}
 
-    /// Syncs every sealed file not yet synced, forgetting each once it is durable. A
-    /// failure poisons the store.
-    pub(crate) fn sync_sealed(&self) {
-        let files = self.writer.lock().unsynced.clone();
-        for (id, file) in files {
-            if let Err(e) = file.sync_data() {
-                self.commit.poison(format!("fdatasync failed: {e}"));
-                return;
-            }
-            self.writer.lock().unsynced.retain(|(i, _)| *i != id);
-        }
+/// Close's blocking part: waits for a hint being built and a running merge, makes
+/// everything written durable, writes the queued hints, removes an unused spare file,
+/// and releases the directory lock. The first sync error is returned (the store is
+/// closed either way).
+pub(crate) fn close(store: &Store) -> Result<()> {
+    let _h = store.bg.work_lock.lock();
+    let _m = store.bg.merge_lock.lock();
+    let (files, last, spare) = {
+        let mut w = store.writer.lock();
+        (w.unsynced_files(), w.last_seq, w.spare.take())
+    };
+    let synced = store
+        .commit
+        .check()
+        .and_then(|()| files.iter().try_for_each(|f| store.commit.sync_file(f)));
+    if synced.is_ok() {
+        store.writer.lock().unsynced.clear();
+        store.commit.mark_synced(last);
+        // Rotated files still without a hint get it now, so the next open reads hints
+        // for every sealed file.
+        write_queued_hints(store, true);
     }
-
-    /// Writes the queued hint files. A hint is built (the long part: reading the sealed
-    /// file back, writing and syncing the hint) under the hint lock only, so a merge
-    /// never waits for it; it is put in place under the merge lock, if its data file is
-    /// still in the store. `closing`: called by close, which holds both locks already;
-    /// otherwise nothing is started once close has begun.
-    pub(crate) fn write_queued_hints(&self, closing: bool) {
-        let _building = (!closing).then(|| self.seals.hint_lock.lock());
-        loop {
-            if !closing && self.closed.load(Ordering::Acquire) {
-                return;
-            }
-            let Some(s) = self.seals.hints.lock().pop_front() else {
-                return;
-            };
-            let live = |inner: &Inner| {
-                inner.commit.failure().is_none() && inner.state.read().files.contains_key(&s.id)
-            };
-            if !live(self) {
-                continue;
-            }
-            // A hint that cannot be written is only a missed optimisation: open scans.
-            let dir = &self.cfg.dir;
-            if let Ok(true) = build_hint(dir, s.id, &s.file, s.len, &self.limits) {
-                let _merge = (!closing).then(|| self.merge_lock.lock());
-                let keep = live(self);
-                if install_hint(dir, s.id, keep).is_ok() && keep {
-                    self.seals.written.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }
+    let unspared = match spare {
+        Some((id, _)) => store
+            .dir
+            .remove_if_exists(&data_name(id))
+            .and_then(|()| store.dir.sync()),
+        None => Ok(()),
+    };
+    store.watch.close_all();
+    {
+        let mut st = store.state.write();
+        st.files.clear();
+        st.parts.clear();
     }
+    store.lock.lock().take();
+    synced.and(unspared)
 }

@@ -1,17 +1,15 @@
 //! A full checksum pass over every file of a store, without opening it.
 
-use std::fs::File;
-use std::io::{BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use backend_api::DEFAULT_MAX_KEY_LEN;
+use backend_api::Result;
 
 use crate::FileConfig;
-use crate::files::{FileType, parse_name};
-use crate::format::{
-    FILE_HEADER_LEN, FILE_KIND_DATA, FileHeader, HeaderError, Limits, RECORD_HEADER_LEN,
-    RecordHeader, record_crc_ok,
-};
+use crate::error::IoAt;
+use crate::files::{Dir, FileType, Handle, data_name, parse_name};
+use crate::format::{FILE_HEADER_LEN, FILE_KIND_DATA, FileHeader, Limits};
+use crate::io::OpenMode;
+use crate::reader::{Records, Step};
 
 /// One problem [`verify_dir`] found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,31 +51,34 @@ impl VerifyReport {
 /// not take the store's lock, so run it on a closed store (on an open one the active
 /// file's last record may show as a torn tail). A record whose header fails its
 /// checksum ends the pass over that file (later lengths cannot be trusted).
-pub fn verify_dir(config: &FileConfig) -> std::io::Result<VerifyReport> {
-    let limits = Limits {
-        max_key_len: DEFAULT_MAX_KEY_LEN,
-        max_value_len: config.max_value_len(),
-        max_record_size: config.max_record_size,
-    };
-    let mut names: Vec<(u64, FileType, PathBuf)> = std::fs::read_dir(&config.dir)?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let (id, kind) = parse_name(e.file_name().to_str()?)?;
-            Some((id, kind, e.path()))
+pub fn verify_dir(config: &FileConfig) -> Result<VerifyReport> {
+    let limits = config.limits();
+    let dir = Dir::new(&config.dir, config.vfs().clone());
+    let mut names: Vec<(u64, FileType, String)> = dir
+        .list()?
+        .into_iter()
+        .filter_map(|name| {
+            let (id, kind) = parse_name(&name)?;
+            Some((id, kind, name))
         })
         .collect();
     names.sort_by_key(|(id, kind, _)| (*id, *kind == FileType::Hint));
     let mut report = VerifyReport::default();
-    for (id, kind, path) in names {
+    for (id, kind, name) in names {
         report.files += 1;
         match kind {
-            FileType::Data => verify_data(&path, &limits, &mut report)?,
+            FileType::Data => {
+                let file = dir.open(&name, OpenMode::Read)?;
+                verify_data(&file, &limits, &mut report)?;
+            }
             FileType::Hint => {
-                let data_len =
-                    std::fs::metadata(path.with_extension("data")).map_or(0, |m| m.len());
-                if crate::hint::read_hint(&path, id, data_len, &limits)?.is_none() {
+                let data_len = match dir.open(&data_name(id), OpenMode::Read) {
+                    Ok(f) => f.len()?,
+                    Err(_) => 0,
+                };
+                if crate::hint::read_hint(&dir, id, data_len, &limits)?.is_none() {
                     report.issues.push(VerifyIssue {
-                        file: path,
+                        file: dir.join(&name),
                         offset: 0,
                         detail: "hint file unusable (checksum or entries); open scans the data file instead".into(),
                         corrupt: false,
@@ -89,17 +90,14 @@ pub fn verify_dir(config: &FileConfig) -> std::io::Result<VerifyReport> {
     Ok(report)
 }
 
-fn verify_data(path: &Path, limits: &Limits, report: &mut VerifyReport) -> std::io::Result<()> {
-    let file = File::open(path)?;
-    let len = file.metadata()?.len();
-    let mut r = BufReader::with_capacity(1 << 20, file);
+fn verify_data(file: &Handle, limits: &Limits, report: &mut VerifyReport) -> Result<()> {
+    let len = file.len()?;
     let issue = |offset: u64, detail: String, corrupt: bool| VerifyIssue {
-        file: path.to_owned(),
+        file: file.path().to_owned(),
         offset,
         detail,
         corrupt,
     };
-    let mut head = [0u8; FILE_HEADER_LEN];
     if len < FILE_HEADER_LEN as u64 {
         report.issues.push(issue(
             0,
@@ -108,9 +106,10 @@ fn verify_data(path: &Path, limits: &Limits, report: &mut VerifyReport) -> std::
         ));
         return Ok(());
     }
-    r.read_exact(&mut head)?;
-    match FileHeader::decode(&head) {
-        Ok(h) if h.kind == FILE_KIND_DATA => {}
+    let mut head = [0u8; FILE_HEADER_LEN];
+    file.read_exact_at(&mut head, 0)?;
+    let version = match FileHeader::decode(&head) {
+        Ok(h) if h.kind == FILE_KIND_DATA => h.version,
         Ok(h) => {
             report.issues.push(issue(
                 0,
@@ -123,73 +122,31 @@ fn verify_data(path: &Path, limits: &Limits, report: &mut VerifyReport) -> std::
             report.issues.push(issue(0, e, true));
             return Ok(());
         }
-    }
-    let mut pos = FILE_HEADER_LEN as u64;
-    let mut rec = Vec::new();
-    while pos < len {
-        let left = len - pos;
-        if left < RECORD_HEADER_LEN as u64 {
-            report.issues.push(issue(
-                pos,
-                format!("torn tail: {left} bytes, shorter than a record header"),
-                false,
-            ));
-            break;
-        }
-        rec.resize(RECORD_HEADER_LEN, 0);
-        r.read_exact(&mut rec)?;
-        let h = match RecordHeader::decode(&rec) {
-            Ok(h) => h,
-            Err(HeaderError::Checksum) => {
-                report.issues.push(issue(
-                    pos,
-                    "record header checksum mismatch; the rest of the file is not checked".into(),
-                    true,
-                ));
+    };
+    let mut records = Records::new(file.raw(), len, limits, version);
+    loop {
+        let pos = records.pos();
+        match records.next().at(file.path())? {
+            Step::End => break,
+            Step::Record(_) => report.records += 1,
+            Step::Torn => {
+                let left = records.len() - pos;
+                let detail = format!("torn tail: {left} bytes from here hold no whole record");
+                report.issues.push(issue(pos, detail, false));
                 break;
             }
-            Err(HeaderError::Invalid(e)) => {
-                report
-                    .issues
-                    .push(issue(pos, format!("invalid record header: {e}"), true));
+            Step::Bad { why, len: Some(n) } => {
+                // The header is sound: report the record and go on after it.
+                report.records += 1;
+                report.issues.push(issue(pos, why, true));
+                records.skip(n);
+            }
+            Step::Bad { why, len: None } => {
+                let detail = format!("{why}; the rest of the file is not checked");
+                report.issues.push(issue(pos, detail, true));
                 break;
             }
-        };
-        if let Err(e) = limits.check(&h) {
-            report.issues.push(issue(
-                pos,
-                format!("record header over the limits: {e}"),
-                true,
-            ));
-            break;
         }
-        let total = h.total_len();
-        if total > left {
-            report.issues.push(issue(
-                pos,
-                format!("torn tail: a {total}-byte record with {left} bytes left"),
-                false,
-            ));
-            break;
-        }
-        rec.resize(total as usize, 0);
-        r.read_exact(&mut rec[RECORD_HEADER_LEN..])?;
-        if !record_crc_ok(&rec) {
-            report.issues.push(issue(
-                pos,
-                "record checksum mismatch (key or value damaged)".into(),
-                true,
-            ));
-        } else if let Err(e) = limits.check_key_field(
-            h.kind,
-            &rec[RECORD_HEADER_LEN..RECORD_HEADER_LEN + h.key_len as usize],
-        ) {
-            report
-                .issues
-                .push(issue(pos, format!("bad range tombstone: {e}"), true));
-        }
-        report.records += 1;
-        pos += total;
     }
     report.bytes += len;
     Ok(())

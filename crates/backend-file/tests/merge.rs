@@ -62,7 +62,13 @@ fn merge_after_ten_overwrites_reclaims_dead_bytes_and_keeps_the_model() {
         assert_eq!(dump(&store, &p).await.unwrap(), model);
         assert_eq!(store.get(&q, b"gone").await.unwrap(), None);
         assert_eq!(store.get(&q, b"kept").await.unwrap().as_deref(), Some(&b"yes"[..]));
-        assert_eq!(data_files(dir.path()).len(), hint_files(dir.path()).len(), "every merged file has a hint");
+        // Every data file holding records has a hint; the spare file prepared for the
+        // next rotation (a header, no records) is the only one without.
+        let with_records = data_files(dir.path())
+            .iter()
+            .filter(|f| std::fs::metadata(f).unwrap().len() > 40)
+            .count();
+        assert_eq!(with_records, hint_files(dir.path()).len(), "every merged file has a hint");
         store.close().await.unwrap();
 
         let store = FileBackend::open(config).await.unwrap();

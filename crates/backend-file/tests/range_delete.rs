@@ -259,9 +259,17 @@ fn version_one_stores_open_and_unknown_versions_are_refused() {
     // store): a typed error naming the version, never a misread.
     set_version(&newest, VERSION + 1);
     match rt.block_on(FileBackend::open(quiet(dir.path()))) {
-        Err(Error::Corruption { detail }) => {
-            assert!(detail.contains("unsupported format version"), "{detail}")
+        Err(e @ Error::UnsupportedVersion { found, .. }) => {
+            assert_eq!(found, u64::from(VERSION + 1));
+            let name = newest.file_name().unwrap().to_string_lossy().into_owned();
+            assert!(e.to_string().contains(&name), "{e}");
         }
-        other => panic!("expected Corruption, got {other:?}"),
+        other => panic!("expected UnsupportedVersion, got {other:?}"),
     }
+    // Repair mode never drops a file it cannot read.
+    match rt.block_on(FileBackend::open(quiet(dir.path()).repair(true))) {
+        Err(Error::UnsupportedVersion { .. }) => {}
+        other => panic!("expected UnsupportedVersion, got {other:?}"),
+    }
+    assert!(newest.exists());
 }

@@ -1,29 +1,29 @@
 //! Open: lock, finish or discard an interrupted merge, load hints or scan data files,
 //! cut torn tails, rebuild the keydir (highest sequence number wins).
 
-use crate::files::IoAt;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fs::{self, File, OpenOptions, TryLockError};
-use std::os::unix::fs::FileExt;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use backend_api::{Error, KeyRange, Result};
-use backend_support::RangeCursor;
+use backend_api::Result;
 use bytes::Bytes;
 
 use crate::config::FileConfig;
+use crate::error::{IoAt, corrupt, unsupported_version};
 use crate::files::{
-    FileType, LOCK_NAME, TMP_SUFFIX, data_name, hint_name, parse_name, path, remove_if_exists,
-    sync_dir,
+    Dir, FileType, Handle, MANIFEST_NAME, TMP_SUFFIX, data_name, hint_name, parse_name,
 };
 use crate::format::{
-    FILE_FLAG_MERGED, FILE_HEADER_LEN, FILE_KIND_DATA, FLAG_BATCH, FLAG_BEGIN, FLAG_END,
-    FileHeader, HeaderError, Kind, Limits, RANGE_DELETE_VERSION, RECORD_HEADER_LEN, RecordHeader,
-    VERSION, decode_range, record_crc_ok,
+    FILE_FLAG_MERGED, FILE_HEADER_LEN, FILE_KIND_DATA, FileHeader, Limits, VERSION,
 };
 use crate::hint::read_hint;
-use crate::keydir::{Entry, PartState, State};
+use crate::io::{OpenMode, VfsLock};
+use crate::keydir::{Entry, State};
 use crate::manifest::Manifest;
+use crate::reader::{Framed, Framing, Records, Step};
+
+mod staging;
+
+use staging::{Seen, Staging};
 
 /// A torn tail open cut off.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,215 +68,56 @@ pub struct RecoveryReport {
     pub orphans_removed: Vec<String>,
 }
 
-/// The state open hands to the backend.
+/// The state open hands to the store.
 pub struct Recovered {
+    /// The keydir and the open data files.
     pub state: State,
-    pub active: Option<(u64, Arc<File>, u64)>,
+    /// The file to keep appending to: id, file, length.
+    pub active: Option<(u64, Arc<Handle>, u64)>,
+    /// Sealed data files without a hint (id, file, length): the background thread
+    /// writes theirs.
+    pub unhinted: Vec<(u64, Arc<Handle>, u64)>,
+    /// Next sequence number.
     pub next_seq: u64,
+    /// Next file id.
     pub next_file_id: u64,
+    /// Next partition id.
     pub next_pid: u32,
+    /// What open found and did.
     pub report: RecoveryReport,
-    pub lock: File,
+    /// The store's lock, held while it is open.
+    pub lock: Box<dyn VfsLock>,
 }
 
-/// Reads ahead through a file with positioned reads.
-pub(crate) struct PosReader<'a> {
-    file: &'a File,
-    len: u64,
-    buf: Vec<u8>,
-    start: u64,
-    filled: usize,
-}
-
-impl<'a> PosReader<'a> {
-    pub(crate) fn new(file: &'a File, len: u64) -> Self {
-        PosReader {
-            file,
-            len,
-            buf: vec![0; 256 << 10],
-            start: 0,
-            filled: 0,
-        }
-    }
-
-    pub(crate) fn read(&mut self, pos: u64, out: &mut [u8]) -> std::io::Result<()> {
-        let end = pos + out.len() as u64;
-        if pos >= self.start && end <= self.start + self.filled as u64 {
-            let at = (pos - self.start) as usize;
-            out.copy_from_slice(&self.buf[at..at + out.len()]);
-            return Ok(());
-        }
-        if out.len() > self.buf.len() / 2 {
-            return self.file.read_exact_at(out, pos);
-        }
-        let n = (self.len - pos).min(self.buf.len() as u64) as usize;
-        self.file.read_exact_at(&mut self.buf[..n], pos)?;
-        self.start = pos;
-        self.filled = n;
-        out.copy_from_slice(&self.buf[..out.len()]);
-        Ok(())
-    }
-
-    fn zeros_from(&mut self, mut pos: u64) -> std::io::Result<bool> {
-        let mut chunk = [0u8; 4096];
-        while pos < self.len {
-            let n = (self.len - pos).min(chunk.len() as u64) as usize;
-            self.read(pos, &mut chunk[..n])?;
-            if chunk[..n].iter().any(|&b| b != 0) {
-                return Ok(false);
-            }
-            pos += n as u64;
-        }
-        Ok(true)
-    }
-}
-
-/// One record as recovery sees it.
-struct Seen {
-    kind: Kind,
-    partition: u32,
-    key: Bytes,
-    entry: Entry,
-}
-
-/// Newest record per key, range tombstones and the partition catalog, built file by
-/// file in any order.
-#[derive(Default)]
-struct Staging {
-    keys: HashMap<u32, BTreeMap<Bytes, (Entry, bool)>>,
-    /// Range tombstones per partition id, with their sequence numbers.
-    ranges: HashMap<u32, Vec<(KeyRange, u64)>>,
-    creates: HashMap<u32, (String, u64)>,
-    drops: BTreeSet<u32>,
-    max_seq: u64,
-    max_pid: u32,
-    max_key_len: usize,
-}
-
-impl Staging {
-    fn apply(&mut self, s: Seen) {
-        self.max_seq = self.max_seq.max(s.entry.seq);
-        self.max_pid = self.max_pid.max(s.partition);
-        match s.kind {
-            Kind::Put | Kind::Delete => {
-                let tomb = s.kind == Kind::Delete;
-                let map = self.keys.entry(s.partition).or_default();
-                match map.get_mut(&s.key) {
-                    Some(old) if old.0.seq >= s.entry.seq => {}
-                    Some(old) => *old = (s.entry, tomb),
-                    None => {
-                        map.insert(s.key, (s.entry, tomb));
-                    }
-                }
-            }
-            Kind::CreatePartition => {
-                let name = String::from_utf8_lossy(&s.key).into_owned();
-                self.creates.insert(s.partition, (name, s.entry.seq));
-            }
-            Kind::DropPartition => {
-                self.drops.insert(s.partition);
-            }
-            Kind::DeleteRange => {
-                // Checked when read (scan or hint); a record that fails is never here.
-                if let Ok(range) = decode_range(&s.key, self.max_key_len) {
-                    let ranges = self.ranges.entry(s.partition).or_default();
-                    ranges.push((range, s.entry.seq));
-                }
-            }
-        }
-    }
-
-    fn into_parts(mut self) -> BTreeMap<String, PartState> {
-        let mut parts: BTreeMap<String, PartState> = BTreeMap::new();
-        for (pid, (name, create_seq)) in self.creates {
-            if self.drops.contains(&pid) || backend_api::Partition::parse(&name).is_err() {
-                continue;
-            }
-            if parts.get(&name).is_some_and(|p| p.create_seq > create_seq) {
-                continue;
-            }
-            let mut part = PartState {
-                id: pid,
-                create_seq,
-                ..PartState::default()
-            };
-            let mut keys = self.keys.remove(&pid).unwrap_or_default();
-            // A range tombstone hides every key of its range whose newest record is
-            // older than it; newer records (later in the same batch, or after) stay.
-            // A hidden key is removed at once, so no later tombstone visits it again.
-            for (range, seq) in self.ranges.remove(&pid).unwrap_or_default() {
-                let mut cursor = RangeCursor::new(&range);
-                while let Some(key) = cursor.next_key(&keys) {
-                    if keys.get(&key).is_some_and(|(e, _)| e.seq < seq) {
-                        keys.remove(&key);
-                    }
-                }
-            }
-            for (key, (entry, tomb)) in keys {
-                if !tomb {
-                    part.insert(key, entry);
-                }
-            }
-            parts.insert(name, part);
-        }
-        parts
-    }
-}
-
-fn corruption(file: &str, offset: u64, why: &str) -> Error {
-    Error::corruption(format!("{file}: bad record at offset {offset}: {why}"))
-}
-
-/// Opens the store in `cfg.dir`.
-pub fn recover(cfg: &FileConfig, limits: &Limits) -> Result<Recovered> {
-    let dir = cfg.dir.as_path();
-    fs::create_dir_all(dir).at(dir)?;
-    let lock = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path(dir, LOCK_NAME))
-        .at(dir)?;
-    match lock.try_lock() {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => {
-            return Err(Error::locked(
-                format!("{} is open elsewhere", dir.display()),
-                None,
-            ));
-        }
-        Err(TryLockError::Error(e)) => return Err(Error::io(dir, e)),
-    }
+/// Opens the store in `dir`.
+pub fn recover(cfg: &FileConfig, dir: &Dir, limits: &Limits) -> Result<Recovered> {
+    dir.create()?;
+    let lock = dir.lock()?;
     let mut report = RecoveryReport::default();
 
-    match Manifest::read(dir).at(dir)? {
+    match Manifest::read(dir)? {
         None => {}
-        Some(Ok(m)) => match m.finish(dir).at(dir)? {
+        Some(Ok(m)) => match m.finish(dir)? {
             Ok(()) => report.merge_finished = true,
-            Err(why) => return Err(Error::corruption(format!("{}: {why}", dir.display()))),
+            Err(why) => return Err(corrupt(dir.join(MANIFEST_NAME), 0, why)),
         },
         Some(Err(why)) if cfg.repair => {
-            remove_if_exists(&path(dir, crate::files::MANIFEST_NAME)).at(dir)?;
+            dir.remove_if_exists(MANIFEST_NAME)?;
             report.dropped.push(DroppedRange {
-                file: crate::files::MANIFEST_NAME.into(),
+                file: MANIFEST_NAME.into(),
                 offset: 0,
                 bytes: 0,
                 reason: why,
             });
         }
-        Some(Err(why)) => {
-            return Err(Error::corruption(format!("{}/MERGE: {why}", dir.display())));
-        }
+        Some(Err(why)) => return Err(corrupt(dir.join(MANIFEST_NAME), 0, why)),
     }
 
     let mut data_ids = BTreeSet::new();
     let mut hint_ids = BTreeSet::new();
-    for item in fs::read_dir(dir).at(dir)? {
-        let item = item.at(dir)?;
-        let name = item.file_name().to_string_lossy().into_owned();
+    for name in dir.list()? {
         if name.ends_with(TMP_SUFFIX) {
-            remove_if_exists(&item.path()).at(dir)?;
+            dir.remove_if_exists(&name)?;
             report.orphans_removed.push(name);
             continue;
         }
@@ -291,41 +132,22 @@ pub fn recover(cfg: &FileConfig, limits: &Limits) -> Result<Recovered> {
         }
     }
     for id in hint_ids.difference(&data_ids) {
-        remove_if_exists(&path(dir, &hint_name(*id))).at(dir)?;
+        dir.remove_if_exists(&hint_name(*id))?;
         report.orphans_removed.push(hint_name(*id));
     }
     if !report.orphans_removed.is_empty() {
-        sync_dir(dir).at(dir)?;
+        dir.sync()?;
     }
 
-    let mut staging = Staging {
-        max_key_len: limits.max_key_len,
-        ..Staging::default()
-    };
+    let mut staging = Staging::new(limits.max_key_len);
     let mut state = State::default();
     let mut last_header = None;
+    let mut unhinted = Vec::new();
     for &id in &data_ids {
         let name = data_name(id);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path(dir, &name))
-            .at(dir)?;
-        let len = file.metadata().at(dir)?.len();
-        let mut hb = [0u8; FILE_HEADER_LEN];
-        let header = if len < FILE_HEADER_LEN as u64 {
-            Err(format!("file is {len} bytes, shorter than its header"))
-        } else {
-            file.read_exact_at(&mut hb, 0).at(dir)?;
-            FileHeader::decode(&hb).and_then(|h| {
-                if h.kind != FILE_KIND_DATA || h.file_id != id {
-                    Err("file header names another file or kind".into())
-                } else {
-                    Ok(h)
-                }
-            })
-        };
-        let header = match header {
+        let file = dir.open(&name, OpenMode::ReadWrite)?;
+        let len = file.len()?;
+        let header = match read_header(&file, id, len)? {
             Ok(h) => h,
             Err(why) if cfg.repair => {
                 report.dropped.push(DroppedRange {
@@ -334,23 +156,22 @@ pub fn recover(cfg: &FileConfig, limits: &Limits) -> Result<Recovered> {
                     bytes: len,
                     reason: why,
                 });
-                remove_if_exists(&path(dir, &hint_name(id))).at(dir)?;
-                remove_if_exists(&path(dir, &name)).at(dir)?;
-                sync_dir(dir).at(dir)?;
+                dir.remove_if_exists(&hint_name(id))?;
+                dir.remove_if_exists(&name)?;
+                dir.sync()?;
                 continue;
             }
-            Err(why) => return Err(corruption(&name, 0, &why)),
+            Err(why) => return Err(corrupt(file.path(), 0, why)),
         };
         staging.max_seq = staging.max_seq.max(header.seq_floor);
 
         let mut valid_len = len;
         let hint = if hint_ids.contains(&id) {
-            let hp = path(dir, &hint_name(id));
-            match read_hint(&hp, id, len, limits).at(dir)? {
+            match read_hint(dir, id, len, limits)? {
                 Some(entries) => Some(entries),
                 None => {
                     report.hints_rejected.push(hint_name(id));
-                    remove_if_exists(&hp).at(dir)?;
+                    dir.remove_if_exists(&hint_name(id))?;
                     None
                 }
             }
@@ -376,19 +197,17 @@ pub fn recover(cfg: &FileConfig, limits: &Limits) -> Result<Recovered> {
             }
         } else {
             report.files_scanned += 1;
-            valid_len = scan_file(
-                &file,
-                &name,
-                &header,
-                len,
+            let mut scan = Scan {
+                file: &file,
                 limits,
-                cfg.repair,
-                &mut report,
-                &mut staging,
-            )?;
+                repair: cfg.repair,
+                report: &mut report,
+                staging: &mut staging,
+            };
+            valid_len = scan.run(&header, len)?;
             if valid_len < len {
-                file.set_len(valid_len).at(dir)?;
-                file.sync_all().at(dir)?;
+                file.set_len(valid_len)?;
+                file.sync_data()?;
                 report.truncated.push(TruncatedTail {
                     file: name.clone(),
                     offset: valid_len,
@@ -396,7 +215,11 @@ pub fn recover(cfg: &FileConfig, limits: &Limits) -> Result<Recovered> {
                 });
             }
         }
-        state.files.insert(id, Arc::new(file));
+        let file = Arc::new(file);
+        if !sealed {
+            unhinted.push((id, file.clone(), valid_len));
+        }
+        state.files.insert(id, file);
         state.sizes.insert(id, valid_len);
         state.total_bytes += valid_len;
         last_header = Some((header, sealed));
@@ -427,9 +250,14 @@ pub fn recover(cfg: &FileConfig, limits: &Limits) -> Result<Recovered> {
         }
         _ => None,
     };
+    // Every other file without a hint gets one in the background (a repaired store is
+    // merged instead).
+    let active_id = active.as_ref().map(|a| a.0);
+    unhinted.retain(|u| Some(u.0) != active_id && report.dropped.is_empty());
     Ok(Recovered {
         state,
         active,
+        unhinted,
         next_seq,
         next_file_id,
         next_pid,
@@ -438,159 +266,118 @@ pub fn recover(cfg: &FileConfig, limits: &Limits) -> Result<Recovered> {
     })
 }
 
-/// Reads every record of one data file, applying whole records and committed batches.
-/// Returns the length of the valid prefix (shorter than `len` after a torn tail).
-#[allow(clippy::too_many_arguments)]
-fn scan_file(
-    file: &File,
-    name: &str,
-    header: &FileHeader,
-    len: u64,
-    limits: &Limits,
-    repair: bool,
-    report: &mut RecoveryReport,
-    staging: &mut Staging,
-) -> Result<u64> {
-    let id = header.file_id;
-    let mut r = PosReader::new(file, len);
-    let mut pos = FILE_HEADER_LEN as u64;
-    let mut pending: Vec<Seen> = Vec::new();
-    let mut batch_start: Option<u64> = None;
-    let mut rec = Vec::new();
-    let mut hb = [0u8; RECORD_HEADER_LEN];
-    while pos < len {
-        let remaining = len - pos;
-        // A torn tail: an incomplete header, a record running past the end, or a zeroed
-        // (preallocated, never written) tail. Cut back to the last committed record.
-        if remaining < RECORD_HEADER_LEN as u64 {
-            return Ok(batch_start.unwrap_or(pos));
+/// Reads and checks data file `id`'s header. `Ok(Err(why))`: damaged (repair mode may
+/// drop the file); a whole header of a format version this build does not read is
+/// [`Error::UnsupportedVersion`](backend_api::Error::UnsupportedVersion), repair mode
+/// or not.
+fn read_header(file: &Handle, id: u64, len: u64) -> Result<Result<FileHeader, String>> {
+    if len < FILE_HEADER_LEN as u64 {
+        return Ok(Err(format!("file is {len} bytes, shorter than its header")));
+    }
+    let mut hb = [0u8; FILE_HEADER_LEN];
+    file.read_exact_at(&mut hb, 0)?;
+    if let Some(found) = FileHeader::unsupported_version(&hb) {
+        return Err(unsupported_version(file.path(), found));
+    }
+    Ok(FileHeader::decode(&hb).and_then(|h| {
+        if h.kind != FILE_KIND_DATA || h.file_id != id {
+            Err("file header names another file or kind".into())
+        } else {
+            Ok(h)
         }
-        r.read(pos, &mut hb).at(name)?;
-        let problem = match RecordHeader::decode(&hb) {
-            Err(HeaderError::Checksum) => {
-                if r.zeros_from(pos).at(name)? {
-                    return Ok(batch_start.unwrap_or(pos));
-                }
-                Some("record header checksum mismatch".to_string())
-            }
-            Err(HeaderError::Invalid(why)) => Some(why),
-            Ok(h) => match limits.check(&h) {
-                Err(why) => Some(why),
-                Ok(()) if h.total_len() > remaining => return Ok(batch_start.unwrap_or(pos)),
-                Ok(()) => {
-                    rec.resize(h.total_len() as usize, 0);
-                    r.read(pos, &mut rec).at(name)?;
-                    let key = &rec[RECORD_HEADER_LEN..RECORD_HEADER_LEN + h.key_len as usize];
-                    if !record_crc_ok(&rec) {
-                        Some("record checksum mismatch".to_string())
-                    } else if h.kind == Kind::DeleteRange && header.version < RANGE_DELETE_VERSION {
-                        Some(format!(
-                            "range tombstone in a version {} file",
-                            header.version
-                        ))
-                    } else if let Err(why) = limits.check_key_field(h.kind, key) {
-                        Some(why)
-                    } else {
-                        let seen = Seen {
-                            kind: h.kind,
-                            partition: h.partition,
-                            key: Bytes::copy_from_slice(key),
-                            entry: Entry {
-                                file_id: id,
-                                offset: pos,
-                                len: h.total_len() as u32,
-                                seq: h.seq,
-                                expiry: h.expiry,
-                            },
-                        };
-                        frame(h.flags, seen, pos, &mut pending, &mut batch_start, staging).err()
+    }))
+}
+
+/// The scan of one data file without a usable hint.
+struct Scan<'a> {
+    file: &'a Handle,
+    limits: &'a Limits,
+    repair: bool,
+    report: &'a mut RecoveryReport,
+    staging: &'a mut Staging,
+}
+
+impl Scan<'_> {
+    /// Reads every record, applying whole records and committed batches. Returns the
+    /// length of the valid prefix (shorter than `len` after a torn tail or, in repair
+    /// mode, a damaged end).
+    fn run(&mut self, header: &FileHeader, len: u64) -> Result<u64> {
+        let file = self.file;
+        let mut records = Records::new(file.raw(), len, self.limits, header.version);
+        let mut framing = Framing::default();
+        let mut pending: Vec<Seen> = Vec::new();
+        loop {
+            let pos = records.pos();
+            let why = match records.next().at(file.path())? {
+                Step::End | Step::Torn => return Ok(framing.open_at().unwrap_or(pos)),
+                Step::Bad { why, .. } => why,
+                Step::Record(rec) => {
+                    let seen = Seen {
+                        kind: rec.header.kind,
+                        partition: rec.header.partition,
+                        key: Bytes::copy_from_slice(rec.key()),
+                        entry: Entry {
+                            file_id: header.file_id,
+                            offset: rec.pos,
+                            len: rec.len() as u32,
+                            seq: rec.header.seq,
+                            expiry: rec.header.expiry,
+                        },
+                    };
+                    match framing.step(rec.header.flags, rec.pos) {
+                        Ok(framed) => {
+                            self.take(framed, seen, &mut pending);
+                            continue;
+                        }
+                        Err(why) => why.to_owned(),
                     }
                 }
-            },
-        };
-        match problem {
-            None => pos += rec_len_at(&hb),
-            Some(why) if !repair => return Err(corruption(name, pos, &why)),
-            Some(why) => {
-                let bad_from = batch_start.take().unwrap_or(pos);
-                pending.clear();
-                let next = resync(&mut r, pos + 1, limits)?;
-                report.dropped.push(DroppedRange {
-                    file: name.to_owned(),
-                    offset: bad_from,
-                    bytes: next.unwrap_or(len) - bad_from,
-                    reason: why,
-                });
-                match next {
-                    Some(p) => pos = p,
-                    None => return Ok(bad_from),
-                }
+            };
+            if let Some(end) = self.drop_bad(&mut records, &mut framing, &mut pending, pos, why)? {
+                return Ok(end);
             }
         }
     }
-    Ok(batch_start.unwrap_or(pos))
-}
 
-fn rec_len_at(hb: &[u8]) -> u64 {
-    RECORD_HEADER_LEN as u64
-        + u64::from(crate::format::u32_at(hb, 32))
-        + u64::from(crate::format::u32_at(hb, 36))
-}
-
-/// Applies a record under the batch framing rules.
-fn frame(
-    flags: u8,
-    seen: Seen,
-    pos: u64,
-    pending: &mut Vec<Seen>,
-    batch_start: &mut Option<u64>,
-    staging: &mut Staging,
-) -> std::result::Result<(), String> {
-    if flags == 0 {
-        if batch_start.is_some() {
-            return Err("plain record inside an unfinished batch".into());
-        }
-        staging.apply(seen);
-        return Ok(());
-    }
-    debug_assert!(flags & FLAG_BATCH != 0);
-    if flags & FLAG_BEGIN != 0 {
-        if batch_start.is_some() {
-            return Err("batch begins inside another batch".into());
-        }
-        *batch_start = Some(pos);
-    } else if batch_start.is_none() {
-        return Err("batch record without its beginning".into());
-    }
-    pending.push(seen);
-    if flags & FLAG_END != 0 {
-        for s in pending.drain(..) {
-            staging.apply(s);
-        }
-        *batch_start = None;
-    }
-    Ok(())
-}
-
-/// Repair mode: the next offset at or after `from` holding a whole valid record.
-fn resync(r: &mut PosReader<'_>, from: u64, limits: &Limits) -> Result<Option<u64>> {
-    let mut hb = [0u8; RECORD_HEADER_LEN];
-    let mut rec = Vec::new();
-    let mut p = from;
-    while p + RECORD_HEADER_LEN as u64 <= r.len {
-        r.read(p, &mut hb).at("data file (repair scan)")?;
-        if let Ok(h) = RecordHeader::decode(&hb)
-            && limits.check(&h).is_ok()
-            && h.total_len() <= r.len - p
-        {
-            rec.resize(h.total_len() as usize, 0);
-            r.read(p, &mut rec).at("data file (repair scan)")?;
-            let key = &rec[RECORD_HEADER_LEN..RECORD_HEADER_LEN + h.key_len as usize];
-            if record_crc_ok(&rec) && limits.check_key_field(h.kind, key).is_ok() {
-                return Ok(Some(p));
+    /// Applies a record as its framing says: now, held for its batch, or with the
+    /// batch it commits.
+    fn take(&mut self, framed: Framed, seen: Seen, pending: &mut Vec<Seen>) {
+        match framed {
+            Framed::Plain => self.staging.apply(seen),
+            Framed::Held => pending.push(seen),
+            Framed::Commit => {
+                pending.push(seen);
+                pending.drain(..).for_each(|s| self.staging.apply(s));
             }
         }
-        p += 1;
     }
-    Ok(None)
+
+    /// A bad record at `pos`: an error, or in repair mode the range from it (or from the
+    /// batch it broke) to the next whole record is dropped and reported. `Some(end)`:
+    /// nothing valid follows, the file ends at `end`.
+    fn drop_bad(
+        &mut self,
+        records: &mut Records<'_>,
+        framing: &mut Framing,
+        pending: &mut Vec<Seen>,
+        pos: u64,
+        why: String,
+    ) -> Result<Option<u64>> {
+        let path = self.file.path();
+        if !self.repair {
+            return Err(corrupt(path, pos, why));
+        }
+        let bad_from = framing.take_open().unwrap_or(pos);
+        pending.clear();
+        let found = records.resync(pos + 1).at(path)?;
+        self.report.dropped.push(DroppedRange {
+            file: path
+                .file_name()
+                .map_or(String::new(), |n| n.to_string_lossy().into_owned()),
+            offset: bad_from,
+            bytes: records.pos() - bad_from,
+            reason: why,
+        });
+        Ok((!found).then_some(bad_from))
+    }
 }

@@ -1,0 +1,112 @@
+//! Newest record per key, range tombstones and the partition catalog, gathered file by
+//! file in any order and turned into the keydir at the end (highest sequence number
+//! wins, whatever the file order).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use backend_api::KeyRange;
+use backend_support::RangeCursor;
+use bytes::Bytes;
+
+use crate::format::{Kind, decode_range};
+use crate::keydir::{Entry, PartState};
+
+/// One record as recovery sees it.
+pub(super) struct Seen {
+    pub kind: Kind,
+    pub partition: u32,
+    pub key: Bytes,
+    pub entry: Entry,
+}
+
+/// Newest record per key, range tombstones and the partition catalog, built file by
+/// file in any order.
+#[derive(Default)]
+pub(super) struct Staging {
+    keys: HashMap<u32, BTreeMap<Bytes, (Entry, bool)>>,
+    /// Range tombstones per partition id, with their sequence numbers.
+    ranges: HashMap<u32, Vec<(KeyRange, u64)>>,
+    creates: HashMap<u32, (String, u64)>,
+    drops: BTreeSet<u32>,
+    pub max_seq: u64,
+    pub max_pid: u32,
+    max_key_len: usize,
+}
+
+impl Staging {
+    /// Empty, for keys up to `max_key_len` bytes.
+    pub fn new(max_key_len: usize) -> Self {
+        Staging {
+            max_key_len,
+            ..Staging::default()
+        }
+    }
+
+    pub fn apply(&mut self, s: Seen) {
+        self.max_seq = self.max_seq.max(s.entry.seq);
+        self.max_pid = self.max_pid.max(s.partition);
+        match s.kind {
+            Kind::Put | Kind::Delete => {
+                let tomb = s.kind == Kind::Delete;
+                let map = self.keys.entry(s.partition).or_default();
+                match map.get_mut(&s.key) {
+                    Some(old) if old.0.seq >= s.entry.seq => {}
+                    Some(old) => *old = (s.entry, tomb),
+                    None => {
+                        map.insert(s.key, (s.entry, tomb));
+                    }
+                }
+            }
+            Kind::CreatePartition => {
+                let name = String::from_utf8_lossy(&s.key).into_owned();
+                self.creates.insert(s.partition, (name, s.entry.seq));
+            }
+            Kind::DropPartition => {
+                self.drops.insert(s.partition);
+            }
+            Kind::DeleteRange => {
+                // Checked when read (scan or hint); a record that fails is never here.
+                if let Ok(range) = decode_range(&s.key, self.max_key_len) {
+                    let ranges = self.ranges.entry(s.partition).or_default();
+                    ranges.push((range, s.entry.seq));
+                }
+            }
+        }
+    }
+
+    pub fn into_parts(mut self) -> BTreeMap<String, PartState> {
+        let mut parts: BTreeMap<String, PartState> = BTreeMap::new();
+        for (pid, (name, create_seq)) in self.creates {
+            if self.drops.contains(&pid) || backend_api::Partition::parse(&name).is_err() {
+                continue;
+            }
+            if parts.get(&name).is_some_and(|p| p.create_seq > create_seq) {
+                continue;
+            }
+            let mut part = PartState {
+                id: pid,
+                create_seq,
+                ..PartState::default()
+            };
+            let mut keys = self.keys.remove(&pid).unwrap_or_default();
+            // A range tombstone hides every key of its range whose newest record is
+            // older than it; newer records (later in the same batch, or after) stay.
+            // A hidden key is removed at once, so no later tombstone visits it again.
+            for (range, seq) in self.ranges.remove(&pid).unwrap_or_default() {
+                let mut cursor = RangeCursor::new(&range);
+                while let Some(key) = cursor.next_key(&keys) {
+                    if keys.get(&key).is_some_and(|(e, _)| e.seq < seq) {
+                        keys.remove(&key);
+                    }
+                }
+            }
+            for (key, (entry, tomb)) in keys {
+                if !tomb {
+                    part.insert(key, entry);
+                }
+            }
+            parts.insert(name, part);
+        }
+        parts
+    }
+}

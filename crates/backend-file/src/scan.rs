@@ -1,0 +1,97 @@
+//! The scan producer: a scan's items a chunk at a time, each chunk read from the keydir
+//! under the read lock, then its values read without it (on the blocking pool, through
+//! `backend_support::blocking_stream`).
+
+use std::ops::Bound;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use backend_api::{Error, Result, ScanRange};
+use backend_support::ttl;
+use bytes::Bytes;
+
+use crate::files::Handle;
+use crate::keydir::Entry;
+use crate::store::Store;
+use crate::store::read::{file_of, read_value};
+
+/// Keys read from the keydir per chunk.
+const SCAN_CHUNK: usize = 256;
+
+/// One live key of a scan: its value and its expiry (ms since the epoch, 0 = never).
+pub(crate) struct Item {
+    pub key: Bytes,
+    pub value: Bytes,
+    #[allow(dead_code)] // read by `scan_entries` once backend-support streams entries
+    pub expiry: u64,
+}
+
+/// Produces the live items of `range` in partition `name` (while it still has id
+/// `pid`), in range order, until `emit` returns false. Stops with `Err(Closed)` when the
+/// store closes, and at the first read error.
+pub(crate) fn produce(
+    store: &Store,
+    name: &str,
+    pid: u32,
+    range: &ScanRange,
+    emit: &mut dyn FnMut(Result<Item>) -> bool,
+) {
+    if range.is_empty() {
+        return;
+    }
+    let (mut lo, mut hi) = range.bounds();
+    let mut left = range.limit.unwrap_or(usize::MAX);
+    loop {
+        if store.closed.load(Ordering::Acquire) {
+            emit(Err(Error::Closed));
+            return;
+        }
+        type Found = (Bytes, Option<(Entry, Result<Arc<Handle>>)>);
+        let chunk: Vec<Found> = {
+            let st = store.state.read();
+            let Some(p) = st.part_by_id(name, pid) else {
+                return;
+            };
+            let now = ttl::now_ms();
+            let pick = |(k, e): (&Bytes, &Entry)| -> Found {
+                let live = (!e.expired(now)).then(|| (*e, file_of(&st, e)));
+                (k.clone(), live)
+            };
+            let it = p.keys.range((lo.clone(), hi.clone()));
+            if range.reverse {
+                it.rev().take(SCAN_CHUNK).map(pick).collect()
+            } else {
+                it.take(SCAN_CHUNK).map(pick).collect()
+            }
+        };
+        let Some((last, _)) = chunk.last() else {
+            return;
+        };
+        if range.reverse {
+            hi = Bound::Excluded(last.clone());
+        } else {
+            lo = Bound::Excluded(last.clone());
+        }
+        for (key, live) in chunk {
+            let Some((e, file)) = live else { continue };
+            let value = if range.keys_only {
+                Ok(Bytes::new())
+            } else {
+                file.and_then(|f| read_value(&f, &e, &key))
+            };
+            let item = value.map(|value| Item {
+                key,
+                value,
+                expiry: e.expiry,
+            });
+            let failed = item.is_err();
+            if !emit(item) || failed {
+                return;
+            }
+            left -= 1;
+            if left == 0 {
+                return;
+            }
+        }
+    }
+}
