@@ -18,7 +18,11 @@ use crate::error::{NAME, Server, not_found};
 use crate::layout::{Layout, PartitionKeys};
 use crate::registry::{self, Registry};
 use crate::scripts::evalsha;
-use crate::{conn, scan, status, watch};
+use crate::{conn, scan, sharded, status, watch};
+
+/// Times a batch with range deletes reads its ranges and runs before giving up because
+/// concurrent writers kept changing them.
+const RANGE_ATTEMPTS: usize = 8;
 
 /// A [`StorageBackend`] on a Redis server (7.0 or later).
 ///
@@ -68,9 +72,19 @@ impl RedisBackend {
                 &config.namespace,
                 config.is_cluster() && config.colocate_partitions,
             ),
-            publish: batch::Publish {
-                command: "PUBLISH",
-                count: "NUMSUB",
+            // A cluster publishes on the partition's sharded channel, always (a
+            // subscriber may sit on another node of the shard than the script's, so
+            // the script cannot count them).
+            publish: if config.is_cluster() {
+                batch::Publish {
+                    command: "SPUBLISH",
+                    count: "",
+                }
+            } else {
+                batch::Publish {
+                    command: "PUBLISH",
+                    count: "NUMSUB",
+                }
             },
             config,
             shutdown,
@@ -93,6 +107,7 @@ impl RedisBackend {
             // On a cluster whose partitions have their own slots, the registry is in
             // another slot than the markers.
             split: self.config.is_cluster() && !self.config.colocate_partitions,
+            publish: self.publish.command,
         }
     }
 
@@ -120,7 +135,8 @@ impl RedisBackend {
             .arg(key)
             .arg(value)
             .arg(ttl_arg(options.ttl))
-            .arg(&keys.channel);
+            .arg(&keys.channel)
+            .arg(self.publish.command);
         let done: i64 = self.calls.eval_write("put", script, &cmd).await?;
         found(done, partition)
     }
@@ -133,7 +149,8 @@ impl RedisBackend {
             .arg(keys.value(key))
             .arg(&keys.index)
             .arg(key)
-            .arg(&keys.channel);
+            .arg(&keys.channel)
+            .arg(self.publish.command);
         let done: i64 = self.calls.eval_write("delete", script, &cmd).await?;
         found(done, partition)
     }
@@ -146,30 +163,58 @@ impl RedisBackend {
         checks: &[Check],
         operations: &[Operation],
     ) -> Result<BatchOutcome> {
-        let plan = batch::plan(
-            &self.layout,
-            &self.calls.scripts,
-            self.publish,
-            checks,
-            operations,
-        );
-        if plan.partitions.len() > 1 && !self.capabilities.cross_partition_batch {
-            // A missing partition is still the answer when there is one (error order).
-            for partition in &plan.partitions {
-                registry::require(&self.calls, partition, &self.keys(partition)).await?;
+        // A range delete's value keys are named to the script: read each range, and
+        // read again if it changed before the script ran (a writer raced it).
+        for _ in 0..RANGE_ATTEMPTS {
+            let ranges = batch::read_ranges(&self.calls, &self.layout, operations).await?;
+            let plan = batch::plan(
+                &self.layout,
+                &self.calls.scripts,
+                self.publish,
+                checks,
+                operations,
+                &ranges,
+            );
+            let reply: Vec<Value> = self
+                .calls
+                .eval_write(operation, &self.calls.scripts.write, &plan.cmd)
+                .await?;
+            if let Some(outcome) = plan.outcome(operation, checks.len(), reply)? {
+                return Ok(outcome);
             }
-            return Err(Error::unsupported(
-                NAME,
-                "a batch or conditional batch across partitions on Redis Cluster (each \
-                 partition has its own slot; open with RedisConfig::colocate_partitions(true) \
-                 to put the namespace in one slot)",
-            ));
         }
-        let reply: Vec<Value> = self
-            .calls
-            .eval_write(operation, &self.calls.scripts.write, &plan.cmd)
-            .await?;
-        plan.outcome(operation, checks.len(), reply)
+        Err(Error::unavailable(
+            format!(
+                "{operation}: a range delete's range kept changing under concurrent writes \
+                 ({RANGE_ATTEMPTS} attempts); nothing was written, try again"
+            ),
+            None,
+        ))
+    }
+
+    /// `Unsupported` when `checks` and `operations` name two partitions and batches may
+    /// not span partitions (a cluster with a slot per partition): first in the order of
+    /// errors, before anything is read or written.
+    fn check_span(&self, checks: &[Check], operations: &[Operation]) -> Result<()> {
+        if self.capabilities.cross_partition_batch {
+            return Ok(());
+        }
+        let mut named = checks
+            .iter()
+            .map(|c| &c.partition)
+            .chain(operations.iter().map(Operation::partition));
+        let Some(first) = named.next() else {
+            return Ok(());
+        };
+        if named.all(|p| p == first) {
+            return Ok(());
+        }
+        Err(Error::unsupported(
+            NAME,
+            "a batch or conditional batch across partitions on Redis Cluster (each \
+             partition has its own slot; open with RedisConfig::colocate_partitions(true) \
+             to put the namespace in one slot)",
+        ))
     }
 }
 
@@ -317,6 +362,7 @@ impl StorageBackend for RedisBackend {
     }
 
     async fn batch(&self, operations: Vec<Operation>) -> Result<()> {
+        self.check_span(&[], &operations)?;
         self.calls.check_open()?;
         for op in &operations {
             self.capabilities.check_operation(op, NAME)?;
@@ -338,6 +384,7 @@ impl StorageBackend for RedisBackend {
         checks: Vec<Check>,
         operations: Vec<Operation>,
     ) -> Result<BatchOutcome> {
+        self.check_span(&checks, &operations)?;
         self.calls.check_open()?;
         for check in &checks {
             self.capabilities.check_check(check)?;
@@ -362,15 +409,28 @@ impl StorageBackend for RedisBackend {
         self.capabilities.check_prefix(prefix)?;
         let keys = self.keys(partition);
         registry::require(&self.calls, partition, &keys).await?;
-        let stream = watch::subscribe(
-            &self.client,
-            keys.channel.clone(),
-            Bytes::copy_from_slice(prefix),
-            self.config.watch_capacity,
-            self.calls.deadline,
-            self.shutdown.subscribe(),
-        )
-        .await?;
+        let prefix = Bytes::copy_from_slice(prefix);
+        let stream = if self.config.is_cluster() {
+            sharded::subscribe(
+                conn::cluster_builder(&self.config),
+                keys.channel.clone(),
+                prefix,
+                self.config.watch_capacity,
+                self.calls.deadline,
+                self.shutdown.subscribe(),
+            )
+            .await?
+        } else {
+            watch::subscribe(
+                &self.client,
+                keys.channel.clone(),
+                prefix,
+                self.config.watch_capacity,
+                self.calls.deadline,
+                self.shutdown.subscribe(),
+            )
+            .await?
+        };
         // The partition may have been dropped between the check and the subscription.
         registry::require(&self.calls, partition, &keys).await?;
         Ok(stream)

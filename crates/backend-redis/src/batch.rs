@@ -9,6 +9,7 @@ use std::time::Duration;
 use backend_api::{BatchOutcome, Bytes, Check, Error, Operation, Partition, Result};
 use redis::{Cmd, Value};
 
+use crate::calls::Calls;
 use crate::error::{NAME, not_found};
 use crate::layout::{Layout, PartitionKeys};
 use crate::pager::lex_range;
@@ -85,12 +86,17 @@ impl<'a> Numbering<'a> {
 
 /// The script call checking `checks` and applying `operations` (both validated; at
 /// least one of either).
+///
+/// `ranges` holds, per range delete in order, the index entries read in its range
+/// ([`read_ranges`]): the script names their value keys in `KEYS` and refuses to run
+/// (answer `{3}`) if the range holds others by then.
 pub(crate) fn plan<'a>(
     layout: &Layout,
     scripts: &Scripts,
     publish: Publish,
     checks: &'a [Check],
     operations: &'a [Operation],
+    ranges: &[Vec<Bytes>],
 ) -> Plan<'a> {
     let mut numbering = Numbering::default();
     let check_groups: Vec<usize> = checks
@@ -104,12 +110,34 @@ pub(crate) fn plan<'a>(
     let partitions = numbering.partitions;
     let keys: Vec<PartitionKeys> = partitions.iter().map(|p| layout.partition(p)).collect();
     let value_keys = operations.iter().filter(|op| op.key().is_some()).count();
-
-    let args = 9 + partitions.len() * 4 + checks.len() * 4 + value_keys + operations.len() * 4;
-    let data = keys
+    // Per range delete: its entries, in order (an unknown operation counts as an empty
+    // range delete, below).
+    let mut range_of = ranges.iter();
+    let range_entries: Vec<&[Bytes]> = op_groups
         .iter()
-        .map(|k| k.marker.len() + k.index.len() + k.channel.len() + k.value_prefix.len())
-        .sum::<usize>()
+        .zip(operations)
+        .filter(|(_, op)| op.key().is_none())
+        .map(|_| range_of.next().map_or(&[][..], Vec::as_slice))
+        .collect();
+    let declared: usize = range_entries.iter().map(|r| r.len()).sum();
+
+    let args = 9
+        + partitions.len() * 3
+        + checks.len() * 4
+        + value_keys
+        + operations.len() * 4
+        + range_entries.len()
+        + declared * 2;
+    let range_data: usize = range_entries
+        .iter()
+        .flat_map(|r| r.iter())
+        .map(|m| 2 * m.len() + 64)
+        .sum();
+    let data = range_data
+        + keys
+            .iter()
+            .map(|k| k.marker.len() + k.index.len() + k.channel.len() + k.value_prefix.len())
+            .sum::<usize>()
         + checks
             .iter()
             .zip(&check_groups)
@@ -133,7 +161,7 @@ pub(crate) fn plan<'a>(
             .sum::<usize>();
     let mut cmd = scripts::evalsha_with_capacity(
         &scripts.write,
-        partitions.len() * 2 + checks.len() + value_keys,
+        partitions.len() * 2 + checks.len() + value_keys + declared,
         args,
         data,
     );
@@ -148,13 +176,23 @@ pub(crate) fn plan<'a>(
             cmd.arg(keys[g].value(key));
         }
     }
+    let range_groups = op_groups
+        .iter()
+        .zip(operations)
+        .filter(|(_, op)| op.key().is_none())
+        .map(|(&g, _)| g);
+    for (entries, g) in range_entries.iter().zip(range_groups) {
+        for entry in entries.iter() {
+            cmd.arg(keys[g].value(entry));
+        }
+    }
     cmd.arg(partitions.len())
         .arg(checks.len())
         .arg(operations.len())
         .arg(publish.command)
         .arg(publish.count);
     for k in &keys {
-        cmd.arg(&k.channel).arg(&k.value_prefix);
+        cmd.arg(&k.channel);
     }
     for (check, &g) in checks.iter().zip(&check_groups) {
         cmd.arg(g + 1);
@@ -193,18 +231,70 @@ pub(crate) fn plan<'a>(
             }
         }
     }
+    for entries in &range_entries {
+        cmd.arg(entries.len());
+        for entry in entries.iter() {
+            cmd.arg(&entry[..]);
+        }
+    }
     Plan { cmd, partitions }
+}
+
+/// Index entries read per range read: the same page as `DROP`'s.
+const RANGE_PAGE: usize = 1000;
+
+/// For each range delete of `operations`, in order, every index entry its range holds
+/// now (read a thousand at a time): the keys the write script will be allowed to
+/// delete. Memory grows with the ranges' sizes (the script call names every value key).
+pub(crate) async fn read_ranges(
+    calls: &Calls,
+    layout: &Layout,
+    operations: &[Operation],
+) -> Result<Vec<Vec<Bytes>>> {
+    let mut out = Vec::new();
+    for op in operations {
+        let Operation::DeleteRange {
+            partition, range, ..
+        } = op
+        else {
+            continue;
+        };
+        let index = layout.partition(partition).index;
+        let (mut min, max) = lex_range(range);
+        let mut entries: Vec<Bytes> = Vec::new();
+        loop {
+            let mut cmd = redis::cmd("ZRANGEBYLEX");
+            cmd.arg(&index)
+                .arg(&min)
+                .arg(&max)
+                .arg("LIMIT")
+                .arg(0)
+                .arg(RANGE_PAGE);
+            let page: Vec<Bytes> = calls.query("range_delete", &cmd).await?;
+            let full = page.len() == RANGE_PAGE;
+            if let Some(last) = page.last() {
+                min = [&b"("[..], last].concat();
+            }
+            entries.extend(page);
+            if !full {
+                break;
+            }
+        }
+        out.push(entries);
+    }
+    Ok(out)
 }
 
 impl Plan<'_> {
     /// The outcome the write script's `reply` reports (see `scripts` for its shape), for
-    /// a call with `checks` checks.
+    /// a call with `checks` checks; `None` when a range held entries the plan did not
+    /// declare (nothing was written: read the ranges again and retry).
     pub fn outcome(
         &self,
         operation: &str,
         checks: usize,
         reply: Vec<Value>,
-    ) -> Result<BatchOutcome> {
+    ) -> Result<Option<BatchOutcome>> {
         let unexpected =
             || Error::backend(NAME, format!("the {operation} script answered {reply:?}"));
         let number = |v: Option<&Value>| match v {
@@ -212,7 +302,8 @@ impl Plan<'_> {
             _ => None,
         };
         match reply.first() {
-            Some(Value::Int(0)) => Ok(BatchOutcome::Applied),
+            Some(Value::Int(0)) => Ok(Some(BatchOutcome::Applied)),
+            Some(Value::Int(3)) => Ok(None),
             Some(Value::Int(1)) => {
                 match number(reply.get(1)).and_then(|j| self.partitions.get(j)) {
                     Some(partition) => Err(not_found(partition)),
@@ -228,7 +319,7 @@ impl Plan<'_> {
                     None | Some(Value::Nil) => None,
                     Some(_) => return Err(unexpected()),
                 };
-                Ok(BatchOutcome::CheckFailed { index, current })
+                Ok(Some(BatchOutcome::CheckFailed { index, current }))
             }
             _ => Err(unexpected()),
         }

@@ -232,8 +232,8 @@ impl RedisConfig {
 
     /// What a handle opened with this config offers (see the crate docs for each line).
     ///
-    /// On a cluster: no `watch` (not built on sharded pub/sub yet: said, not emulated),
-    /// and `cross_partition_batch` only with [`colocate_partitions`](Self::colocate_partitions)
+    /// On a cluster, `watch` and `cross_process_watch` through sharded pub/sub, and
+    /// `cross_partition_batch` only with [`colocate_partitions`](Self::colocate_partitions)
     /// (otherwise each partition has its own slot and one script cannot span two).
     pub fn capabilities(&self) -> Capabilities {
         let cluster = self.is_cluster();
@@ -246,8 +246,8 @@ impl RedisConfig {
             compare_and_swap: true,
             conditional_batch: true,
             range_delete: true,
-            watch: !cluster,
-            cross_process_watch: !cluster,
+            watch: true,
+            cross_process_watch: true,
             ttl: true,
             persistent: true,
             compact: false,
@@ -304,7 +304,7 @@ mod tests {
         assert!(local().capabilities().cross_partition_batch);
         let cluster = RedisConfig::cluster(["redis://127.0.0.1:7000"]);
         assert!(!cluster.capabilities().cross_partition_batch);
-        assert!(!cluster.capabilities().watch);
+        assert!(cluster.capabilities().watch && cluster.capabilities().cross_process_watch);
         assert!(
             cluster
                 .colocate_partitions(true)

@@ -104,6 +104,7 @@ mod pager;
 mod registry;
 mod scan;
 mod scripts;
+mod sharded;
 mod status;
 mod tls;
 mod watch;

@@ -23,7 +23,12 @@ pub(crate) struct Registry<'a> {
     pub layout: &'a Layout,
     /// Registry and markers in different cluster slots (two steps, see the module docs).
     pub split: bool,
+    /// The publish command of the drop's `X` record (`PUBLISH` or `SPUBLISH`).
+    pub publish: &'static str,
 }
+
+/// Index entries (and value keys) removed per step of a drop.
+const DROP_PAGE: usize = 1000;
 
 impl Registry<'_> {
     /// Creates `partition`; an existing one keeps its data and token.
@@ -52,30 +57,45 @@ impl Registry<'_> {
     }
 
     /// Drops `partition` with its data; `PartitionNotFound` when it has no marker.
+    ///
+    /// Step by step: each reads up to a thousand index entries and runs the drop script
+    /// naming their value keys, until the index is empty and the script removes the
+    /// marker (a partition of up to a thousand keys goes in one atomic step; a larger
+    /// one shows fewer keys while it goes).
     pub async fn drop(&self, partition: &Partition) -> Result<()> {
         let keys = self.layout.partition(partition);
         let script = &self.calls.scripts.drop;
-        let mut cmd = evalsha(script, 3);
-        let registry = if self.split {
-            // The script's registry slot must be the partition's: name a key of that
-            // slot that never exists (its `SREM` does nothing); the registry is
-            // updated below.
-            let mut none = keys.marker.clone();
-            none.extend_from_slice(b":none");
-            none
-        } else {
-            self.layout.registry().into_bytes()
+        let mut first = true;
+        let done = loop {
+            let mut page = redis::cmd("ZRANGE");
+            page.arg(&keys.index).arg(0).arg(DROP_PAGE - 1);
+            let entries: Vec<Bytes> = self.calls.query("drop_partition", &page).await?;
+            let mut cmd = evalsha(script, 2 + entries.len() + usize::from(!self.split));
+            cmd.arg(&keys.marker).arg(&keys.index);
+            for entry in &entries {
+                cmd.arg(keys.value(entry));
+            }
+            if !self.split {
+                cmd.arg(self.layout.registry());
+            }
+            cmd.arg(partition.name())
+                .arg(&keys.channel)
+                .arg(self.publish)
+                .arg(if self.split { "0" } else { "1" });
+            for entry in &entries {
+                cmd.arg(&entry[..]);
+            }
+            let step: i64 = self
+                .calls
+                .eval_write("drop_partition", script, &cmd)
+                .await?;
+            match step {
+                2 => first = false,
+                // Gone after an earlier step of ours: another drop finished it.
+                0 if !first => break 1,
+                done => break done,
+            }
         };
-        cmd.arg(&keys.marker)
-            .arg(&keys.index)
-            .arg(registry)
-            .arg(partition.name())
-            .arg(&keys.value_prefix)
-            .arg(&keys.channel);
-        let done: i64 = self
-            .calls
-            .eval_write("drop_partition", script, &cmd)
-            .await?;
         if self.split {
             let mut remove = redis::cmd("SREM");
             remove.arg(self.layout.registry()).arg(partition.name());

@@ -2,7 +2,10 @@
 //! key and its index entry never disagree, and each publishes its change event from
 //! inside the same atomic step, so watchers see commit order.
 //!
-//! User data travels only in `KEYS` and `ARGV`; the script texts are constants, loaded
+//! User data travels only in `KEYS` and `ARGV`, and every key a script touches is named
+//! in its `KEYS` (no key name is built inside Lua), all in one partition's hash slot (or
+//! the namespace's, co-located), so each runs unchanged on one Redis Cluster node. The
+//! script texts are constants, loaded
 //! once per server and then run by SHA: [`evalsha`] starts the command, and the caller
 //! (`Inner::eval`) loads the script and retries once when the server answers `NOSCRIPT`
 //! (e.g. after a restart).
@@ -12,7 +15,8 @@
 //! that runs, runs to the end.
 //!
 //! Change messages (binary safe; decoded by `event`), published on the partition's
-//! channel: one or more records back to back, `P<key len>:<value len>:<key><value>` for
+//! channel with the command the caller names (`PUBLISH` on one server, `SPUBLISH` on a
+//! cluster: sharded pub/sub, the channel in the partition's slot): one or more records back to back, `P<key len>:<value len>:<key><value>` for
 //! a put, `D<key len>:<key>` for a delete, `R<min len>:<max len>:<min><max>` for a range
 //! delete that removed something (`min`/`max` as given to `ZRANGEBYLEX`), `X` when the
 //! partition is dropped. A batch publishes one message per partition holding all its
@@ -21,7 +25,7 @@
 use redis::{Cmd, Script};
 
 /// `KEYS`: marker, value key, index. `ARGV`: key, value, TTL in ms (`0`: none),
-/// channel. Returns 0 when the partition is missing, else 1.
+/// channel, publish command. Returns 0 when the partition is missing, else 1.
 const PUT: &str = r#"#!lua
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if ARGV[3] ~= '0' then
@@ -30,17 +34,17 @@ else
   redis.call('SET', KEYS[2], ARGV[2])
 end
 redis.call('ZADD', KEYS[3], 0, ARGV[1])
-redis.call('PUBLISH', ARGV[4], 'P' .. #ARGV[1] .. ':' .. #ARGV[2] .. ':' .. ARGV[1] .. ARGV[2])
+redis.call(ARGV[5], ARGV[4], 'P' .. #ARGV[1] .. ':' .. #ARGV[2] .. ':' .. ARGV[1] .. ARGV[2])
 return 1
 "#;
 
-/// `KEYS`: marker, value key, index. `ARGV`: key, channel. Returns 0 when the partition
-/// is missing, else 1. A key that was absent (or expired) writes nothing and publishes
+/// `KEYS`: marker, value key, index. `ARGV`: key, channel, publish command. Returns 0
+/// when the partition is missing, else 1. A key that was absent (or expired) writes nothing and publishes
 /// nothing.
 const DELETE: &str = r#"#!lua
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if redis.call('DEL', KEYS[2]) > 0 then
-  redis.call('PUBLISH', ARGV[2], 'D' .. #ARGV[1] .. ':' .. ARGV[1])
+  redis.call(ARGV[3], ARGV[2], 'D' .. #ARGV[1] .. ':' .. ARGV[1])
 end
 redis.call('ZREM', KEYS[3], ARGV[1])
 return 1
@@ -51,20 +55,24 @@ return 1
 ///
 /// `KEYS`: per partition its marker and index (partitions numbered from 1 in order of
 /// first appearance, checks then operations); then one value key per check; then one
-/// value key per put or delete (none for a range delete), in order.
+/// value key per put or delete (none for a range delete), in order; then, per range
+/// delete in order, the value key of every index entry the caller read in its range.
 ///
 /// `ARGV`: `[1]` partitions, `[2]` checks, `[3]` operations, `[4]` the publish command
 /// (`PUBLISH` or `SPUBLISH`), `[5]` the `PUBSUB` subcommand counting subscribers
-/// (`NUMSUB`; empty: always publish); then per partition its channel and value-key
-/// prefix; then per check: partition number, `1` (must equal the next argument) or `0`
-/// (must be absent), the expected value; then per operation: partition number, flag,
-/// two arguments. Flags: `P` put (key, value), the decimal TTL in ms of a put with a TTL
-/// (key, value), `D` delete (key, empty), `R` range delete (min and max in
-/// `ZRANGEBYLEX` syntax: `-` / `[start`, `+` / `(end`).
+/// (`NUMSUB`; empty: always publish); then per partition its channel; then per check:
+/// partition number, `1` (must equal the next argument) or `0` (must be absent), the
+/// expected value; then per operation: partition number, flag, two arguments; then per
+/// range delete: how many index entries the caller read, and those entries. Flags: `P`
+/// put (key, value), the decimal TTL in ms of a put with a TTL (key, value), `D` delete
+/// (key, empty), `R` range delete (min and max in `ZRANGEBYLEX` syntax: `-` / `[start`,
+/// `+` / `(end`).
 ///
 /// Returns `{1, j}` when partition `j` is missing (checked first, for every partition;
 /// nothing written), `{2, i, current}` when check `i` fails (`current` nil when absent;
-/// nothing written), else `{0}` after applying every operation in order.
+/// nothing written), `{3}` when a range's index holds an entry the caller did not
+/// declare (written since it read the range: nothing written, read again and retry),
+/// else `{0}` after applying every operation in order.
 ///
 /// Writes are buffered per value key (`pending`: the last operation on each key decides
 /// it) and flushed as one `MSET`, `SET .. PX` per TTL put, one `ZADD`, one `DEL` and one
@@ -74,17 +82,19 @@ return 1
 /// delete of an absent key writes nothing and publishes nothing (an untouched key is
 /// deleted at once: `DEL` says whether it was there). A range delete walks the index a
 /// thousand entries at a time (`ZRANGEBYLEX .. LIMIT 0 1000`, then `DEL` of those value
-/// keys and `ZREM` of those entries), so its memory is bounded whatever the range; it
+/// keys, each found among the declared ones, and `ZREM` of those entries); an entry the
+/// range holds when it runs was either declared by the caller (the range was checked
+/// before anything was written) or put by an earlier operation of this batch. It
 /// publishes one `R` record only when `DEL` removed a live value. Events are published
 /// once per partition at the end, all records in operation order, when the channel has a
 /// subscriber (`PUBSUB NUMSUB` counts all of a standalone server's subscribers, and a
-/// subscription is never processed during a script).
+/// subscription is never processed during a script) or always (`ARGV[5]` empty).
 const WRITE: &str = r#"#!lua
 local np, nc, no = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 for j = 1, np do
   if redis.call('EXISTS', KEYS[j * 2 - 1]) == 0 then return {1, j} end
 end
-local a, k = 6 + np * 2, np * 2 + 1
+local a, k = 6 + np, np * 2 + 1
 for i = 1, nc do
   local cur = redis.call('GET', KEYS[k])
   if ARGV[a + 1] == '1' then
@@ -94,10 +104,35 @@ for i = 1, nc do
   end
   a, k = a + 3, k + 1
 end
-local watched, ev = {}, {}
+local declared = {}
+do
+  local ra, rk = a + no * 4, k
+  for o = 0, no - 1 do
+    if ARGV[a + o * 4 + 1] ~= 'R' then rk = rk + 1 end
+  end
+  for o = 0, no - 1 do
+    local b = a + o * 4
+    if ARGV[b + 1] == 'R' then
+      local names, n = {}, tonumber(ARGV[ra])
+      for i = 1, n do names[ARGV[ra + i]] = KEYS[rk + i - 1] end
+      ra, rk = ra + n + 1, rk + n
+      local index, min = KEYS[tonumber(ARGV[b]) * 2], ARGV[b + 2]
+      while true do
+        local members = redis.call('ZRANGEBYLEX', index, min, ARGV[b + 3], 'LIMIT', 0, 1000)
+        for i = 1, #members do
+          if not names[members[i]] then return {3} end
+        end
+        if #members < 1000 then break end
+        min = '(' .. members[#members]
+      end
+      declared[o + 1] = names
+    end
+  end
+end
+local watched, ev, own = {}, {}, {}
 for j = 1, np do
-  watched[j] = ARGV[5] == '' or redis.call('PUBSUB', ARGV[5], ARGV[4 + j * 2])[2] > 0
-  ev[j] = {}
+  watched[j] = ARGV[5] == '' or redis.call('PUBSUB', ARGV[5], ARGV[5 + j])[2] > 0
+  ev[j], own[j] = {}, {}
 end
 local function chunked(cmd, head, args)
   local n, s = #args, 1
@@ -143,19 +178,22 @@ local function flush()
   end
   live, pending = {}, {}
 end
-for _ = 1, no do
+for o = 1, no do
   local j, flag, x, y = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   a = a + 4
   local e = ev[j]
   if flag == 'R' then
     flush()
-    local index, prefix, removed = KEYS[j * 2], ARGV[5 + j * 2], 0
+    local index, names, mine, removed = KEYS[j * 2], declared[o], own[j], 0
     while true do
       local members = redis.call('ZRANGEBYLEX', index, x, y, 'LIMIT', 0, 1000)
       if #members == 0 then break end
-      local names = {}
-      for i = 1, #members do names[i] = prefix .. members[i] end
-      removed = removed + redis.call('DEL', unpack(names))
+      local doomed = {}
+      for i = 1, #members do
+        local name = names[members[i]] or mine[members[i]]
+        if name then doomed[#doomed + 1] = name end
+      end
+      if #doomed > 0 then removed = removed + redis.call('DEL', unpack(doomed)) end
       redis.call('ZREM', index, unpack(members))
     end
     if removed > 0 and watched[j] then
@@ -166,6 +204,7 @@ for _ = 1, no do
   else
     local name = KEYS[k]
     k = k + 1
+    own[j][x] = name
     if flag == 'D' then
       local was = live[name]
       if was == nil then
@@ -192,7 +231,7 @@ for _ = 1, no do
 end
 flush()
 for j = 1, np do
-  if #ev[j] > 0 then redis.call(ARGV[4], ARGV[4 + j * 2], table.concat(ev[j])) end
+  if #ev[j] > 0 then redis.call(ARGV[4], ARGV[5 + j], table.concat(ev[j])) end
 end
 return {0}
 "#;
@@ -206,24 +245,28 @@ redis.call('SADD', KEYS[2], ARGV[1])
 return 1
 "#;
 
-/// `KEYS`: marker, index, registry. `ARGV`: partition name, value key prefix, channel.
-/// Returns 0 when the partition is missing. Removes the value keys named by the index a
-/// thousand at a time (the value keys are derived from the prefix, so this script is
-/// for standalone servers; see the docs).
+/// One step of a partition drop, repeated by the caller until it answers 1. `KEYS`:
+/// marker, index, the value keys of the index entries the caller read (at most a
+/// thousand), then the registry when it shares the partition's slot. `ARGV`: partition
+/// name, channel, publish command, `1` when the registry is the last key (else `0`),
+/// then those index entries. Returns 0 when the partition is missing; else removes the
+/// named values and entries and answers 2 while the index holds more, or removes the
+/// marker, the index and the registry entry, publishes `X` and answers 1. A partition
+/// of up to a thousand keys goes in one atomic step.
 const DROP: &str = r#"#!lua
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('SREM', KEYS[3], ARGV[1])
-while true do
-  local members = redis.call('ZRANGE', KEYS[2], 0, 999)
-  if #members == 0 then break end
-  local names = {}
-  for i = 1, #members do names[i] = ARGV[2] .. members[i] end
-  redis.call('UNLINK', unpack(names))
-  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, #members - 1)
+local n = #ARGV - 4
+local s = 1
+while s <= n do
+  local e = math.min(s + 999, n)
+  redis.call('UNLINK', unpack(KEYS, s + 2, e + 2))
+  redis.call('ZREM', KEYS[2], unpack(ARGV, s + 4, e + 4))
+  s = e + 1
 end
-redis.call('DEL', KEYS[2])
-redis.call('PUBLISH', ARGV[3], 'X')
+if redis.call('ZCARD', KEYS[2]) > 0 then return 2 end
+redis.call('DEL', KEYS[1], KEYS[2])
+if ARGV[4] == '1' then redis.call('SREM', KEYS[#KEYS], ARGV[1]) end
+redis.call(ARGV[3], ARGV[2], 'X')
 return 1
 "#;
 

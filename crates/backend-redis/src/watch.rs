@@ -1,10 +1,12 @@
-//! Watch across processes: one dedicated pub/sub connection per `watch` call,
-//! subscribed to the partition's channel before the call returns.
+//! Watch across processes on one server: one dedicated pub/sub connection per `watch`
+//! call, subscribed to the partition's channel before the call returns (the cluster's
+//! sharded subscription is `sharded`, sharing this queue).
 //!
 //! A task drains the connection into a bounded queue of `watch_capacity` events, so
 //! neither the server nor the writers ever wait for a slow watcher. When the queue is
 //! full the oldest event is dropped and counted; the count is handed over as one
-//! `WatchEvent::Lagged(n)` ahead of the events still queued (the newest are kept). If the connection ends without us asking (the server
+//! `WatchEvent::Lagged(n)` ahead of the events still queued (the newest are kept).
+//! If the connection ends without us asking (the server
 //! dropped the subscriber for exceeding `client-output-buffer-limit pubsub`, the server
 //! died, the network failed), the stream yields `Error::Unavailable` and ends: events
 //! may have been missed, and it never goes silent without saying so.
@@ -40,44 +42,23 @@ pub(crate) async fn subscribe(
         Err(_) => return Err(error::timeout("watch", deadline)),
     };
     let mut messages = pubsub.into_on_message();
-    let queue = Arc::new(Queue::new(capacity));
-    let (guard, mut gone) = oneshot::channel::<()>();
+    let (queue, guard, mut gone) = queue(capacity);
     let feed = queue.clone();
     tokio::spawn(async move {
         loop {
             tokio::select! {
                 message = messages.next() => {
                     let Some(message) = message else {
-                        feed.push(Err(Error::Unavailable {
-                            detail: "the watch connection ended (server gone, or it dropped this \
-                                     subscriber for falling behind: client-output-buffer-limit \
-                                     pubsub); events may have been missed, watch again"
-                                .into(),
-                        }));
+                        feed.push(Err(Error::unavailable(
+                            "the watch connection ended (server gone, or it dropped this \
+                             subscriber for falling behind: client-output-buffer-limit \
+                             pubsub); events may have been missed, watch again",
+                            None,
+                        )));
                         break;
                     };
-                    // One message holds one write's records, or a whole batch's for
-                    // this partition, in commit order.
                     let payload = Bytes::copy_from_slice(message.get_payload_bytes());
-                    let mut end = false;
-                    for record in event::decode(payload) {
-                        match record {
-                            Ok(Decoded::Dropped) => end = true,
-                            Ok(Decoded::Event(event)) => {
-                                if matches_prefix(&event, &prefix) {
-                                    feed.push(Ok(event));
-                                }
-                            }
-                            Err(err) => {
-                                feed.push(Err(err));
-                                end = true;
-                            }
-                        }
-                        if end {
-                            break;
-                        }
-                    }
-                    if end {
+                    if deliver(&feed, payload, &prefix) {
                         break;
                     }
                 }
@@ -87,19 +68,50 @@ pub(crate) async fn subscribe(
         }
         feed.end();
     });
-    Ok(
-        futures_util::stream::unfold((queue, guard), |(queue, guard)| async move {
-            queue.pop().await.map(|item| (item, (queue, guard)))
-        })
-        .boxed(),
-    )
+    Ok(stream(queue, guard))
+}
+
+/// A watcher's queue, the guard its stream holds, and the receiver that tells the
+/// connection task the stream was dropped.
+pub(crate) fn queue(capacity: usize) -> (Arc<Queue>, oneshot::Sender<()>, oneshot::Receiver<()>) {
+    let (guard, gone) = oneshot::channel::<()>();
+    (Arc::new(Queue::new(capacity)), guard, gone)
+}
+
+/// The watcher's stream over `queue`; dropping it drops `guard`, ending the task.
+pub(crate) fn stream(queue: Arc<Queue>, guard: oneshot::Sender<()>) -> WatchStream {
+    futures_util::stream::unfold((queue, guard), |(queue, guard)| async move {
+        queue.pop().await.map(|item| (item, (queue, guard)))
+    })
+    .boxed()
+}
+
+/// Queues the events of one message under `prefix`: one write's records, or a whole
+/// batch's for this partition, in commit order. True when the watch ends (the
+/// partition was dropped, or the message was malformed).
+pub(crate) fn deliver(feed: &Queue, payload: Bytes, prefix: &[u8]) -> bool {
+    for record in event::decode(payload) {
+        match record {
+            Ok(Decoded::Dropped) => return true,
+            Ok(Decoded::Event(event)) => {
+                if matches_prefix(&event, prefix) {
+                    feed.push(Ok(event));
+                }
+            }
+            Err(err) => {
+                feed.push(Err(err));
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// The events waiting for one watcher: at most `capacity`; when full, the oldest is
 /// dropped and counted, and the count is handed out as one `Lagged(n)` ahead of what
 /// is left (so the newest events, a watcher's latest view, are kept). Writers and the
 /// connection task never wait for the watcher.
-struct Queue {
+pub(crate) struct Queue {
     capacity: usize,
     state: Mutex<State>,
     ready: Notify,
@@ -132,7 +144,7 @@ impl Queue {
     }
 
     /// Queues `item`, dropping the oldest when full.
-    fn push(&self, item: Result<WatchEvent>) {
+    pub(crate) fn push(&self, item: Result<WatchEvent>) {
         {
             let mut state = self.lock();
             if state.items.len() >= self.capacity {
@@ -148,7 +160,7 @@ impl Queue {
     }
 
     /// No more items: the stream ends once the watcher has taken what is queued.
-    fn end(&self) {
+    pub(crate) fn end(&self) {
         self.lock().ended = true;
         self.ready.notify_one();
     }

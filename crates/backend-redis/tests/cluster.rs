@@ -1,6 +1,6 @@
 //! backend-redis on a real Redis Cluster (3 masters, 3 replicas, started by
-//! `common::cluster`): the whole conformance battery, twice (each partition in its own
-//! slot, and the namespace co-located in one slot), plus the cluster-specific edges.
+//! `test_support::cluster`): the whole conformance battery, twice (each partition in its
+//! own slot, and the namespace co-located in one slot), plus the cluster-specific edges.
 
 mod common;
 
@@ -50,43 +50,16 @@ impl conformance::Harness for ClusterHarness {
     }
 }
 
-/// The namespace in one slot: every case of the battery.
+/// The namespace in one slot: every case of the battery, batches across partitions
+/// included.
 mod colocated {
     conformance::battery!(super::ClusterHarness { colocate: true });
 }
 
-/// What a refused cross-slot batch says (see `backend.rs`).
-const REFUSAL: &str = "across partitions on Redis Cluster";
-
-/// Each partition in its own slot: every case of the battery runs; a case may fail
-/// only because it batches across partitions, and then only with the documented
-/// `Unsupported` refusal. The cases that do are listed, and must be the known ones.
-#[test]
-fn per_partition_slots_battery_passes_except_cross_slot_batches() {
-    let harness = ClusterHarness { colocate: false };
-    let mut refused = Vec::new();
-    let (mut passed, mut skipped) = (0, 0);
-    for (name, case) in conformance::all_cases::<ClusterHarness>() {
-        match conformance::runner::run_caught(harness, case, std::time::Duration::from_secs(120)) {
-            conformance::runner::Verdict::Passed => passed += 1,
-            conformance::runner::Verdict::Skipped(_) => skipped += 1,
-            conformance::runner::Verdict::Failed(message) => {
-                assert!(
-                    message.contains(REFUSAL),
-                    "{name} failed for another reason than a refused cross-slot batch: {message}"
-                );
-                refused.push(name);
-            }
-        }
-    }
-    // Written past libtest's capture, like the battery's skip lines.
-    use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr().lock(),
-        "\nper-partition slots: {passed} passed, {skipped} skipped, {} refused cross-slot batches: {refused:?}",
-        refused.len()
-    );
-    assert!(passed > 50, "only {passed} cases passed");
+/// Each partition in its own slot: every case of the battery; the cases that batch
+/// across partitions check the refusal (`cross_partition_batch` is false) and skip.
+mod per_partition {
+    conformance::battery!(super::ClusterHarness { colocate: false });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,11 +89,8 @@ async fn a_batch_across_slots_is_refused_and_writes_nothing() {
         store.get(&a, b"k").await.unwrap().as_deref(),
         Some(&b"1"[..])
     );
-    assert!(!store.capabilities().watch);
-    assert!(matches!(
-        store.watch(&a, b"").await,
-        Err(Error::Unsupported { .. })
-    ));
+    let caps = store.capabilities();
+    assert!(caps.watch && caps.cross_process_watch && !caps.cross_partition_batch);
     let names: Vec<String> = store
         .list_partitions()
         .await
@@ -131,4 +101,53 @@ async fn a_batch_across_slots_is_refused_and_writes_nothing() {
     assert_eq!(names, ["a", "b"]);
     store.drop_partition(&b).await.unwrap();
     assert_eq!(store.list_partitions().await.unwrap(), vec![a]);
+}
+
+/// A watch opened through a handle seeded with one node sees writes made through a
+/// handle seeded with another: sharded pub/sub reaches the watcher whichever node each
+/// side first talked to, and a partition's events never reach another's watcher.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sharded_watch_reaches_watchers_on_any_node() {
+    use backend_api::WatchEvent;
+    use futures_util::StreamExt;
+    let ns = common::fresh_namespace();
+    let urls = seeds();
+    let first = RedisBackend::open(RedisConfig::cluster([urls[0].clone()]).namespace(&ns))
+        .await
+        .unwrap();
+    let last = RedisBackend::open(RedisConfig::cluster([urls[5].clone()]).namespace(&ns))
+        .await
+        .unwrap();
+    let names: Vec<Partition> = (0..8)
+        .map(|i| Partition::new(format!("p{i}")).unwrap())
+        .collect();
+    for p in &names {
+        first.create_partition(p).await.unwrap();
+    }
+    let mut watches = Vec::new();
+    for p in &names {
+        watches.push(first.watch(p, b"").await.unwrap());
+    }
+    for p in &names {
+        last.put(p, p.name().as_bytes(), b"v").await.unwrap();
+    }
+    for (p, w) in names.iter().zip(&mut watches) {
+        let event = tokio::time::timeout(std::time::Duration::from_secs(10), w.next())
+            .await
+            .expect("an event within 10 s")
+            .expect("the stream goes on")
+            .unwrap();
+        assert_eq!(
+            event,
+            WatchEvent::Put {
+                key: p.name().as_bytes().to_vec().into(),
+                value: b"v"[..].into()
+            }
+        );
+    }
+    last.drop_partition(&names[0]).await.unwrap();
+    let end = tokio::time::timeout(std::time::Duration::from_secs(10), watches[0].next())
+        .await
+        .expect("the watch ends within 10 s");
+    assert!(end.is_none(), "a dropped partition ends its watch: {end:?}");
 }

@@ -1,9 +1,9 @@
 //! Test servers (the workspace's one launcher, `test-support`: a real `redis-server` from
 //! PATH on a free loopback port, persistence off, or the server named by
 //! `REDIS_TEST_URL`), a local cluster, and the conformance harness.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-pub mod cluster;
+pub use test_support::cluster;
 
 use std::sync::Arc;
 
