@@ -39,10 +39,14 @@
 //!
 //! # Errors
 //!
-//! Errors from RocksDB or the OS keep their cause: `Error::Io` and `Error::Backend` carry
-//! a private error whose `Display` names the store directory and step at open (later,
-//! RocksDB's own I/O messages name the file) and whose `source()` is the original
-//! error. A store held by another handle is `Error::Locked`.
+//! Errors keep their cause. A store directory the OS refuses to create is `Error::Io`
+//! naming the directory, with the OS's `io::Error` kept. RocksDB's own errors are
+//! `Error::Backend` (or `Corruption`, `Locked`) whose source is RocksDB's error, named
+//! with the step and store directory at open (later, RocksDB's own I/O messages name
+//! the file); RocksDB reports a status string with no errno, so it never becomes a
+//! made-up `Error::Io`. A store held by another handle is `Error::Locked`: RocksDB says
+//! so only in its status text, and the two fixed contexts of its lock-file failure are
+//! what is matched (a failure to *open* the lock file stays `Backend`).
 //!
 //! # Durability
 //!

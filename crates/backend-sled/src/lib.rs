@@ -38,10 +38,11 @@
 //!
 //! # Errors
 //!
-//! Errors from sled or the OS keep their cause: `Error::Io` and `Error::Backend` carry
-//! a private error whose `Display` names the store directory and step (for open and
-//! flush) and whose `source()` is the original error. A store held by another handle
-//! is `Error::Locked`.
+//! Errors keep their cause. An OS error at open or flush is `Error::Io` naming the file
+//! or directory, its `io::Error` naming the step and keeping the original error as
+//! source; sled's other errors are `Error::Backend` with sled's error as source (named
+//! with the step and store directory at open). A store held by another handle is
+//! `Error::Locked`, recognised by probing the `flock` sled takes, not by sled's message.
 //!
 //! # Durability
 //!
