@@ -36,9 +36,9 @@
 //! is written), cross_partition_batch (except on a cluster with a slot per partition),
 //! compare_and_swap and
 //! conditional_batch (checks and writes in one script), range_delete (inside the same
-//! script, walking the index a thousand entries at a time), watch,
-//! cross_process_watch (pub/sub: a write by any handle on the same server and
-//! namespace is seen), ttl (native `PEXPIRE`; expired index entries are skipped by
+//! script; the client reads the range first and names its value keys), watch,
+//! cross_process_watch (pub/sub, sharded pub/sub on a cluster: a write by any handle on
+//! the same server or cluster and namespace is seen), ttl (native `PEXPIRE`; expired index entries are skipped by
 //! scans and reclaimed; `scan_entries` reports each deadline), exact_len (counted by
 //! a scan), persistent. Not:
 //! snapshot_scan (pages are read one after the other), compact (the server manages its
@@ -76,8 +76,11 @@
 //! cluster client (`MOVED`/`ASK` followed, slot map refreshed after a failover). Each
 //! partition is one slot (hash tag `{<namespace>:<partition>}`); a batch across
 //! partitions is refused with `Error::Unsupported` unless
-//! [`RedisConfig::colocate_partitions`] puts the namespace in one slot. A cluster
-//! handle does not offer `watch` yet (its capabilities say so).
+//! [`RedisConfig::colocate_partitions`] puts the namespace in one slot. Every script
+//! gets every key it touches in `KEYS`, all in one slot. Watches use sharded pub/sub
+//! (`SSUBSCRIBE`/`SPUBLISH`); when the partition's slot moves to another master the
+//! stream yields one `Error::Unavailable` (events in between may be missed), subscribes
+//! again and goes on.
 //! [`RedisConfig::write_ack_replicas`] adds `WAIT n` to every write. Details and
 //! failover measurements: `docs/backend-redis.md`.
 //!
