@@ -31,8 +31,9 @@
 //!
 //! # Capabilities
 //!
-//! `ordered_scan`, `reverse_scan`, `atomic_batch` (a batch is one framed run of records:
-//! recovery applies all of it or none), `conditional_batch` and `compare_and_swap` (its
+//! Declared by [`FileConfig::capabilities`]: `ordered_scan`, `reverse_scan`,
+//! `atomic_batch` and `cross_partition_batch` (a batch, over any partitions, is one
+//! framed run of records in the one log: recovery applies all of it or none), `conditional_batch` and `compare_and_swap` (its
 //! one-key case, same code): validation, checks and append all under the writer lock, so
 //! nothing writes between the checks and the append; `range_delete` (one range-tombstone
 //! record in the batch's frame; the keydir drops the range's keys one seek at a time, in
@@ -47,15 +48,23 @@
 //! # Format versions
 //!
 //! Files are written with format version 2 (range tombstones); version 1 stores still
-//! open and are never appended to; a build meeting a newer version refuses the store
-//! with [`Error::Corruption`](backend_api::Error::Corruption) rather than misreading
-//! it. The policy is in `docs/file-format.md`, "Versions".
+//! open and are never appended to; a file of a version this build does not read fails
+//! the open with [`Error::UnsupportedVersion`](backend_api::Error::UnsupportedVersion)
+//! (repair mode included) rather than being misread. The policy is in
+//! `docs/file-format.md`, "Versions".
 //!
 //! # Durability
 //!
 //! | persistent | acknowledged write survives process kill | survives power loss |
 //! |---|---|---|
 //! | yes | yes: the record is written to the OS before the write is acknowledged | with [`SyncPolicy::Always`] (group commit: concurrent writers share one `fdatasync`); with [`SyncPolicy::EveryMs`]`(n)` all but the last `n` ms; with [`SyncPolicy::Never`] after `flush()`/`close()` |
+//!
+//! A write or `fdatasync` that fails with an unknown effect on disk poisons the handle:
+//! that call answers [`Error::Io`](backend_api::Error::Io) naming the file, every later
+//! write and `flush` answers [`Error::Poisoned`](backend_api::Error::Poisoned) until the
+//! store is reopened (a failed `fdatasync` is never retried as if it had succeeded).
+//! Reads keep working. All file I/O goes through [`io::Vfs`]; the filesystem
+//! assumptions are in `docs/file-format.md`.
 //!
 //! # Recovery
 //!
@@ -80,20 +89,17 @@
 //! partition, is copied out, and a tombstone can be dropped only when every older file
 //! is a merge input. Its cost follows the whole store's live bytes, not `p`'s.
 //!
-//! # Figures
+//! # Errors
 //!
-//! One bench run on 2 shared cores, ext4 on virtio, 16-byte keys, 100-byte values
-//! (`cargo bench -p benches --bench file`; the `file_ab` groups time backend and raw
-//! baseline back to back in every sample). Time of backend-file over the raw structure
-//! doing the same I/O by hand: put with [`SyncPolicy::Never`] vs CRC + `pwrite` +
-//! ordered keydir insert 1.24x; get vs keydir lookup + `pread` + CRC 1.08x; durable put
-//! with [`SyncPolicy::Always`] vs `pwrite` + `fdatasync` 1.01x (0.99x the raw rate).
-//! Group commit: 16 concurrent durable writers reach 64x the single-writer rate. Open
-//! of 1M keys from hints 0.87 s; merge about 200-300 MB/s of input. Details and
-//! history in `docs/file-format.md`.
+//! Every I/O error is [`Error::Io`](backend_api::Error::Io) naming the file or directory,
+//! with the OS error as its source; a held lock is
+//! [`Error::Locked`](backend_api::Error::Locked) (recognised from the error kind); a bad
+//! record is [`Error::Corruption`](backend_api::Error::Corruption) naming file and
+//! offset. Measured figures are in `docs/benchmarks.md`.
 #![deny(unsafe_code)]
 
 mod backend;
+mod cache;
 mod commit;
 mod config;
 mod error;
