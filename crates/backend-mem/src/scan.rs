@@ -12,7 +12,8 @@ use std::time::{Instant, SystemTime};
 use backend_api::{Bytes, Result, ScanRange};
 use futures_core::Stream;
 
-use crate::store::{Entry, Inner, Part, not_found};
+use crate::error::not_found;
+use crate::store::{Entry, Inner, Part};
 
 /// Entries examined per chunk, as a multiple of the chunk size: bounds the time a chunk
 /// holds the read lock when many expired-but-unswept entries must be skipped.

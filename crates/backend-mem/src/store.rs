@@ -15,9 +15,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::MemConfig;
 use crate::config::{ENTRY_OVERHEAD, entry_cost};
-use crate::error::over_cap;
-// For scan.rs until its import names crate::error.
-pub(crate) use crate::error::not_found;
+use crate::error::{not_found, over_cap};
 
 /// One stored value.
 #[derive(Debug)]
