@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use backend_api::{
-    BatchOutcome, Bytes, Capabilities, Check, Error, KvStream, Operation, Partition, PutOptions,
-    Result, ScanRange, Status, StorageBackend, WatchStream, async_trait,
+    BatchOutcome, Bytes, Capabilities, Check, EntryStream, Error, KvStream, Operation, Partition,
+    PutOptions, Result, ScanRange, Status, StorageBackend, WatchStream, async_trait,
 };
 use backend_support::{Committer, Effect, Stored, live_value, validate_conditional_batch};
 use futures_util::StreamExt;
@@ -16,7 +16,7 @@ use crate::RocksConfig;
 use crate::batch::Families;
 use crate::engine::{CfName, Engine, open_db, partition_of};
 use crate::error::{NAME, join_err, not_found, rocks_err};
-use crate::scan::scan_cf;
+use crate::scan::{scan_cf, scan_entries_cf};
 
 /// The store while open: the database and the registry of partitions (mirrors the
 /// column families, for listing without touching RocksDB).
@@ -140,6 +140,16 @@ impl RocksBackend {
         } else {
             self.inner.write_one(partition, key, args, stored)
         }
+    }
+
+    /// The database to scan `range` of `partition` in, after the checks in the
+    /// contract's order; `None` when the range is empty (nothing to walk).
+    fn scan_db(&self, partition: &Partition, range: &ScanRange) -> Result<Option<Arc<Engine>>> {
+        let args = self.inner.caps.check_scan_range(range);
+        let db = self
+            .inner
+            .with_cf(partition, args, |db, _| Ok(db.clone()))?;
+        Ok((!range.is_empty()).then_some(db))
     }
 }
 
@@ -376,14 +386,19 @@ impl StorageBackend for RocksBackend {
     }
 
     async fn scan(&self, partition: &Partition, range: ScanRange) -> Result<KvStream> {
-        let args = self.inner.caps.check_scan_range(&range);
-        let db = self
-            .inner
-            .with_cf(partition, args, |db, _| Ok(db.clone()))?;
-        if range.is_empty() {
-            return Ok(futures_util::stream::empty().boxed());
+        match self.scan_db(partition, &range)? {
+            Some(db) => scan_cf(db, partition.clone(), range).await,
+            None => Ok(futures_util::stream::empty().boxed()),
         }
-        scan_cf(db, partition.clone(), range).await
+    }
+
+    /// Native: the deadline comes from each value's TTL header, read in the same walk
+    /// over the same snapshot.
+    async fn scan_entries(&self, partition: &Partition, range: ScanRange) -> Result<EntryStream> {
+        match self.scan_db(partition, &range)? {
+            Some(db) => scan_entries_cf(db, partition.clone(), range).await,
+            None => Ok(futures_util::stream::empty().boxed()),
+        }
     }
 
     async fn batch(&self, operations: Vec<Operation>) -> Result<()> {

@@ -4,8 +4,8 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
-use backend_api::{Error, KvStream, Partition, Result, ScanRange};
-use backend_support::{blocking_copy_stream, live_value};
+use backend_api::{EntryStream, Error, KvStream, Partition, Result, ScanRange};
+use backend_support::{blocking_copy_stream, live_header, ttl};
 use futures_util::StreamExt;
 use rocksdb::ReadOptions;
 
@@ -28,6 +28,30 @@ pub(crate) async fn scan_cf(
     partition: Partition,
     range: ScanRange,
 ) -> Result<KvStream> {
+    walk(db, partition, range, false).await
+}
+
+/// [`scan_cf`] with each key's deadline: the walk hands over the stored bytes with
+/// their TTL header (the header alone under `keys_only`), which the consumer's side
+/// splits into the entry's deadline and value without a second copy.
+pub(crate) async fn scan_entries_cf(
+    db: Arc<Engine>,
+    partition: Partition,
+    range: ScanRange,
+) -> Result<EntryStream> {
+    let stream = walk(db, partition, range, true).await?;
+    Ok(stream
+        .map(|item| item.and_then(|(key, stored)| ttl::entry(key, stored)))
+        .boxed())
+}
+
+/// The walk behind both: live pairs, the value with its TTL header when `with_header`.
+async fn walk(
+    db: Arc<Engine>,
+    partition: Partition,
+    range: ScanRange,
+    with_header: bool,
+) -> Result<KvStream> {
     let stream = blocking_copy_stream(move |emit| {
         let snapshot = db.snapshot();
         let Some(cf) = db.cf_handle(CfName::new(&partition).as_str()) else {
@@ -49,15 +73,20 @@ pub(crate) async fn scan_cf(
         }
         let mut left = range.limit.unwrap_or(usize::MAX);
         while let Some((key, stored)) = iter.item() {
-            let live = match live_value(stored) {
+            let live = match live_header(stored) {
                 Ok(live) => live,
                 Err(e) => {
                     emit(Err(e));
                     return;
                 }
             };
-            if let Some(value) = live {
-                let value = if range.keys_only { &[][..] } else { value };
+            if let Some((header_len, _)) = live {
+                let value = match (range.keys_only, with_header) {
+                    (false, false) => &stored[header_len..],
+                    (false, true) => stored,
+                    (true, false) => &[][..],
+                    (true, true) => &stored[..header_len],
+                };
                 left -= 1;
                 if !emit(Ok((key, value))) || left == 0 {
                     return;

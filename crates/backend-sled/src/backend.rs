@@ -4,20 +4,21 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use backend_api::{
-    BatchOutcome, Bytes, Capabilities, Check, Error, KvStream, Operation, Partition, PutOptions,
-    Result, ScanRange, Status, StorageBackend, WatchStream, async_trait,
+    BatchOutcome, Bytes, Capabilities, Check, EntryStream, Error, KvStream, Operation, Partition,
+    PutOptions, Result, ScanRange, Status, StorageBackend, WatchStream, async_trait,
 };
 use backend_support::{
     Committer, Effect, PartitionMap, Stored, live_header_len, validate_conditional_batch,
 };
 use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use parking_lot::RwLock;
 
 use crate::SledConfig;
 use crate::batch::BatchTrees;
 use crate::durable::Syncer;
 use crate::error::{NAME, is_lock_error, join_err, not_found, sled_err, sled_err_at};
-use crate::scan::{measure_tree, scan_tree};
+use crate::scan::{self, measure_tree, scan_tree};
 use crate::value;
 
 /// Prefix of the sled trees that hold partitions. `:` never occurs in a partition
@@ -105,6 +106,20 @@ impl SledBackend {
             .trees
             .get(partition)
             .ok_or_else(|| not_found(partition))?)
+    }
+
+    /// Opens a scan of `range` whose items are `make(key, value, deadline)`.
+    fn scan_with<O: Send + 'static>(
+        &self,
+        partition: &Partition,
+        range: ScanRange,
+        make: fn(Bytes, Bytes, Option<u64>) -> O,
+    ) -> Result<BoxStream<'static, Result<O>>> {
+        let tree = self.tree(partition, self.caps.check_scan_range(&range))?;
+        if range.is_empty() {
+            return Ok(futures_util::stream::empty().boxed());
+        }
+        Ok(scan_tree(tree, range, make))
     }
 
     /// A clone of the tree of `partition` (for work on the blocking pool).
@@ -319,11 +334,12 @@ impl StorageBackend for SledBackend {
     }
 
     async fn scan(&self, partition: &Partition, range: ScanRange) -> Result<KvStream> {
-        let tree = self.tree(partition, self.caps.check_scan_range(&range))?;
-        if range.is_empty() {
-            return Ok(futures_util::stream::empty().boxed());
-        }
-        Ok(scan_tree(tree, range))
+        self.scan_with(partition, range, scan::pair)
+    }
+
+    /// Native: the deadline comes from each value's TTL header, read in the same walk.
+    async fn scan_entries(&self, partition: &Partition, range: ScanRange) -> Result<EntryStream> {
+        self.scan_with(partition, range, scan::entry)
     }
 
     async fn batch(&self, operations: Vec<Operation>) -> Result<()> {

@@ -5,6 +5,7 @@ use std::task::{Context, Poll, ready};
 
 use backend_api::{Bytes, KvStream, Result, Stream};
 use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use tokio::sync::mpsc;
 
 /// Items a blocking scan sends across in one go.
@@ -33,16 +34,19 @@ where
 }
 
 /// Like [`blocking_stream`], but the producer emits engine items of any type `T` and
-/// `convert` turns each into a pair on the consumer's side, as it is polled.
+/// `convert` turns each into the stream's item (a pair for `scan`, an
+/// [`Entry`](backend_api::Entry) for `scan_entries`) on the consumer's side, as it is
+/// polled.
 ///
 /// For engines whose items own their buffers (sled's `IVec`), this keeps the
 /// allocations of the [`Bytes`] handed to the caller on the thread that frees them,
 /// instead of allocating on the blocking thread and freeing on the async one.
-pub fn blocking_stream_with<T, F, C>(produce: F, convert: C) -> KvStream
+pub fn blocking_stream_with<T, O, F, C>(produce: F, convert: C) -> BoxStream<'static, Result<O>>
 where
     T: Send + Unpin + 'static,
+    O: Send + 'static,
     F: FnOnce(&mut dyn FnMut(Result<T>) -> bool) + Send + 'static,
-    C: FnMut(T) -> (Bytes, Bytes) + Send + Unpin + 'static,
+    C: FnMut(T) -> O + Send + Unpin + 'static,
 {
     let (tx, rx) = mpsc::channel::<Vec<Result<T>>>(CHUNKS_IN_FLIGHT);
     tokio::task::spawn_blocking(move || {
@@ -83,12 +87,12 @@ struct Chunks<T, C> {
     done: bool,
 }
 
-impl<T, C> Stream for Chunks<T, C>
+impl<T, O, C> Stream for Chunks<T, C>
 where
     T: Unpin,
-    C: FnMut(T) -> (Bytes, Bytes) + Unpin,
+    C: FnMut(T) -> O + Unpin,
 {
-    type Item = Result<(Bytes, Bytes)>;
+    type Item = Result<O>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();

@@ -45,5 +45,5 @@ pub use locks::KeyLocks;
 pub use partition_map::{NameHasher, PartitionMap};
 pub use range::{resumable, resume_after};
 pub use range_cursor::RangeCursor;
-pub use stored::{Stored, live_header_len, live_value};
+pub use stored::{Stored, live_header, live_header_len, live_value};
 pub use watch::{DEFAULT_WATCH_CAPACITY, WatchHub};

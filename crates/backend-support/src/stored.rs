@@ -96,7 +96,16 @@ pub fn live_value(stored: &[u8]) -> Result<Option<&[u8]>> {
 /// The header length of `stored` when its value is live, `None` when it has expired
 /// (see [`live_value`]).
 pub fn live_header_len(stored: &[u8]) -> Result<Option<usize>> {
-    Ok(live_value(stored)?.map(|value| stored.len() - value.len()))
+    Ok(live_header(stored)?.map(|(header_len, _)| header_len))
+}
+
+/// The header length and the deadline (ms since the epoch, `None`: no TTL) of `stored`
+/// when its value is live, `None` when it has expired. The clock is read only for
+/// values that carry a deadline.
+pub fn live_header(stored: &[u8]) -> Result<Option<(usize, Option<u64>)>> {
+    let (deadline, value) = ttl::decode(stored)?;
+    let expired = deadline.is_some_and(|d| ttl::now_ms() >= d);
+    Ok((!expired).then_some((stored.len() - value.len(), deadline)))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use backend_api::{Error, Result};
+use backend_api::{Bytes, Entry, Error, Result};
 
 const NO_EXPIRY: u8 = 0;
 const EXPIRES: u8 = 1;
@@ -33,6 +33,26 @@ pub fn deadline_ms(ttl: Duration) -> u64 {
 /// beyond what `Instant` can represent (a TTL of `Duration::MAX`): it never expires.
 pub fn deadline_instant(ttl: Duration) -> Option<std::time::Instant> {
     std::time::Instant::now().checked_add(ttl)
+}
+
+/// The moment `deadline_ms` (ms since the Unix epoch) names, for
+/// [`Entry::expires_at`](backend_api::Entry::expires_at); `None` when it does not fit a
+/// `SystemTime` (as far as "never").
+pub fn deadline_time(deadline_ms: u64) -> Option<SystemTime> {
+    UNIX_EPOCH.checked_add(Duration::from_millis(deadline_ms))
+}
+
+/// A scan entry from a key and its stored bytes (header, then the user's value, or the
+/// header alone for a keys-only scan): the value shares `stored`'s buffer.
+/// Malformed bytes are `Error::Corruption`.
+pub fn entry(key: Bytes, stored: Bytes) -> Result<Entry> {
+    let (deadline, value) = decode(&stored)?;
+    let header_len = stored.len() - value.len();
+    Ok(Entry::new(
+        key,
+        stored.slice(header_len..),
+        deadline.and_then(deadline_time),
+    ))
 }
 
 /// True once `deadline` has passed.
@@ -102,6 +122,28 @@ mod tests {
         );
         assert!(deadline_instant(Duration::MAX).is_none());
         assert!(deadline_instant(Duration::from_secs(1)).is_some());
+    }
+
+    #[test]
+    fn entries_carry_the_deadline_and_share_the_value() {
+        let stored = Bytes::from(encode(b"value", Some(1_500)));
+        let e = entry(Bytes::from_static(b"k"), stored).unwrap();
+        assert_eq!(&e.value[..], b"value");
+        assert_eq!(
+            e.expires_at,
+            Some(UNIX_EPOCH + Duration::from_millis(1_500))
+        );
+        let plain = entry(Bytes::from_static(b"k"), Bytes::from(encode(b"", None))).unwrap();
+        assert_eq!((plain.value.len(), plain.expires_at), (0, None));
+        let header_only = Bytes::from(encode(b"", Some(7)));
+        assert!(
+            entry(Bytes::from_static(b"k"), header_only)
+                .unwrap()
+                .value
+                .is_empty()
+        );
+        assert!(deadline_time(u64::MAX).is_some_and(|t| t > SystemTime::now()));
+        assert!(entry(Bytes::from_static(b"k"), Bytes::from_static(b"\x09")).is_err());
     }
 
     #[test]
