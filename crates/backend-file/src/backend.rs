@@ -4,13 +4,15 @@
 //! durability waits off the executor) and the automatic merge trigger; the engine is in
 //! `store`.
 
+use std::pin::Pin;
 use std::sync::Arc;
 
 use backend_api::{
-    BatchOutcome, Capabilities, CasOutcome, Check, KvStream, Operation, Partition, PutOptions,
-    Result, ScanRange, Status, StorageBackend, WatchStream, async_trait,
+    BatchOutcome, Capabilities, CasOutcome, Check, Entry, EntryStream, KvStream, Operation,
+    Partition, PutOptions, Result, ScanRange, Status, StorageBackend, Stream, WatchStream,
+    async_trait,
 };
-use backend_support::{blocking_stream, cas_as_batch, cas_outcome, ttl};
+use backend_support::{blocking_stream_with, cas_as_batch, cas_outcome, ttl};
 use bytes::Bytes;
 
 use crate::config::{FileConfig, SyncPolicy};
@@ -155,6 +157,25 @@ impl FileBackend {
         Ok(outcome)
     }
 
+    /// A scan's live items, each turned into the stream's item by `convert` as it is
+    /// polled: the one producer behind `scan` and `scan_entries`.
+    fn stream<O: Send + 'static>(
+        &self,
+        partition: &Partition,
+        range: ScanRange,
+        convert: impl FnMut(scan::Item) -> O + Send + Unpin + 'static,
+    ) -> Result<Pin<Box<dyn Stream<Item = Result<O>> + Send>>> {
+        self.store.check_open()?;
+        self.store.caps.check_scan_range(&range)?;
+        let pid = self.part_id(partition)?;
+        let store = self.store.clone();
+        let name = partition.name().to_owned();
+        Ok(blocking_stream_with(
+            move |emit| scan::produce(&store, &name, pid, &range, emit),
+            convert,
+        ))
+    }
+
     fn part_id(&self, p: &Partition) -> Result<u32> {
         pid_of(&self.store.state.read(), p)
     }
@@ -247,16 +268,14 @@ impl StorageBackend for FileBackend {
     }
 
     async fn scan(&self, partition: &Partition, range: ScanRange) -> Result<KvStream> {
-        self.store.check_open()?;
-        self.store.caps.check_scan_range(&range)?;
-        let pid = self.part_id(partition)?;
-        let store = self.store.clone();
-        let name = partition.name().to_owned();
-        Ok(blocking_stream(move |emit| {
-            scan::produce(&store, &name, pid, &range, &mut |item| {
-                emit(item.map(|i| (i.key, i.value)))
-            })
-        }))
+        self.stream(partition, range, |i| (i.key, i.value))
+    }
+
+    async fn scan_entries(&self, partition: &Partition, range: ScanRange) -> Result<EntryStream> {
+        self.stream(partition, range, |i| {
+            let deadline = (i.expiry != 0).then(|| ttl::deadline_time(i.expiry));
+            Entry::new(i.key, i.value, deadline.flatten())
+        })
     }
 
     async fn batch(&self, operations: Vec<Operation>) -> Result<()> {

@@ -22,7 +22,6 @@ const SCAN_CHUNK: usize = 256;
 pub(crate) struct Item {
     pub key: Bytes,
     pub value: Bytes,
-    #[allow(dead_code)] // read by `scan_entries` once backend-support streams entries
     pub expiry: u64,
 }
 
