@@ -122,6 +122,8 @@ impl MemConfig {
         Capabilities {
             ordered_scan: true,
             reverse_scan: true,
+            // Scans read a chunk per lock acquisition: a write between chunks may show.
+            snapshot_scan: false,
             atomic_batch: true,
             cross_partition_batch: true,
             compare_and_swap: true,
