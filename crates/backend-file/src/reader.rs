@@ -6,9 +6,9 @@
 //! counts as a whole record, a torn tail or corruption is decided in one place.
 //!
 //! A torn tail is what a crash can leave at the end of the file being appended to: a
-//! header cut short, a record running past the end, or zeros to the end (a filesystem
-//! extends a file with zeros before the data lands). Anything else that fails a check
-//! is corruption.
+//! header cut short, a record running past the end, or a record whose last bytes are
+//! zeros running on to the end of the file (a filesystem extends a file with zeros
+//! before the data lands). Anything else that fails a check is corruption.
 
 use std::io;
 
@@ -170,7 +170,12 @@ impl<'a> Records<'a> {
         self.r.read(pos, &mut hb)?;
         let h = match RecordHeader::decode(&hb) {
             Ok(h) => h,
-            Err(HeaderError::Checksum) if self.r.zeros_from(pos)? => return Ok(Step::Torn),
+            // A header cut short by a zero-filled extension: torn, not corrupt.
+            Err(HeaderError::Checksum)
+                if self.zero_tail_within(pos, RECORD_HEADER_LEN as u64)? =>
+            {
+                return Ok(Step::Torn);
+            }
             Err(HeaderError::Checksum) => return Ok(bad("record header checksum mismatch", None)),
             Err(HeaderError::Invalid(why)) => return Ok(bad(why, None)),
         };
@@ -184,6 +189,9 @@ impl<'a> Records<'a> {
         self.rec.resize(total as usize, 0);
         self.r.read(pos, &mut self.rec)?;
         if !record_crc_ok(&self.rec) {
+            if self.zero_tail_within(pos, total)? {
+                return Ok(Step::Torn);
+            }
             return Ok(bad("record checksum mismatch", Some(total)));
         }
         if h.kind == Kind::DeleteRange && self.version < RANGE_DELETE_VERSION {
@@ -200,6 +208,16 @@ impl<'a> Records<'a> {
             header: h,
             bytes: &self.rec,
         }))
+    }
+
+    /// True when the record of `len` bytes at `pos` ends in zeros that run on to the end
+    /// of the file: what a write cut short leaves when the file's new length reached the
+    /// disk but not all of its data (the filesystem fills the gap with zeros). Such a
+    /// record is a torn tail. (A record damaged in the middle of its bytes, or followed
+    /// by anything but zeros, stays corruption.)
+    fn zero_tail_within(&mut self, pos: u64, len: u64) -> io::Result<bool> {
+        let last = (pos + len).min(self.r.len()) - 1;
+        self.r.zeros_from(last)
     }
 
     /// Repair mode: moves to the first offset at or after `from` that holds a whole
