@@ -225,7 +225,7 @@ impl StorageBackend for FileBackend {
     async fn get(&self, partition: &Partition, key: &[u8]) -> Result<Option<Bytes>> {
         self.store.check_open()?;
         self.store.caps.check_key(key)?;
-        self.store.get(partition, key)
+        self.store.get_async(partition, key).await
     }
 
     async fn get_many(&self, partition: &Partition, keys: &[Bytes]) -> Result<Vec<Option<Bytes>>> {
@@ -235,7 +235,11 @@ impl StorageBackend for FileBackend {
         }
         // Checked even for an empty list.
         self.part_id(partition)?;
-        keys.iter().map(|k| self.store.get(partition, k)).collect()
+        let mut values = Vec::with_capacity(keys.len());
+        for k in keys {
+            values.push(self.store.get_async(partition, k).await?);
+        }
+        Ok(values)
     }
 
     async fn exists(&self, partition: &Partition, key: &[u8]) -> Result<bool> {
@@ -326,7 +330,7 @@ impl StorageBackend for FileBackend {
         let st = self.store.state.read();
         let now = ttl::now_ms();
         let p = Store::part(&st, partition)?;
-        Ok(!p.keys.values().any(|e| !e.expired(now)))
+        Ok(!p.keys().values().any(|e| !e.expired(now)))
     }
 
     async fn compact(&self, partition: &Partition) -> Result<()> {

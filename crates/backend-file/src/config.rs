@@ -9,6 +9,9 @@ use backend_support::DEFAULT_WATCH_CAPACITY;
 use crate::format::{Limits, RECORD_HEADER_LEN};
 use crate::io::{RealFs, Vfs};
 
+/// Default budget of the value cache: 64 MiB.
+pub const DEFAULT_VALUE_CACHE_BYTES: u64 = 64 << 20;
+
 /// When acknowledged writes reach stable storage.
 ///
 /// Whatever the policy, a write is in the operating system (survives a process kill)
@@ -55,6 +58,11 @@ pub struct FileConfig {
     pub repair: bool,
     /// Events a watcher may fall behind before it gets `Lagged`. Default 4096.
     pub watch_capacity: usize,
+    /// Bytes of values read from disk kept in RAM for later gets (record lengths plus 64
+    /// bytes each); 0 turns the cache off. Default 64 MiB. A cached value is never stale
+    /// (it is found by its record's location, which a write or merge replaces) and was
+    /// checksum-verified when read.
+    pub value_cache_bytes: u64,
     /// The filesystem every file operation goes through. Default [`RealFs`].
     pub(crate) vfs: Arc<dyn Vfs>,
 }
@@ -72,6 +80,7 @@ impl FileConfig {
             merge_min_bytes: 16 << 20,
             repair: false,
             watch_capacity: DEFAULT_WATCH_CAPACITY,
+            value_cache_bytes: DEFAULT_VALUE_CACHE_BYTES,
             vfs: Arc::new(RealFs),
         }
     }
@@ -115,6 +124,12 @@ impl FileConfig {
     /// Sets how far a watcher may fall behind before it gets `Lagged`.
     pub fn watch_capacity(mut self, events: usize) -> Self {
         self.watch_capacity = events;
+        self
+    }
+
+    /// Sets the value cache's budget in bytes (0: no cache).
+    pub fn value_cache(mut self, bytes: u64) -> Self {
+        self.value_cache_bytes = bytes;
         self
     }
 

@@ -1,12 +1,25 @@
 //! The in-RAM state: partitions, their ordered keydirs, and the open data files.
 
 use std::collections::BTreeMap;
-use crate::files::Handle;
+use std::ops::Bound;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::files::Handle;
 use crate::format::RECORD_HEADER_LEN;
+
+mod leaf;
+mod map;
+#[cfg(test)]
+mod tests;
+
+pub use map::KeyDir;
+
+/// `b` borrowed as a bound on key bytes.
+pub fn as_slice(b: &Bound<Bytes>) -> Bound<&[u8]> {
+    b.as_ref().map(|k| &k[..])
+}
 
 /// Where the newest record of a key lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,8 +55,9 @@ pub struct PartState {
     pub id: u32,
     /// Sequence number of its create record.
     pub create_seq: u64,
-    /// Newest record of every key, in key order.
-    pub keys: BTreeMap<Bytes, Entry>,
+    /// Newest record of every key, in key order. Changed only through the methods
+    /// below, which keep the counters right.
+    keys: KeyDir,
     /// Sum of key + value bytes of the entries.
     pub user_bytes: u64,
     /// Entries with an expiry (so `len` knows whether it must count).
@@ -51,12 +65,28 @@ pub struct PartState {
 }
 
 impl PartState {
-    /// Inserts or replaces `key`; returns the replaced entry.
-    pub fn insert(&mut self, key: Bytes, e: Entry) -> Option<Entry> {
-        self.user_bytes += e.user_bytes();
-        if e.expiry != 0 {
-            self.expiring += 1;
+    /// Partition `id` created at `create_seq`, holding `keys`.
+    pub fn new(id: u32, create_seq: u64, keys: KeyDir) -> Self {
+        let mut p = PartState {
+            id,
+            create_seq,
+            ..PartState::default()
+        };
+        for e in keys.values() {
+            p.count(&e);
         }
+        p.keys = keys;
+        p
+    }
+
+    /// The keydir (read only).
+    pub fn keys(&self) -> &KeyDir {
+        &self.keys
+    }
+
+    /// Inserts or replaces `key`; returns the replaced entry.
+    pub fn insert(&mut self, key: &[u8], e: Entry) -> Option<Entry> {
+        self.count(&e);
         let old = self.keys.insert(key, e);
         if let Some(o) = &old {
             self.forget(o);
@@ -73,6 +103,31 @@ impl PartState {
         old
     }
 
+    /// Removes every key inside `(lo, hi)`, handing each removed entry to `removed`.
+    pub fn remove_range(
+        &mut self,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        mut removed: impl FnMut(&Entry),
+    ) {
+        let (mut bytes, mut expiring) = (0, 0);
+        self.keys.retain_range(lo, hi, |_, e| {
+            bytes += e.user_bytes();
+            expiring += u64::from(e.expiry != 0);
+            removed(&e);
+            false
+        });
+        self.user_bytes -= bytes;
+        self.expiring -= expiring;
+    }
+
+    fn count(&mut self, e: &Entry) {
+        self.user_bytes += e.user_bytes();
+        if e.expiry != 0 {
+            self.expiring += 1;
+        }
+    }
+
     fn forget(&mut self, o: &Entry) {
         self.user_bytes -= o.user_bytes();
         if o.expiry != 0 {
@@ -82,7 +137,7 @@ impl PartState {
 
     /// Live (unexpired) keys at `now`.
     pub fn live_len(&self, now: u64) -> u64 {
-        if self.expiring == 0 {
+        if self.expiring == 0 || self.keys.is_empty() {
             return self.keys.len() as u64;
         }
         self.keys.values().filter(|e| !e.expired(now)).count() as u64
@@ -119,5 +174,10 @@ impl State {
     /// Bytes not pointed at by any keydir entry.
     pub fn dead_bytes(&self) -> u64 {
         self.total_bytes.saturating_sub(self.live_bytes)
+    }
+
+    /// Heap bytes of all the keydirs.
+    pub fn keydir_bytes(&self) -> usize {
+        self.parts.values().map(|p| p.keys.heap_bytes()).sum()
     }
 }

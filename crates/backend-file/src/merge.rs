@@ -21,7 +21,7 @@ use crate::format::{
 };
 use crate::hint::{HintEntry, HintWriter};
 use crate::io::OpenMode;
-use crate::keydir::Entry;
+use crate::keydir::{Entry, as_slice};
 use crate::manifest::Manifest;
 use crate::store::read::{file_of, read_record};
 use crate::store::{MergeStats, Store};
@@ -266,12 +266,12 @@ fn swap(
         let Some(p) = st.parts.get_mut(name).filter(|p| p.id == *pid) else {
             continue;
         };
-        if p.keys.get(&m.key) != Some(&m.old) {
+        if p.keys().get(&m.key) != Some(m.old) {
             continue;
         }
         match m.new {
             Some(new) => {
-                p.insert(m.key, new);
+                p.insert(&m.key, new);
             }
             None => {
                 p.remove(&m.key);
@@ -279,6 +279,9 @@ fn swap(
             }
         }
     }
+    drop(guard);
+    // Every value read from an input is at a location no keydir entry points at now.
+    store.cache.forget_files(inputs);
 }
 
 fn copy_live(
@@ -318,10 +321,12 @@ fn copy_live(
                     Some(k) => std::ops::Bound::Excluded(k.clone()),
                     None => std::ops::Bound::Unbounded,
                 };
-                p.keys
-                    .range((lower, std::ops::Bound::Unbounded))
+                p.keys()
+                    .range(as_slice(&lower), std::ops::Bound::Unbounded)
                     .take(CHUNK)
-                    .filter_map(|(k, e)| Some((k.clone(), *e, file_of(&st, e).ok()?)))
+                    .filter_map(|(k, e)| {
+                        Some((Bytes::copy_from_slice(k), e, file_of(&st, &e).ok()?))
+                    })
                     .collect()
             };
             let Some(last) = chunk.last() else { break };

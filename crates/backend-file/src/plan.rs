@@ -71,7 +71,7 @@ impl<'a> Overlay<'a> {
             return live;
         }
         !self.ranges.iter().any(|r| r.contains(key))
-            && p.keys.get(key).is_some_and(|e| !e.expired(now))
+            && p.keys().get(key).is_some_and(|e| !e.expired(now))
     }
 
     /// True when some key of `range` is live at this point of the batch. Stops at the
@@ -84,9 +84,10 @@ impl<'a> Overlay<'a> {
             return true;
         }
         // Keys the batch wrote are all dead here (else the line above answered).
-        p.keys.range::<[u8], _>(bounds(range)).any(|(k, e)| {
+        let (lo, hi) = bounds(range);
+        p.keys().range(lo, hi).any(|(k, e)| {
             !e.expired(now)
-                && !self.keys.contains_key(&k[..])
+                && !self.keys.contains_key(k)
                 && !self.ranges.iter().any(|r| r.contains(k))
         })
     }

@@ -11,7 +11,7 @@ use backend_support::ttl;
 use bytes::Bytes;
 
 use crate::files::Handle;
-use crate::keydir::Entry;
+use crate::keydir::{Entry, as_slice};
 use crate::store::Store;
 use crate::store::read::{file_of, read_value};
 
@@ -52,11 +52,11 @@ pub(crate) fn produce(
                 return;
             };
             let now = ttl::now_ms();
-            let pick = |(k, e): (&Bytes, &Entry)| -> Found {
-                let live = (!e.expired(now)).then(|| (*e, file_of(&st, e)));
-                (k.clone(), live)
+            let pick = |(k, e): (&[u8], Entry)| -> Found {
+                let live = (!e.expired(now)).then(|| (e, file_of(&st, &e)));
+                (Bytes::copy_from_slice(k), live)
             };
-            let it = p.keys.range((lo.clone(), hi.clone()));
+            let it = p.keys().range(as_slice(&lo), as_slice(&hi));
             if range.reverse {
                 it.rev().take(SCAN_CHUNK).map(pick).collect()
             } else {
@@ -76,7 +76,12 @@ pub(crate) fn produce(
             let value = if range.keys_only {
                 Ok(Bytes::new())
             } else {
-                file.and_then(|f| read_value(&f, &e, &key))
+                // A scan reads the cache but does not fill it (one pass over many
+                // keys would push out the values point reads keep coming back to).
+                match store.cache.get(&e) {
+                    Some(v) => Ok(v),
+                    None => file.and_then(|f| read_value(&f, &e, &key)),
+                }
             };
             let item = value.map(|value| Item {
                 key,

@@ -165,6 +165,7 @@ pub(crate) fn close(store: &Store) -> Result<()> {
         st.files.clear();
         st.parts.clear();
     }
+    store.cache.clear();
     store.lock.lock().take();
     synced.and(unspared)
 }

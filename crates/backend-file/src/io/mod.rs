@@ -83,6 +83,14 @@ pub trait VfsFile: Send + Sync + Debug {
     /// kind [`io::ErrorKind::UnexpectedEof`].
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
 
+    /// Like [`VfsFile::read_exact_at`], but only if it needs no wait for the device (the
+    /// bytes are in the OS page cache): `Ok(false)` means it would have waited, and the
+    /// caller makes the read on a thread that may block. The default reads and answers
+    /// `Ok(true)` (a disk that never makes a reader wait).
+    fn read_exact_at_nowait(&self, buf: &mut [u8], offset: u64) -> io::Result<bool> {
+        self.read_exact_at(buf, offset).map(|()| true)
+    }
+
     /// Writes all of `buf` at `offset`, extending the file if needed.
     fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
 

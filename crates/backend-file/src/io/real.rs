@@ -75,6 +75,32 @@ impl VfsFile for RealFile {
         self.0.read_exact_at(buf, offset)
     }
 
+    /// `preadv2` with `RWF_NOWAIT` (Linux 4.14+): answers `EAGAIN` instead of waiting
+    /// for the device. Where the flag is not supported, `Ok(false)`: the caller reads on a
+    /// thread that may block.
+    fn read_exact_at_nowait(&self, buf: &mut [u8], offset: u64) -> io::Result<bool> {
+        use rustix::io::{Errno, ReadWriteFlags, preadv2};
+        let mut done = 0;
+        while done < buf.len() {
+            let mut slice = [io::IoSliceMut::new(&mut buf[done..])];
+            match preadv2(
+                &self.0,
+                &mut slice,
+                offset + done as u64,
+                ReadWriteFlags::NOWAIT,
+            ) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => done += n,
+                Err(Errno::INTR) => {}
+                Err(Errno::AGAIN | Errno::OPNOTSUPP | Errno::INVAL | Errno::NOSYS) => {
+                    return Ok(false);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(true)
+    }
+
     fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
         self.0.write_all_at(buf, offset)
     }

@@ -232,7 +232,7 @@ pub fn recover(cfg: &FileConfig, dir: &Dir, limits: &Limits) -> Result<Recovered
     state.live_bytes = state
         .parts
         .values()
-        .flat_map(|p| p.keys.values())
+        .flat_map(|p| p.keys().values())
         .map(|e| u64::from(e.len))
         .sum();
 

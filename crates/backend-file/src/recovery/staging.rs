@@ -5,11 +5,14 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use backend_api::KeyRange;
-use backend_support::RangeCursor;
 use bytes::Bytes;
 
 use crate::format::{Kind, decode_range};
-use crate::keydir::{Entry, PartState};
+use crate::keydir::{Entry, KeyDir, PartState, as_slice};
+
+/// The length a delete's entry is staged with: no record is that short, so it marks a
+/// tombstone until the end of recovery, in the same compact map as the puts.
+const TOMBSTONE: u32 = 0;
 
 /// One record as recovery sees it.
 pub(super) struct Seen {
@@ -23,7 +26,10 @@ pub(super) struct Seen {
 /// file in any order.
 #[derive(Default)]
 pub(super) struct Staging {
-    keys: HashMap<u32, BTreeMap<Bytes, (Entry, bool)>>,
+    /// Newest record per key per partition id; deletes staged with length
+    /// [`TOMBSTONE`]. Built in the keydir's own compact map, which becomes the
+    /// partition's keydir at the end: no second copy of the keys.
+    keys: HashMap<u32, KeyDir>,
     /// Range tombstones per partition id, with their sequence numbers.
     ranges: HashMap<u32, Vec<(KeyRange, u64)>>,
     creates: HashMap<u32, (String, u64)>,
@@ -47,15 +53,12 @@ impl Staging {
         self.max_pid = self.max_pid.max(s.partition);
         match s.kind {
             Kind::Put | Kind::Delete => {
-                let tomb = s.kind == Kind::Delete;
-                let map = self.keys.entry(s.partition).or_default();
-                match map.get_mut(&s.key) {
-                    Some(old) if old.0.seq >= s.entry.seq => {}
-                    Some(old) => *old = (s.entry, tomb),
-                    None => {
-                        map.insert(s.key, (s.entry, tomb));
-                    }
+                let mut e = s.entry;
+                if s.kind == Kind::Delete {
+                    e.len = TOMBSTONE;
                 }
+                let map = self.keys.entry(s.partition).or_default();
+                map.insert_unless(&s.key, e, |old| old.seq >= e.seq);
             }
             Kind::CreatePartition => {
                 let name = String::from_utf8_lossy(&s.key).into_owned();
@@ -83,29 +86,16 @@ impl Staging {
             if parts.get(&name).is_some_and(|p| p.create_seq > create_seq) {
                 continue;
             }
-            let mut part = PartState {
-                id: pid,
-                create_seq,
-                ..PartState::default()
-            };
             let mut keys = self.keys.remove(&pid).unwrap_or_default();
             // A range tombstone hides every key of its range whose newest record is
             // older than it; newer records (later in the same batch, or after) stay.
             // A hidden key is removed at once, so no later tombstone visits it again.
             for (range, seq) in self.ranges.remove(&pid).unwrap_or_default() {
-                let mut cursor = RangeCursor::new(&range);
-                while let Some(key) = cursor.next_key(&keys) {
-                    if keys.get(&key).is_some_and(|(e, _)| e.seq < seq) {
-                        keys.remove(&key);
-                    }
-                }
+                let (lo, hi) = range.bounds();
+                keys.retain_range(as_slice(&lo), as_slice(&hi), |_, e| e.seq >= seq);
             }
-            for (key, (entry, tomb)) in keys {
-                if !tomb {
-                    part.insert(key, entry);
-                }
-            }
-            parts.insert(name, part);
+            keys.retain(|_, e| e.len != TOMBSTONE);
+            parts.insert(name, PartState::new(pid, create_seq, keys));
         }
         parts
     }

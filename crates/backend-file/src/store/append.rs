@@ -11,15 +11,15 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use backend_api::{Result, WatchEvent};
-use backend_support::RangeCursor;
 use bytes::Bytes;
 
 use super::{Sealed, Store, Written};
+use crate::cache::ValueCache;
 use crate::files::Handle;
 use crate::format::{
     FILE_HEADER_LEN, FLAG_BATCH, FLAG_BEGIN, FLAG_END, Kind, RECORD_HEADER_LEN, RecordHeader,
 };
-use crate::keydir::{Entry, PartState, State};
+use crate::keydir::{Entry, KeyDir, PartState, State, as_slice};
 use crate::plan::Op;
 use crate::writer::{Writer, create_data_file};
 
@@ -131,7 +131,7 @@ impl Store {
             let mut st = self.state.write();
             st.grew(w.file_id, total);
             for (op, e) in ops.iter().zip(&entries) {
-                apply(&mut st, op, e);
+                apply(&mut st, &self.cache, op, e);
             }
             self.merge_due(&st)
         };
@@ -182,7 +182,8 @@ impl Store {
 }
 
 /// Applies one appended record, now at `e`, to the keydir.
-fn apply(st: &mut State, op: &Op<'_>, e: &Entry) {
+/// Every entry a write replaces or removes leaves the value cache.
+fn apply(st: &mut State, cache: &ValueCache, op: &Op<'_>, e: &Entry) {
     match op.kind {
         Kind::Put | Kind::Delete => {
             let Some(p) = st.parts.get_mut(op.name) else {
@@ -190,39 +191,39 @@ fn apply(st: &mut State, op: &Op<'_>, e: &Entry) {
             };
             let old = if op.kind == Kind::Put {
                 st.live_bytes += u64::from(e.len);
-                p.insert(Bytes::copy_from_slice(op.key), *e)
+                p.insert(op.key, *e)
             } else {
                 p.remove(op.key)
             };
             if let Some(old) = old {
                 st.live_bytes -= u64::from(old.len);
+                cache.forget(&old);
             }
         }
         Kind::CreatePartition => {
             st.parts.insert(
                 op.name.to_owned(),
-                PartState {
-                    id: op.pid,
-                    create_seq: e.seq,
-                    ..PartState::default()
-                },
+                PartState::new(op.pid, e.seq, KeyDir::default()),
             );
         }
         Kind::DropPartition => {
             if let Some(p) = st.parts.remove(op.name) {
-                st.live_bytes -= p.keys.values().map(|e| u64::from(e.len)).sum::<u64>();
+                for old in p.keys().values() {
+                    st.live_bytes -= u64::from(old.len);
+                    cache.forget(&old);
+                }
             }
         }
         Kind::DeleteRange => {
             let (Some(p), Some(range)) = (st.parts.get_mut(op.name), op.range) else {
                 return;
             };
-            let mut cursor = RangeCursor::new(range);
-            while let Some(key) = cursor.next_key(&p.keys) {
-                if let Some(old) = p.remove(&key) {
-                    st.live_bytes -= u64::from(old.len);
-                }
-            }
+            let (lo, hi) = range.bounds();
+            let live = &mut st.live_bytes;
+            p.remove_range(as_slice(&lo), as_slice(&hi), |old| {
+                *live -= u64::from(old.len);
+                cache.forget(old);
+            });
         }
     }
 }

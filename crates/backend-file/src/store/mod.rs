@@ -21,6 +21,7 @@ use backend_api::{Capabilities, Error, Partition, Result};
 use backend_support::{WatchHub, ttl};
 use parking_lot::{Mutex, RwLock};
 
+use crate::cache::ValueCache;
 use crate::commit::GroupCommit;
 use crate::config::FileConfig;
 use crate::files::Dir;
@@ -58,6 +59,8 @@ pub(crate) struct Store {
     pub report: RecoveryReport,
     /// Sealed files, hints, the spare file, merges: the background's share.
     pub bg: Background,
+    /// Values read from disk, by record location (see [`crate::cache`]).
+    pub cache: ValueCache,
 }
 
 impl Store {
@@ -89,6 +92,7 @@ impl Store {
             lock: Mutex::new(Some(rec.lock)),
             report: rec.report,
             bg,
+            cache: ValueCache::new(cfg.value_cache_bytes),
             cfg,
         }))
     }
@@ -117,7 +121,7 @@ impl Store {
 
 /// True when `key` has a live (unexpired) entry in `p`.
 pub(crate) fn live_in(p: &PartState, key: &[u8]) -> bool {
-    p.keys
+    p.keys()
         .get(key)
         .is_some_and(|e| e.expiry == 0 || !e.expired(ttl::now_ms()))
 }

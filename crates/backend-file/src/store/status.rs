@@ -25,7 +25,9 @@ impl Store {
             put("partitions", st.parts.len().to_string());
             let keys: u64 = st.parts.values().map(|p| p.live_len(now)).sum();
             put("key_count", keys.to_string());
+            put("keydir_bytes", st.keydir_bytes().to_string());
         }
+        put("value_cache_bytes", self.cache.bytes().to_string());
         {
             let w = self.writer.lock();
             let active = w
