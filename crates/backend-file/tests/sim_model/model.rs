@@ -35,6 +35,8 @@ type KeyHistory = Vec<Ev<Option<Vec<u8>>>>;
 struct Ev<T> {
     value: T,
     durable: bool,
+    /// The write failed: it may or may not be there, now or after any later sync.
+    unknown: bool,
 }
 
 /// One key's write within a batch.
@@ -55,6 +57,8 @@ pub struct Model {
     batches: Vec<Vec<Member>>,
     /// Some write's outcome is unknown (it failed): the live state is not exact.
     pub uncertain: bool,
+    /// Writes recorded now failed (see [`Model::unknown`]).
+    recording_unknown: bool,
     next_value: u64,
     tag: String,
 }
@@ -67,6 +71,7 @@ impl Model {
             parts: vec![vec![durable(false)]; PARTS],
             batches: Vec::new(),
             uncertain: false,
+            recording_unknown: false,
             next_value: 0,
             tag,
         }
@@ -92,7 +97,22 @@ impl Model {
 
     /// Records a write of one key (`None`: delete, or a put already expired).
     pub fn write(&mut self, p: usize, k: usize, value: Option<Vec<u8>>, durable: bool) {
-        self.keys[p][k].push(Ev { value, durable });
+        let unknown = self.recording_unknown;
+        self.keys[p][k].push(Ev {
+            value,
+            durable: durable && !unknown,
+            unknown,
+        });
+    }
+
+    /// Records, through `apply`, writes that failed: each may or may not be there, now
+    /// or after any later sync (a failed `fdatasync` may have dropped their bytes for
+    /// good while they still read back), so no flush ever makes them durable.
+    pub fn unknown(&mut self, apply: impl FnOnce(&mut Model)) {
+        self.recording_unknown = true;
+        apply(self);
+        self.recording_unknown = false;
+        self.uncertain = true;
     }
 
     /// Records an atomic batch: the final value of each key it wrote.
@@ -113,22 +133,24 @@ impl Model {
     /// Records the creation (`true`) or drop of partition `p`: either way its keys are
     /// gone (a re-created partition starts empty).
     pub fn partition(&mut self, p: usize, exists: bool, durable: bool) {
+        let unknown = self.recording_unknown;
         self.parts[p].push(Ev {
             value: exists,
-            durable,
+            durable: durable && !unknown,
+            unknown,
         });
         for k in 0..KEYS {
             self.write(p, k, None, durable);
         }
     }
 
-    /// Everything written so far is durable (a successful flush or close).
+    /// Every write acknowledged so far is durable (a successful flush or close).
     pub fn all_durable(&mut self) {
         for e in self.parts.iter_mut().flatten() {
-            e.durable = true;
+            e.durable |= !e.unknown;
         }
         for e in self.keys.iter_mut().flatten().flatten() {
-            e.durable = true;
+            e.durable |= !e.unknown;
         }
     }
 
@@ -224,6 +246,7 @@ fn durable<T>(value: T) -> Ev<T> {
     Ev {
         value,
         durable: true,
+        unknown: false,
     }
 }
 

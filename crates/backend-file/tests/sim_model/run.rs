@@ -54,7 +54,7 @@ pub enum Outcome<T> {
     /// It answered `Ok`.
     Acked(T),
     /// It failed: a power cut or an injected failure, its effect unknown.
-    Unknown(Error),
+    Unknown,
 }
 
 /// A store on a simulated disk, with its model.
@@ -74,6 +74,10 @@ pub struct Run {
     pub stats: Stats,
     /// Failures not caused by a power cut are expected (fault tests) rather than bugs.
     pub faults_expected: bool,
+    /// Those failures, in order (fault tests).
+    pub errors: Vec<Error>,
+    /// A write answered `Poisoned` since the store was opened: every later write must.
+    pub poisoned: bool,
 }
 
 /// `Always` for 0 and 1, `Never` for 2, `EveryMs(2)` for 3.
@@ -88,10 +92,17 @@ pub fn policy(n: u8) -> SyncPolicy {
 impl Run {
     /// Opens a new store in `dir` (a path on the simulated disk) on a fresh disk.
     pub async fn start(seed: u64, policy: SyncPolicy, auto_merge: bool, dir: &Path) -> Self {
-        let disk = SimDisk::new(seed);
+        let mut run = Run::new(SimDisk::new(seed), seed, policy, auto_merge, dir);
+        let store = FileBackend::open(run.config()).await;
+        run.store = Some(store.unwrap_or_else(|e| panic!("open on a fresh disk: {e}")));
+        run
+    }
+
+    /// A run on `disk` with no store open yet.
+    pub fn new(disk: SimDisk, seed: u64, policy: SyncPolicy, auto_merge: bool, dir: &Path) -> Self {
         let mut rng = Rng::new(seed ^ 0x5EED);
         disk.set_crash_options(crash_options(&mut rng));
-        let mut run = Run {
+        Run {
             disk,
             dir: dir.to_path_buf(),
             policy,
@@ -101,10 +112,9 @@ impl Run {
             rng,
             stats: Stats::default(),
             faults_expected: false,
-        };
-        let store = FileBackend::open(run.config()).await;
-        run.store = Some(store.unwrap_or_else(|e| panic!("open on a fresh disk: {e}")));
-        run
+            errors: Vec::new(),
+            poisoned: false,
+        }
     }
 
     /// The configuration: this disk, tiny files (rotation every few writes), merges
@@ -131,16 +141,34 @@ impl Run {
 
     /// Classifies a result: an error is a finding unless a cut or an expected failure
     /// explains it.
+    ///
+    /// With `faults_expected`, a write (anything but `close`) that succeeds after one
+    /// answered `Poisoned` is a finding: a poisoned store refuses writes until reopened.
     pub fn outcome<T>(
         &mut self,
         what: &str,
         r: backend_api::Result<T>,
     ) -> Result<Outcome<T>, String> {
         match r {
+            Ok(_) if self.poisoned && what != "close" => Err(format!(
+                "{what} succeeded after a write answered Poisoned (before any reopen)"
+            )),
             Ok(v) => Ok(Outcome::Acked(v)),
-            Err(e) if self.disk.is_off() || self.faults_expected => {
+            Err(_) if self.disk.is_off() => {
                 self.stats.in_flight += 1;
-                Ok(Outcome::Unknown(e))
+                Ok(Outcome::Unknown)
+            }
+            // The partition's own creation failed: not an answer to an I/O failure.
+            Err(Error::PartitionNotFound(_)) if self.faults_expected && self.model.uncertain => {
+                Ok(Outcome::Unknown)
+            }
+            Err(e) if self.faults_expected => {
+                self.stats.in_flight += 1;
+                if matches!(e, Error::Poisoned { .. }) && what != "close" {
+                    self.poisoned = true;
+                }
+                self.errors.push(e);
+                Ok(Outcome::Unknown)
             }
             Err(e) => Err(format!("{what}: unexpected error: {e}")),
         }
@@ -287,10 +315,7 @@ impl Run {
         let ack = self.durable_on_ack();
         match self.outcome(&format!("{s:?}"), r)? {
             Outcome::Acked(()) => apply(&mut self.model, ack),
-            Outcome::Unknown(_) => {
-                apply(&mut self.model, false);
-                self.model.uncertain = true;
-            }
+            Outcome::Unknown => self.model.unknown(|m| apply(m, false)),
         }
         Ok(())
     }
@@ -376,10 +401,7 @@ impl Run {
                     self.model.write(p, k, new, ack);
                 }
             }
-            Outcome::Unknown(_) => {
-                self.model.write(p, k, new, false);
-                self.model.uncertain = true;
-            }
+            Outcome::Unknown => self.model.unknown(|m| m.write(p, k, new, false)),
         }
         Ok(())
     }
@@ -389,22 +411,40 @@ impl Run {
         let r = self.store().close().await;
         match self.outcome("close", r)? {
             Outcome::Acked(()) => self.model.all_durable(),
-            Outcome::Unknown(_) => {}
+            Outcome::Unknown => {}
         }
         self.store = None;
         if self.disk.is_off() {
             return self.crash().await;
         }
-        let store = match FileBackend::open(self.config()).await {
-            Ok(s) => s,
-            Err(_) if self.disk.is_off() => return self.crash().await,
-            Err(e) => return Err(format!("reopen after a clean close: {e}")),
-        };
-        let seen = match observe(&store).await {
-            Ok(seen) => seen,
-            Err(_) if self.disk.is_off() => return self.crash().await,
-            Err(e) => return Err(format!("reading after a clean reopen: {e}")),
-        };
+        let mut opened = FileBackend::open(self.config()).await;
+        if let Err(e) = opened {
+            if self.disk.is_off() {
+                return self.crash().await;
+            }
+            if !self.faults_expected {
+                return Err(format!("reopen after a clean close: {e}"));
+            }
+            // The injected failure struck the open: it fails once, so open again.
+            self.errors.push(e);
+            opened = FileBackend::open(self.config()).await;
+        }
+        let store = opened.map_err(|e| format!("reopen: {e}"))?;
+        self.poisoned = false;
+        let mut seen = observe(&store).await;
+        if let Err(e) = &seen {
+            if self.disk.is_off() {
+                return self.crash().await;
+            }
+            if !self.faults_expected {
+                return Err(format!("reading after a clean reopen: {e}"));
+            }
+            // The injected failure struck a read: it fails once, so read again.
+            self.errors
+                .push(Error::io(&self.dir, std::io::Error::other(e.clone())));
+            seen = observe(&store).await;
+        }
+        let seen = seen.map_err(|e| format!("reading after a reopen: {e}"))?;
         if !self.model.uncertain && seen != self.model.expected() {
             return Err(format!(
                 "after a clean close and reopen the store holds {seen:?}, the model {:?}",
@@ -412,7 +452,10 @@ impl Run {
             ));
         }
         self.model.check(&seen)?;
-        self.model.reset(&seen);
+        // After a failure what reads back may still not be durable: keep the history.
+        if !self.model.uncertain {
+            self.model.reset(&seen);
+        }
         self.stats.clean_reopens += 1;
         self.store = Some(store);
         Ok(())
