@@ -72,13 +72,13 @@ impl RedisBackend {
                 &config.namespace,
                 config.is_cluster() && config.colocate_partitions,
             ),
-            // A cluster publishes on the partition's sharded channel, always (a
-            // subscriber may sit on another node of the shard than the script's, so
-            // the script cannot count them).
+            // A cluster publishes on the partition's sharded channel when the slot's
+            // master has a subscriber (watches subscribe on the master; one that is
+            // moving to a new master reports the gap itself).
             publish: if config.is_cluster() {
                 batch::Publish {
                     command: "SPUBLISH",
-                    count: "",
+                    count: "SHARDNUMSUB",
                 }
             } else {
                 batch::Publish {
@@ -136,7 +136,8 @@ impl RedisBackend {
             .arg(value)
             .arg(ttl_arg(options.ttl))
             .arg(&keys.channel)
-            .arg(self.publish.command);
+            .arg(self.publish.command)
+            .arg(self.publish.count);
         let done: i64 = self.calls.eval_write("put", script, &cmd).await?;
         found(done, partition)
     }
@@ -150,7 +151,8 @@ impl RedisBackend {
             .arg(&keys.index)
             .arg(key)
             .arg(&keys.channel)
-            .arg(self.publish.command);
+            .arg(self.publish.command)
+            .arg(self.publish.count);
         let done: i64 = self.calls.eval_write("delete", script, &cmd).await?;
         found(done, partition)
     }

@@ -25,7 +25,8 @@
 use redis::{Cmd, Script};
 
 /// `KEYS`: marker, value key, index. `ARGV`: key, value, TTL in ms (`0`: none),
-/// channel, publish command. Returns 0 when the partition is missing, else 1.
+/// channel, publish command, the `PUBSUB` subcommand counting the channel's
+/// subscribers (empty: always publish). Returns 0 when the partition is missing, else 1.
 const PUT: &str = r#"#!lua
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if ARGV[3] ~= '0' then
@@ -34,17 +35,20 @@ else
   redis.call('SET', KEYS[2], ARGV[2])
 end
 redis.call('ZADD', KEYS[3], 0, ARGV[1])
+if ARGV[6] ~= '' and redis.call('PUBSUB', ARGV[6], ARGV[4])[2] == 0 then return 1 end
 redis.call(ARGV[5], ARGV[4], 'P' .. #ARGV[1] .. ':' .. #ARGV[2] .. ':' .. ARGV[1] .. ARGV[2])
 return 1
 "#;
 
-/// `KEYS`: marker, value key, index. `ARGV`: key, channel, publish command. Returns 0
-/// when the partition is missing, else 1. A key that was absent (or expired) writes nothing and publishes
+/// `KEYS`: marker, value key, index. `ARGV`: key, channel, publish command, subscriber
+/// count subcommand (as for `PUT`). Returns 0 when the partition is missing, else 1. A key that was absent (or expired) writes nothing and publishes
 /// nothing.
 const DELETE: &str = r#"#!lua
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if redis.call('DEL', KEYS[2]) > 0 then
-  redis.call(ARGV[3], ARGV[2], 'D' .. #ARGV[1] .. ':' .. ARGV[1])
+  if ARGV[4] == '' or redis.call('PUBSUB', ARGV[4], ARGV[2])[2] > 0 then
+    redis.call(ARGV[3], ARGV[2], 'D' .. #ARGV[1] .. ':' .. ARGV[1])
+  end
 end
 redis.call('ZREM', KEYS[3], ARGV[1])
 return 1
@@ -60,7 +64,7 @@ return 1
 ///
 /// `ARGV`: `[1]` partitions, `[2]` checks, `[3]` operations, `[4]` the publish command
 /// (`PUBLISH` or `SPUBLISH`), `[5]` the `PUBSUB` subcommand counting subscribers
-/// (`NUMSUB`; empty: always publish); then per partition its channel; then per check:
+/// (`NUMSUB`, `SHARDNUMSUB`; empty: always publish); then per partition its channel; then per check:
 /// partition number, `1` (must equal the next argument) or `0` (must be absent), the
 /// expected value; then per operation: partition number, flag, two arguments; then per
 /// range delete: how many index entries the caller read, and those entries. Flags: `P`
