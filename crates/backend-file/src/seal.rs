@@ -110,14 +110,17 @@ fn prepare_spare(store: &Store) {
     if store.closed.load(Ordering::Acquire) {
         return;
     }
-    let (id, seq_floor) = {
+    let id = {
         let mut w = store.writer.lock();
         if w.spare.is_some() || store.commit.is_poisoned() {
             return;
         }
-        (w.take_file_id(), w.next_seq)
+        w.take_file_id()
     };
-    let Ok(file) = create_data_file(&store.dir, id, 0, seq_floor) else {
+    // Sequence floor 0 (no floor): the spare's records are numbered above anything
+    // written now anyway, and a floor taken now could lie above the last record that
+    // survives a power cut, making the numbering jump at the next open.
+    let Ok(file) = create_data_file(&store.dir, id, 0, 0) else {
         let _ = store
             .dir
             .remove_if_exists(&crate::files::tmp_name(&data_name(id)));
