@@ -72,13 +72,13 @@ impl RedisBackend {
                 &config.namespace,
                 config.is_cluster() && config.colocate_partitions,
             ),
-            // A cluster publishes on the partition's sharded channel when the slot's
-            // master has a subscriber (watches subscribe on the master; one that is
-            // moving to a new master reports the gap itself).
+            // A cluster publishes on the partition's sharded channel always: after a
+            // failover a watch may sit on a replica of the shard (which still gets
+            // the message), where the master's `SHARDNUMSUB` does not count it.
             publish: if config.is_cluster() {
                 batch::Publish {
                     command: "SPUBLISH",
-                    count: "SHARDNUMSUB",
+                    count: "",
                 }
             } else {
                 batch::Publish {

@@ -40,8 +40,8 @@ pub(crate) struct Plan<'a> {
 pub(crate) struct Publish {
     /// `PUBLISH` (standalone) or `SPUBLISH` (cluster, sharded pub/sub).
     pub command: &'static str,
-    /// `PUBSUB` subcommand counting subscribers (`NUMSUB`; `SHARDNUMSUB` on a cluster,
-    /// counting the slot master's); empty: always publish.
+    /// `PUBSUB` subcommand counting subscribers (`NUMSUB`); empty: always publish (a
+    /// cluster: a watch may sit on any node of the shard).
     pub count: &'static str,
 }
 

@@ -64,7 +64,7 @@ return 1
 ///
 /// `ARGV`: `[1]` partitions, `[2]` checks, `[3]` operations, `[4]` the publish command
 /// (`PUBLISH` or `SPUBLISH`), `[5]` the `PUBSUB` subcommand counting subscribers
-/// (`NUMSUB`, `SHARDNUMSUB`; empty: always publish); then per partition its channel; then per check:
+/// (`NUMSUB`; empty: always publish); then per partition its channel; then per check:
 /// partition number, `1` (must equal the next argument) or `0` (must be absent), the
 /// expected value; then per operation: partition number, flag, two arguments; then per
 /// range delete: how many index entries the caller read, and those entries. Flags: `P`
