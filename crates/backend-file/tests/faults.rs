@@ -121,7 +121,9 @@ async fn faulted(
     fault: Fault,
     process_restart: bool,
 ) -> Result<(Seen, bool), String> {
-    let disk = SimDisk::new(SEED);
+    // The call sequence does not depend on the disk's seed; what survives the power
+    // cut does: a different draw for every run.
+    let disk = SimDisk::new(SEED ^ (index << 2 | u64::from(process_restart) << 1 | fault as u64));
     disk.fail_call(index, fault);
     let mut run = Run::new(disk.clone(), SEED, SyncPolicy::Always, false, dir);
     run.faults_expected = true;

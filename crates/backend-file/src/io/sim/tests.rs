@@ -361,3 +361,22 @@ fn reads_past_the_end_and_missing_files_are_errors() {
     assert!(fs.exists(Path::new(DIR)).unwrap());
     assert!(!fs.exists(&p("none")).unwrap());
 }
+
+#[test]
+fn without_reordering_the_write_at_the_cut_may_be_torn() {
+    let mut lens = std::collections::BTreeSet::new();
+    for seed in 0..200 {
+        let (d, fs) = disk(
+            seed,
+            CrashOptions {
+                reorder: false,
+                ..STRICT
+            },
+        );
+        let a = durable_file(&*fs, "a");
+        a.write_all_at(&[1; 100], 0).unwrap();
+        d.restart();
+        lens.insert(d.file(&p("a")).unwrap().len());
+    }
+    assert!(lens.len() > 20, "{lens:?}");
+}
