@@ -259,7 +259,7 @@ mod tests {
             offset: n * 1000,
             len: 40 + n as u32,
             seq: u64::MAX - n,
-            expiry: if n % 2 == 0 { 0 } else { n << 40 },
+            expiry: if n.is_multiple_of(2) { 0 } else { n << 40 },
         }
     }
 

@@ -27,7 +27,7 @@ fn entry(n: u64) -> Entry {
         offset: n.wrapping_mul(0x9e37_79b9),
         len: (n % 5000) as u32,
         seq: n,
-        expiry: if n % 3 == 0 { n << 20 } else { 0 },
+        expiry: if n.is_multiple_of(3) { n << 20 } else { 0 },
     }
 }
 

@@ -181,20 +181,23 @@ pub fn recover(cfg: &FileConfig, dir: &Dir, limits: &Limits) -> Result<Recovered
         let sealed = hint.is_some();
         if let Some(entries) = hint {
             report.hints_loaded += 1;
-            for e in entries {
-                staging.apply(Seen {
-                    kind: e.kind,
-                    partition: e.partition,
-                    key: Bytes::from(e.key),
-                    entry: Entry {
-                        file_id: id,
-                        offset: e.offset,
-                        len: e.len,
-                        seq: e.seq,
-                        expiry: e.expiry,
-                    },
-                });
-            }
+            staging.apply_all(
+                entries
+                    .into_iter()
+                    .map(|e| Seen {
+                        kind: e.kind,
+                        partition: e.partition,
+                        key: Bytes::from(e.key),
+                        entry: Entry {
+                            file_id: id,
+                            offset: e.offset,
+                            len: e.len,
+                            seq: e.seq,
+                            expiry: e.expiry,
+                        },
+                    })
+                    .collect(),
+            );
         } else {
             report.files_scanned += 1;
             let mut scan = Scan {
