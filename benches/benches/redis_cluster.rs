@@ -173,6 +173,10 @@ fn main() {
     group.finish();
 
     c.final_summary();
+    if !std::env::args().any(|a| a == "--bench") {
+        // Test mode (`cargo test --benches`): each group ran once; no paired rounds.
+        return;
+    }
 
     // Paired rounds: on a shared machine whose load drifts, each round times the two
     // sides back to back (order alternating) and the ratio is the median of the
