@@ -142,25 +142,29 @@ pub(super) fn image(fs: &Fs, opts: &CrashOptions, rng: &mut Rng) -> Image {
         .into_iter()
         .map(|id| {
             let node = fs.inodes.get(&id).unwrap_or(&empty);
-            let keep = match global_cut {
-                Some(cut) => node.pending.iter().take_while(|p| p.0 < cut).count(),
-                None => rng.keep(node.pending.len()),
+            let (keep, tear) = match global_cut {
+                Some(cut) => {
+                    let keep = node.pending.iter().take_while(|p| p.0 < cut).count();
+                    // Only the write at the cut itself may be torn.
+                    (keep, node.pending.get(keep).is_some_and(|p| p.0 == cut))
+                }
+                None => (rng.keep(node.pending.len()), true),
             };
-            (id, survivor(node, keep, opts, rng))
+            (id, survivor(node, keep, tear, opts, rng))
         })
         .collect();
     Image { names, inodes }
 }
 
 /// One file after the cut: durable bytes, the first `keep` queued operations, then
-/// the next write torn as `opts.tear` says, then possibly zeros up to the length the
-/// lost operations gave it.
-fn survivor(node: &Inode, keep: usize, opts: &CrashOptions, rng: &mut Rng) -> Vec<u8> {
+/// (`tear`) the next write torn as `opts.tear` says, then possibly zeros up to the
+/// length the lost operations gave it.
+fn survivor(node: &Inode, keep: usize, tear: bool, opts: &CrashOptions, rng: &mut Rng) -> Vec<u8> {
     let mut data = node.durable.clone();
     for (_, op) in &node.pending[..keep] {
         op.apply(&mut data);
     }
-    if let Some((_, Pending::Write { offset, bytes })) = node.pending.get(keep) {
+    if let Some((_, Pending::Write { offset, bytes })) = node.pending.get(keep).filter(|_| tear) {
         let torn = torn_len(*offset, bytes.len() as u64, opts.tear, rng);
         write_at(&mut data, *offset, &bytes[..torn as usize]);
     }
