@@ -2,17 +2,19 @@
 
 use std::ops::ControlFlow;
 use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
 
-use backend_api::{Partition, PutOptions, ScanRange, StorageBackend};
+use backend_api::{Entry, Partition, ScanRange, StorageBackend};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::checkpoint::{Checkpoint, Mark};
-use crate::digest::{Digest, digest_partition};
+use crate::digest::{Digest, digest_live, digest_partition};
 use crate::dump::{mismatch, prepare};
 use crate::progress::{OnProgress, Phase, Progress};
 use crate::sink::Sink;
+use crate::source::entries;
 use crate::{Result, TransferError, partitions};
 
 /// How to copy.
@@ -68,7 +70,16 @@ pub struct CopyReport {
     pub skipped: Vec<String>,
     /// Each partition's digest, equal on both sides (when verified).
     pub verified: Vec<(String, Digest)>,
+    /// Pairs not written because their deadline had passed when they were read.
+    pub expired: u64,
+    /// What could not be carried as asked, one line each (a source that cannot report
+    /// TTLs, a destination without TTL): the copy went on without it.
+    pub warnings: Vec<String>,
 }
+
+/// How far ahead of the check a deadline must lie for its key to be compared: keys
+/// that expire sooner may legitimately be gone on one side and not the other.
+pub const VERIFY_HORIZON: Duration = Duration::from_secs(300);
 
 /// Copies `src` into `dst`, one partition at a time: one ascending scan per partition
 /// feeds batches (of `batch_keys` pairs) to the destination while the next batch is
@@ -82,7 +93,13 @@ pub struct CopyReport {
 /// Deletes are never propagated. The final verification reads the source again, so it
 /// reports any write made during the copy as a mismatch.
 ///
-/// **TTLs** are not copied (the trait does not expose them): keys arrive without one.
+/// **TTLs** arrive as absolute deadlines (read with
+/// [`StorageBackend::scan_entries`], written with `PutOptions::expires_at`); a key whose
+/// deadline passed before it was written is skipped (`expired`). A source answering
+/// `Unsupported` is copied without deadlines and a destination without `ttl` gets
+/// permanent keys, each with a line in `warnings`. A partition that held keys with
+/// deadlines is verified over the keys that outlive the check by [`VERIFY_HORIZON`]
+/// on both sides (the digests then name only those keys).
 pub async fn copy(
     src: &dyn StorageBackend,
     dst: &dyn StorageBackend,
@@ -125,6 +142,8 @@ pub async fn copy(
         progress,
         total_keys,
     };
+    let mut sink = Sink::new(dst, usize::MAX, usize::MAX);
+    let mut with_deadlines = Vec::new();
     for p in &parts {
         let resume = match state.cp.marks.get(p.name()) {
             Some(Mark::Done(_)) => {
@@ -134,8 +153,12 @@ pub async fn copy(
             Some(Mark::At(n, key)) => Some((*n, key.clone())),
             None => None,
         };
-        copy_partition(src, dst, p, resume, &mut state).await?;
+        if copy_partition(src, dst, p, resume, &mut sink, &mut state).await? {
+            with_deadlines.push(p.clone());
+        }
     }
+    state.report.expired = sink.expired;
+    state.report.warnings.extend(sink.warning());
     dst.flush()
         .await
         .map_err(TransferError::backend(format!("flushing {}", dst.name())))?;
@@ -152,8 +175,14 @@ pub async fn copy(
                     total_keys: total_keys.map(|t| t * 2),
                 });
             };
-            let a = digest_partition(src, p, &mut tick).await?;
-            let b = digest_partition(dst, p, &mut tick).await?;
+            let (a, b) = if with_deadlines.contains(p) {
+                let cutoff = SystemTime::now() + VERIFY_HORIZON;
+                let a = digest_live(src, p, cutoff, &mut tick).await?;
+                (a, digest_live(dst, p, cutoff, &mut tick).await?)
+            } else {
+                let a = digest_partition(src, p, &mut tick).await?;
+                (a, digest_partition(dst, p, &mut tick).await?)
+            };
             if a != b {
                 return Err(mismatch(p, &a, &b));
             }
@@ -174,38 +203,40 @@ struct Run<'r, 'p> {
     total_keys: Option<u64>,
 }
 
-type Batch = Vec<(Bytes, Bytes)>;
+type Batch = Vec<Entry>;
 
+/// Copies one partition; true when some key carried a deadline.
 async fn copy_partition(
     src: &dyn StorageBackend,
     dst: &dyn StorageBackend,
     p: &Partition,
     resume: Option<(u64, Bytes)>,
+    sink: &mut Sink<'_>,
     run: &mut Run<'_, '_>,
-) -> Result<()> {
+) -> Result<bool> {
     let (tx, mut rx) = mpsc::channel::<Batch>(1);
     let batch_keys = run.options.batch_keys.max(1);
     let batch_bytes = run.options.batch_bytes.max(1);
     let after = resume.as_ref().map(|(_, k)| k.clone());
+    let mut warnings = Vec::new();
+    let found = &mut warnings;
+    // Owns `tx`, so the writer's `recv` ends when the reader does.
     let reader = async move {
         let context = || format!("scan of partition {} in {}", p.name(), src.name());
         let range = match &after {
             Some(k) => ScanRange::all().start(k.clone()),
             None => ScanRange::all(),
         };
-        let mut stream = src
-            .scan(p, range)
-            .await
-            .map_err(TransferError::backend(context()))?;
+        let mut stream = entries(src, p, range, found).await?;
         let mut batch = Vec::with_capacity(batch_keys.min(65_536));
         let mut bytes = 0;
         while let Some(item) = stream.next().await {
-            let (key, value) = item.map_err(TransferError::backend(context()))?;
-            if after.as_ref() == Some(&key) {
+            let entry = item.map_err(TransferError::backend(context()))?;
+            if after.as_ref() == Some(&entry.key) {
                 continue;
             }
-            bytes += key.len() + value.len();
-            batch.push((key, value));
+            bytes += entry.key.len() + entry.value.len();
+            batch.push(entry);
             if batch.len() >= batch_keys || bytes >= batch_bytes {
                 if tx.send(std::mem::take(&mut batch)).await.is_err() {
                     return Ok(());
@@ -219,18 +250,24 @@ async fn copy_partition(
         Ok::<(), TransferError>(())
     };
     let mut copied = resume.as_ref().map_or(0, |(n, _)| *n);
+    let mut deadlines = false;
     let writer = async {
-        let mut sink = Sink::new(dst, usize::MAX, usize::MAX);
         while let Some(batch) = rx.recv().await {
-            let last = batch.last().map(|(k, _)| k.clone());
+            let last = batch.last().map(|e| e.key.clone());
             let n = batch.len() as u64;
-            for (key, value) in batch {
-                run.report.bytes += (key.len() + value.len()) as u64;
-                sink.put(p, key, value, PutOptions::default());
+            let mut written = 0;
+            for entry in batch {
+                deadlines |= entry.expires_at.is_some();
+                let (size, expired) = (entry.key.len() + entry.value.len(), sink.expired);
+                sink.put(p, entry.key, entry.value, entry.expires_at);
+                if sink.expired == expired {
+                    written += 1;
+                    run.report.bytes += size as u64;
+                }
             }
             sink.flush().await?;
             copied += n;
-            run.report.keys += n;
+            run.report.keys += written;
             run.report.batches += 1;
             if let (Some(path), Some(last)) = (&run.options.checkpoint, last) {
                 dst.flush()
@@ -255,6 +292,11 @@ async fn copy_partition(
         Ok::<(), TransferError>(())
     };
     futures_util::future::try_join(reader, writer).await?;
+    for warning in warnings {
+        if !run.report.warnings.contains(&warning) {
+            run.report.warnings.push(warning);
+        }
+    }
     if let Some(path) = &run.options.checkpoint {
         dst.flush()
             .await
@@ -262,5 +304,5 @@ async fn copy_partition(
         run.cp.marks.insert(p.name().to_owned(), Mark::Done(copied));
         run.cp.save(path)?;
     }
-    Ok(())
+    Ok(deadlines)
 }

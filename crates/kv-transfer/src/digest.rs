@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use std::time::SystemTime;
+
 use backend_api::{Partition, ScanRange, StorageBackend};
 use futures_util::StreamExt;
 
@@ -100,5 +102,40 @@ pub async fn digest_partition(
         }
     }
     tick(digester.keys % 4096);
+    Ok(digester.finish())
+}
+
+/// [`digest_partition`] over the keys that outlive `cutoff`: keys without a deadline and
+/// keys whose deadline lies after it (read with `scan_entries`; a backend that cannot
+/// report deadlines is digested whole). Two stores holding the same keys with the same
+/// deadlines agree, even while keys expiring before `cutoff` vanish from one of them.
+pub async fn digest_live(
+    backend: &dyn StorageBackend,
+    partition: &Partition,
+    cutoff: SystemTime,
+    mut tick: impl FnMut(u64),
+) -> Result<Digest> {
+    let context = || {
+        format!(
+            "scan of partition {} in {}",
+            partition.name(),
+            backend.name()
+        )
+    };
+    let mut stream =
+        crate::source::entries(backend, partition, ScanRange::all(), &mut Vec::new()).await?;
+    let mut digester = Digester::new();
+    let mut read = 0u64;
+    while let Some(item) = stream.next().await {
+        let entry = item.map_err(TransferError::backend(context()))?;
+        read += 1;
+        if read.is_multiple_of(4096) {
+            tick(4096);
+        }
+        if !entry.is_expired_at(cutoff) {
+            digester.add(&entry.key, &entry.value);
+        }
+    }
+    tick(read % 4096);
     Ok(digester.finish())
 }

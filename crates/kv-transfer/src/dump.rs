@@ -2,15 +2,16 @@
 
 use std::io::{Read, Write};
 use std::ops::ControlFlow;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use backend_api::{Partition, PutOptions, ScanRange, StorageBackend};
+use backend_api::{Partition, ScanRange, StorageBackend};
 use futures_util::StreamExt;
 
 use crate::digest::{Digest, digest_partition};
 use crate::progress::{OnProgress, Phase, Progress};
 use crate::reader::{Block, DumpReader};
 use crate::sink::Sink;
+use crate::source::{deadline_ms, deadline_time, entries};
 use crate::writer::{Compression, DEFAULT_BLOCK_BYTES, DumpWriter};
 use crate::{Result, TransferError, partitions};
 
@@ -51,6 +52,9 @@ pub struct Summary {
     pub extra: u64,
     /// Restore: the destination was read back and matched every digest.
     pub verified: bool,
+    /// What could not be carried as asked, one line each (e.g. a source that cannot
+    /// report TTLs, a destination without TTL): the transfer went on without it.
+    pub warnings: Vec<String>,
 }
 
 fn now_ms() -> u64 {
@@ -62,10 +66,11 @@ fn now_ms() -> u64 {
 /// Writes every pair of `src` (or of `options.partitions`) to `out`, one partition
 /// after the other, each in ascending key order, in bounded memory (one block).
 ///
-/// **TTLs.** The trait does not expose a key's remaining time to live, so every record
-/// is written without a deadline (0): a key with a TTL is dumped as a permanent key.
-/// The format carries absolute deadlines, and [`restore`] honours them, for producers
-/// that know them.
+/// **TTLs.** Each key's absolute deadline is read with the pair
+/// ([`StorageBackend::scan_entries`]) and stored in its record (ms since the epoch,
+/// rounded up), so a dump restored later does not extend a key's life. A source that
+/// answers `Unsupported` to `scan_entries` is dumped with the plain scan, every record
+/// without a deadline, and the summary's `warnings` says so.
 ///
 /// **Live stores.** Each partition is read by one scan: under `snapshot_scan` it is
 /// that partition's state at one moment; otherwise each key's value at some moment
@@ -85,15 +90,12 @@ pub async fn dump<W: Write + Send>(
     for p in &parts {
         w.begin_partition(p.name())?;
         let context = || format!("scan of partition {} in {}", p.name(), src.name());
-        let mut stream = src
-            .scan(p, ScanRange::all())
-            .await
-            .map_err(TransferError::backend(context()))?;
+        let mut stream = entries(src, p, ScanRange::all(), &mut summary.warnings).await?;
         while let Some(item) = stream.next().await {
-            let (key, value) = item.map_err(TransferError::backend(context()))?;
-            w.record(&key, &value, 0)?;
+            let entry = item.map_err(TransferError::backend(context()))?;
+            w.record(&entry.key, &entry.value, deadline_ms(entry.expires_at))?;
             keys += 1;
-            bytes += (key.len() + value.len()) as u64;
+            bytes += (entry.key.len() + entry.value.len()) as u64;
             if keys.is_multiple_of(1024) {
                 let report = Progress {
                     phase: Phase::Dump,
@@ -153,9 +155,10 @@ impl Default for RestoreOptions {
 
 /// Reads the dump `input` (checking every block before using it) and writes its pairs
 /// into `dst`, creating partitions as needed, in batches. A record whose deadline has
-/// passed is skipped; one with a future deadline is written with that deadline (needs
-/// `ttl`). A corrupt dump stops the restore at the bad block: pairs of earlier blocks
-/// are already written.
+/// passed is skipped (counted in the summary's `extra`); one with a future deadline is
+/// written with that deadline. A destination without `ttl` gets such pairs as
+/// permanent keys, with a line in `warnings`. A corrupt dump stops the restore at the
+/// bad block: pairs of earlier blocks are already written.
 pub async fn restore<R: Read + Send>(
     input: R,
     dst: &dyn StorageBackend,
@@ -184,23 +187,11 @@ pub async fn restore<R: Read + Send>(
                 let Some((p, has_deadlines)) = current.as_mut() else {
                     continue;
                 };
-                let now = now_ms();
                 for r in records {
                     keys += 1;
                     bytes += (r.key.len() + r.value.len()) as u64;
-                    let options = match r.deadline_ms {
-                        0 => PutOptions::default(),
-                        d if d <= now => {
-                            *has_deadlines = true;
-                            summary.extra += 1;
-                            continue;
-                        }
-                        d => {
-                            *has_deadlines = true;
-                            PutOptions::expires_at(UNIX_EPOCH + Duration::from_millis(d))
-                        }
-                    };
-                    if sink.put(p, r.key, r.value, options) {
+                    *has_deadlines |= r.deadline_ms != 0;
+                    if sink.put(p, r.key, r.value, deadline_time(r.deadline_ms)) {
                         sink.flush().await?;
                     }
                 }
@@ -231,6 +222,8 @@ pub async fn restore<R: Read + Send>(
     dst.flush()
         .await
         .map_err(TransferError::backend(format!("flushing {}", dst.name())))?;
+    summary.extra = sink.expired;
+    summary.warnings.extend(sink.warning());
     if options.verify {
         let mut done = 0u64;
         for (p, expected) in to_verify {

@@ -12,9 +12,12 @@
 //! All of it runs in bounded memory (a few batches or one block) whatever the store's
 //! size, and reports through a progress callback that can also stop the work.
 //!
-//! **TTLs.** `StorageBackend` does not expose a key's remaining time to live, so dumps
-//! and copies carry no expiry: a key with a TTL arrives as a permanent key. The dump
-//! format has a deadline per record and [`restore`] honours it.
+//! **TTLs** travel as absolute deadlines: [`dump`] and [`copy`] read each key's with
+//! [`StorageBackend::scan_entries`](backend_api::StorageBackend::scan_entries), the
+//! dump stores it per record, and [`restore`] and [`copy`] write it back with
+//! `PutOptions::expires_at`, skipping keys whose deadline has passed. A source that
+//! cannot report TTLs (`Unsupported`) is read without them, and a destination without
+//! `ttl` gets permanent keys: either way the report's `warnings` says so.
 #![deny(unsafe_code)]
 
 mod checkpoint;
@@ -28,13 +31,15 @@ mod partitions;
 mod progress;
 mod reader;
 mod sink;
+mod source;
 mod writer;
 
 pub use checkpoint::{Checkpoint, Mark};
-pub use copy::{CopyOptions, CopyReport, copy};
-pub use digest::{Digest, Digester, digest_partition};
+pub use copy::{CopyOptions, CopyReport, VERIFY_HORIZON, copy};
+pub use digest::{Digest, Digester, digest_live, digest_partition};
 pub use dump::{DumpOptions, RestoreOptions, Summary, dump, restore};
 pub use error::{Result, TransferError};
 pub use progress::{OnProgress, Phase, Progress, ignore};
 pub use reader::{Block, DumpReader, Record};
+pub use source::{deadline_ms, deadline_time};
 pub use writer::{Compression, DEFAULT_BLOCK_BYTES, DumpWriter};

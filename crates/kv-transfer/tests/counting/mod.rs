@@ -1,12 +1,15 @@
 //! A backend wrapper that counts the pairs written through `batch` and can fail the
 //! n-th batch (a process dying in the middle of a copy).
 
+// Each test binary uses part of this helper.
+#![allow(dead_code)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use backend_api::{
-    Capabilities, Error, KvStream, Operation, Partition, Result, ScanRange, Status, StorageBackend,
-    async_trait,
+    Capabilities, EntryStream, Error, KvStream, Operation, Partition, PutOptions, Result,
+    ScanRange, Status, StorageBackend, async_trait,
 };
 use bytes::Bytes;
 
@@ -15,6 +18,10 @@ pub struct Counting {
     pairs: Arc<AtomicU64>,
     batches: AtomicU64,
     fail_after: Option<u64>,
+    /// Answer `scan_entries` with `Unsupported` (a source that cannot report TTLs).
+    hide_deadlines: bool,
+    /// Declare no `ttl` capability (a destination without TTLs).
+    no_ttl: bool,
 }
 
 impl Counting {
@@ -24,7 +31,22 @@ impl Counting {
             pairs,
             batches: AtomicU64::new(0),
             fail_after: None,
+            hide_deadlines: false,
+            no_ttl: false,
         }
+    }
+
+    /// `scan_entries` answers `Unsupported`, as from a backend that keeps TTLs but
+    /// cannot report them.
+    pub fn hiding_deadlines(mut self) -> Self {
+        self.hide_deadlines = true;
+        self
+    }
+
+    /// Declares no `ttl` capability, as a backend without TTLs.
+    pub fn without_ttl(mut self) -> Self {
+        self.no_ttl = true;
+        self
     }
 
     /// Batches after the first `n` write half of their pairs, then fail.
@@ -40,7 +62,10 @@ impl StorageBackend for Counting {
         "counting"
     }
     fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
+        Capabilities {
+            ttl: self.inner.capabilities().ttl && !self.no_ttl,
+            ..self.inner.capabilities()
+        }
     }
     async fn create_partition(&self, p: &Partition) -> Result<()> {
         self.inner.create_partition(p).await
@@ -61,11 +86,21 @@ impl StorageBackend for Counting {
         self.pairs.fetch_add(1, Ordering::SeqCst);
         self.inner.put(p, k, v).await
     }
+    async fn put_with(&self, p: &Partition, k: &[u8], v: &[u8], o: PutOptions) -> Result<()> {
+        self.pairs.fetch_add(1, Ordering::SeqCst);
+        self.inner.put_with(p, k, v, o).await
+    }
     async fn delete(&self, p: &Partition, k: &[u8]) -> Result<()> {
         self.inner.delete(p, k).await
     }
     async fn scan(&self, p: &Partition, r: ScanRange) -> Result<KvStream> {
         self.inner.scan(p, r).await
+    }
+    async fn scan_entries(&self, p: &Partition, r: ScanRange) -> Result<EntryStream> {
+        if self.hide_deadlines {
+            return Err(Error::unsupported("counting", "scan_entries"));
+        }
+        self.inner.scan_entries(p, r).await
     }
     async fn batch(&self, mut ops: Vec<Operation>) -> Result<()> {
         let n = self.batches.fetch_add(1, Ordering::SeqCst);

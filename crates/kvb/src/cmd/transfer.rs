@@ -60,7 +60,10 @@ pub async fn dump(ctx: Ctx, url: &str, file: &Path, names: &[String], zstd: i32)
             bytes,
             started,
             summary.partitions.len(),
+            &summary.warnings,
         );
+    } else {
+        warn(&summary.warnings);
     }
     Ok(())
 }
@@ -100,6 +103,7 @@ pub async fn restore(ctx: Ctx, file: &Path, url: &str, w: &WriteArgs) -> CliResu
         bytes,
         started,
         summary.partitions.len(),
+        &summary.warnings,
     );
     Ok(())
 }
@@ -140,7 +144,15 @@ pub async fn copy(
     let r = result?;
     closed.0?;
     closed.1?;
-    report(ctx, "copied", r.keys, r.bytes, started, r.partitions);
+    report(
+        ctx,
+        "copied",
+        r.keys,
+        r.bytes,
+        started,
+        r.partitions,
+        &r.warnings,
+    );
     Ok(())
 }
 
@@ -152,13 +164,29 @@ fn totals(summary: &kv_transfer::Summary) -> (u64, u64) {
         .fold((0, 0), |(k, b), (_, d)| (k + d.keys, b + d.bytes))
 }
 
-fn report(ctx: Ctx, verb: &str, keys: u64, bytes: u64, started: Instant, partitions: usize) {
+/// Prints each warning of a transfer to stderr: what could not be carried (TTLs).
+fn warn(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("kvb: warning: {w}");
+    }
+}
+
+fn report(
+    ctx: Ctx,
+    verb: &str,
+    keys: u64,
+    bytes: u64,
+    started: Instant,
+    partitions: usize,
+    warnings: &[String],
+) {
+    warn(warnings);
     let secs = started.elapsed().as_secs_f64();
     let rate = if secs > 0.0 { keys as f64 / secs } else { 0.0 };
     match ctx.format {
         Format::Json => println!(
             "{}",
-            json!({"done": verb, "keys": keys, "bytes": bytes, "partitions": partitions, "seconds": secs, "keys_per_second": rate.round()})
+            json!({"done": verb, "keys": keys, "bytes": bytes, "partitions": partitions, "seconds": secs, "keys_per_second": rate.round(), "warnings": warnings})
         ),
         _ => println!(
             "{verb} {keys} keys ({bytes} bytes) in {partitions} partitions, {secs:.2} s, {rate:.0} keys/s"
