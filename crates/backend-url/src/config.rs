@@ -16,6 +16,8 @@ pub const SCHEMES: &[(&str, &str)] = &[
     ("sled", "sled"),
     ("redis", "redis"),
     ("rediss", "redis"),
+    ("redis+cluster", "redis"),
+    ("rediss+cluster", "redis"),
 ];
 
 /// The configuration of one backend, as a URL describes it.
@@ -38,7 +40,8 @@ pub enum BackendConfig {
     /// `sled:///path`
     #[cfg(feature = "sled")]
     Sled(backend_sled::SledConfig),
-    /// `redis://host:port/db` or `rediss://...`
+    /// `redis://host:port/db` or `rediss://...`; a cluster:
+    /// `redis+cluster://host1:port1,host2:port2` or `rediss+cluster://...`
     #[cfg(feature = "redis")]
     Redis(backend_redis::RedisConfig),
 }
@@ -101,7 +104,8 @@ impl BackendConfig {
         }
     }
 
-    /// The scheme this configuration is written with (`rediss` for a TLS redis URL).
+    /// The scheme this configuration is written with (`rediss` for a TLS redis URL,
+    /// `redis+cluster` / `rediss+cluster` for a Redis Cluster).
     pub fn scheme(&self) -> &'static str {
         match self {
             #[cfg(feature = "mem")]
@@ -112,6 +116,10 @@ impl BackendConfig {
             BackendConfig::Rocks(_) => "rocks",
             #[cfg(feature = "sled")]
             BackendConfig::Sled(_) => "sled",
+            #[cfg(feature = "redis")]
+            BackendConfig::Redis(c) if c.is_cluster() && c.is_tls() => "rediss+cluster",
+            #[cfg(feature = "redis")]
+            BackendConfig::Redis(c) if c.is_cluster() => "redis+cluster",
             #[cfg(feature = "redis")]
             BackendConfig::Redis(c) if c.is_tls() => "rediss",
             #[cfg(feature = "redis")]

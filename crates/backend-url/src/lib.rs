@@ -13,7 +13,8 @@
 //! | `file:///abs/path`, `file:rel/path` | `backend-file` | `file` (default) | `sync` (`always`, `never`, `100ms`), `max_file_size`, `max_record_size`, `merge_trigger` (ratio or `off`), `merge_min_bytes`, `repair`, `watch_capacity` |
 //! | `rocks:///path` | `backend-rocks` (compiles RocksDB's C++) | `rocks` | `sync_writes`, `block_cache_bytes`, `compression` (`none`, `lz4`), `write_buffer_bytes`, `watch_capacity` |
 //! | `sled:///path` | `backend-sled` | `sled` | `cache_capacity`, `flush_every_ms` (number or `off`), `mode` (`low_space`, `high_throughput`), `watch_capacity` |
-//! | `redis://[user:pass@]host[:port][/db]`, `rediss://...` | `backend-redis` | `redis` | `namespace`, `connect_timeout`, `response_timeout`, `scan_page`, `watch_capacity`; redis-rs's `protocol` passes through |
+//! | `redis://[user:pass@]host[:port][/db]`, `rediss://...` | `backend-redis` | `redis` | `namespace`, `connect_timeout`, `response_timeout`, `scan_page`, `watch_capacity`, `write_ack_replicas`, `colocate_partitions`; redis-rs's `protocol` passes through |
+//! | `redis+cluster://[user:pass@]host1:port1,host2:port2,...`, `rediss+cluster://...` | `backend-redis` on a Redis Cluster (each host a seed in `cluster_nodes`; no database number) | `redis` | as `redis://` |
 //!
 //! Sizes are bytes, optionally `KiB`, `MiB`, `GiB`; durations are `250ms`, `2s`, `5m`;
 //! switches `true`/`false`. A path is %-escaped where it holds `%`, `?`, `#`, spaces or

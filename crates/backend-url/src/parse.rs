@@ -199,7 +199,7 @@ impl Params {
 }
 
 /// Builds `base?a=1&b=2`, escaping values.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Query(Vec<String>);
 
 impl Query {

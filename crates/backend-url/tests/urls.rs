@@ -94,6 +94,8 @@ fn schemes_of_features_left_out_say_which_feature() {
         ("sled:///x", "sled"),
         ("redis://h:1/0", "redis"),
         ("rediss://h:1/0", "redis"),
+        ("redis+cluster://h:1,h:2", "redis"),
+        ("rediss+cluster://h:1", "redis"),
     ] {
         let compiled = match feature {
             "rocks" => cfg!(feature = "rocks"),
