@@ -21,7 +21,6 @@ use redis::cluster_async::ClusterConnection;
 use redis::{PushInfo, PushKind, Value};
 use tokio::sync::mpsc;
 
-use crate::error;
 use crate::watch::{self, Queue};
 
 /// How long to wait between two attempts to subscribe again after a gap.
@@ -38,20 +37,16 @@ pub(crate) async fn subscribe(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Result<WatchStream> {
     let (pushes, mut received) = mpsc::unbounded_channel::<PushInfo>();
-    let connect = async {
+    let mut conn = watch::within(deadline, async {
         let client = builder
             .use_protocol(redis::ProtocolVersion::RESP3)
             .push_sender(pushes)
             .build()?;
         let mut conn = client.get_async_connection().await?;
         conn.ssubscribe(&channel).await?;
-        Ok::<_, redis::RedisError>(conn)
-    };
-    let mut conn = match tokio::time::timeout(deadline, connect).await {
-        Ok(Ok(conn)) => conn,
-        Ok(Err(err)) => return Err(error::map(err, "watch", deadline)),
-        Err(_) => return Err(error::timeout("watch", deadline)),
-    };
+        Ok(conn)
+    })
+    .await?;
     let (queue, guard, mut gone) = watch::queue(capacity);
     let feed = queue.clone();
     tokio::spawn(async move {

@@ -31,16 +31,12 @@ pub(crate) async fn subscribe(
     deadline: Duration,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Result<WatchStream> {
-    let connect = async {
+    let pubsub = within(deadline, async {
         let mut pubsub = client.get_async_pubsub().await?;
         pubsub.subscribe(&channel).await?;
-        Ok::<_, redis::RedisError>(pubsub)
-    };
-    let pubsub = match tokio::time::timeout(deadline, connect).await {
-        Ok(Ok(pubsub)) => pubsub,
-        Ok(Err(err)) => return Err(error::map(err, "watch", deadline)),
-        Err(_) => return Err(error::timeout("watch", deadline)),
-    };
+        Ok(pubsub)
+    })
+    .await?;
     let mut messages = pubsub.into_on_message();
     let (queue, guard, mut gone) = queue(capacity);
     let feed = queue.clone();
@@ -69,6 +65,19 @@ pub(crate) async fn subscribe(
         feed.end();
     });
     Ok(stream(queue, guard))
+}
+
+/// Opens a watch's connection and subscription (`connect`) within `deadline`, mapping
+/// its error.
+pub(crate) async fn within<T>(
+    deadline: Duration,
+    connect: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> Result<T> {
+    match tokio::time::timeout(deadline, connect).await {
+        Ok(Ok(done)) => Ok(done),
+        Ok(Err(err)) => Err(error::map(err, "watch", deadline)),
+        Err(_) => Err(error::timeout("watch", deadline)),
+    }
 }
 
 /// A watcher's queue, the guard its stream holds, and the receiver that tells the
