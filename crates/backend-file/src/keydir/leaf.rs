@@ -217,6 +217,34 @@ impl Leaf {
         }
     }
 
+    /// An empty leaf with room for `records` records of `bytes` bytes.
+    pub(super) fn with_capacity(records: usize, bytes: usize) -> Leaf {
+        Leaf {
+            ends: Vec::with_capacity(records),
+            buf: Vec::with_capacity(bytes),
+        }
+    }
+
+    /// Bytes of the records.
+    pub(super) fn byte_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Appends record `i` of `from` as it is (keys must stay in order).
+    pub(super) fn push_from(&mut self, from: &Leaf, i: usize) {
+        let rec = &from.buf[from.start(i)..from.ends[i] as usize];
+        reserve(&mut self.buf, rec.len());
+        self.buf.extend_from_slice(rec);
+        reserve(&mut self.ends, 1);
+        self.ends.push(self.buf.len() as u32);
+    }
+
+    /// Appends `key` = `e` (keys must stay in order).
+    pub(super) fn push(&mut self, key: &[u8], e: &Entry) {
+        let i = self.len();
+        self.put(i, false, key, e);
+    }
+
     /// Moves records `at..` into a new leaf.
     pub(super) fn split_off(&mut self, at: usize) -> Leaf {
         let start = self.start(at);

@@ -143,6 +143,94 @@ impl KeyDir {
         None
     }
 
+    /// Sets each key of `items` (ascending; a key may repeat) to its entry unless
+    /// `keep_old(old, new)` answers true for the entry it holds, like
+    /// [`KeyDir::insert_unless`] one by one, but rebuilding each leaf the batch lands in
+    /// once, in one merge pass, instead of shifting it once per key.
+    pub fn insert_sorted<'k>(
+        &mut self,
+        items: impl IntoIterator<Item = (&'k [u8], Entry)>,
+        keep_old: impl Fn(&Entry, &Entry) -> bool,
+    ) {
+        let mut items = items.into_iter().peekable();
+        while let Some(&(first, _)) = items.peek() {
+            let fence: Box<[u8]> = self.fence_of(first).into();
+            let next: Option<Box<[u8]>> = self
+                .leaves
+                .range::<[u8], _>((Bound::Excluded(&fence[..]), Bound::Unbounded))
+                .next()
+                .map(|(f, _)| f.clone());
+            let Some(old) = self.leaves.remove(&fence) else {
+                return;
+            };
+            // Pieces seven-eighths full, so later inserts find room.
+            let per = MAX_RECORDS * 7 / 8;
+            let rec_guess = if old.len() > 0 {
+                old.byte_len() / old.len()
+            } else {
+                32
+            };
+            let fresh = || Leaf::with_capacity(per + per / 8, (per + per / 8) * rec_guess);
+            let mut pieces: Vec<Leaf> = Vec::new();
+            let mut cur = fresh();
+            // Room for one more record in `cur`, starting a new piece if it is full.
+            let room = |cur: &mut Leaf, pieces: &mut Vec<Leaf>| {
+                if cur.len() >= per {
+                    pieces.push(std::mem::replace(cur, fresh()));
+                }
+            };
+            let mut i = 0;
+            let mut added = 0;
+            while let Some(&(k, e)) = items.peek() {
+                if next.as_deref().is_some_and(|n| k >= n) {
+                    break;
+                }
+                items.next();
+                while i < old.len() && old.key(i) < k {
+                    room(&mut cur, &mut pieces);
+                    cur.push_from(&old, i);
+                    i += 1;
+                }
+                let repeat = cur.len() > 0 && cur.key(cur.len() - 1) == k;
+                if repeat {
+                    // A repeat within the batch: the same rule against the one just put.
+                    let l = cur.len() - 1;
+                    if !keep_old(&cur.entry(l), &e) {
+                        cur.put(l, true, k, &e);
+                    }
+                    continue;
+                }
+                room(&mut cur, &mut pieces);
+                if i < old.len() && old.key(i) == k {
+                    if keep_old(&old.entry(i), &e) {
+                        cur.push_from(&old, i);
+                    } else {
+                        cur.push(k, &e);
+                    }
+                    i += 1;
+                } else {
+                    cur.push(k, &e);
+                    added += 1;
+                }
+            }
+            while i < old.len() {
+                room(&mut cur, &mut pieces);
+                cur.push_from(&old, i);
+                i += 1;
+            }
+            pieces.push(cur);
+            self.len += added;
+            let mut fence = Some(fence);
+            for piece in pieces {
+                if piece.len() == 0 && fence.is_none() {
+                    continue;
+                }
+                let f = fence.take().unwrap_or_else(|| piece.key(0).into());
+                self.leaves.insert(f, piece);
+            }
+        }
+    }
+
     /// Removes `key`; returns its entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let (fence, leaf) = Self::leaf_of_mut(&mut self.leaves, key);

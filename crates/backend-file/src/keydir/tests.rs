@@ -12,6 +12,8 @@ use super::{Entry, KeyDir};
 #[derive(Clone, Debug)]
 enum Cmd {
     Insert(Vec<u8>, u64),
+    /// A batch through `insert_sorted` (sorted first; repeats kept).
+    InsertSorted(Vec<(Vec<u8>, u64)>),
     /// Inserts unless the key holds a higher seq.
     InsertNewer(Vec<u8>, u64),
     Remove(Vec<u8>),
@@ -48,6 +50,7 @@ fn cmd() -> impl Strategy<Value = Cmd> {
         6 => (key(), any::<u64>()).prop_map(|(k, n)| Cmd::Insert(k, n)),
         2 => (key(), any::<u64>()).prop_map(|(k, n)| Cmd::InsertNewer(k, n)),
         2 => key().prop_map(Cmd::Remove),
+        1 => prop::collection::vec((key(), any::<u64>()), 0..300).prop_map(Cmd::InsertSorted),
         1 => (bound(), bound(), any::<u64>()).prop_map(|(a, b, s)| Cmd::RetainRange(a, b, s)),
         1 => (bound(), bound(), any::<bool>()).prop_map(|(a, b, r)| Cmd::Range(a, b, r)),
         2 => key().prop_map(Cmd::Get),
@@ -95,6 +98,21 @@ fn check(cmds: Vec<Cmd>) {
                 assert_eq!(kd.insert_unless(&k, entry(n), |old| old.seq >= n), want);
             }
             Cmd::Remove(k) => assert_eq!(kd.remove(&k), model.remove(&k)),
+            Cmd::InsertSorted(mut batch) => {
+                batch.sort_by(|a, b| a.0.cmp(&b.0));
+                for (k, n) in &batch {
+                    match model.get(k) {
+                        Some(old) if old.seq >= *n => {}
+                        _ => {
+                            model.insert(k.clone(), entry(*n));
+                        }
+                    }
+                }
+                kd.insert_sorted(
+                    batch.iter().map(|(k, n)| (&k[..], entry(*n))),
+                    |old, new| old.seq >= new.seq,
+                );
+            }
             Cmd::Get(k) => assert_eq!(kd.get(&k), model.get(&k).copied()),
             Cmd::RetainRange(lo, hi, s) => {
                 let mut seen = Vec::new();

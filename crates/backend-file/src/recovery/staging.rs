@@ -48,39 +48,49 @@ impl Staging {
         }
     }
 
-    /// Applies every record of one file's hint, in key order: the keydir is then
-    /// filled in one sweep through its leaves instead of at random places (the order of
-    /// application does not matter, the highest sequence number wins). Sorted on an
+    /// Applies every record of one file's hint. Puts and deletes go into the keydir in
+    /// key order, each partition's as one sorted batch ([`KeyDir::insert_sorted`]: each
+    /// leaf rebuilt once), instead of one at a time at random places; the order of
+    /// application does not matter, the highest sequence number wins. Sorted on an
     /// 8-byte prefix first, so the sort rarely follows a key's pointer.
     pub fn apply_all(&mut self, seen: Vec<Seen>) {
-        let prefix = |s: &Seen| {
-            let mut p = [0u8; 8];
-            let n = s.key.len().min(8);
-            p[..n].copy_from_slice(&s.key[..n]);
-            (s.partition, u64::from_be_bytes(p))
-        };
-        let in_order = seen
-            .windows(2)
-            .all(|w| (w[0].partition, &w[0].key) <= (w[1].partition, &w[1].key));
-        if in_order {
-            seen.iter().for_each(|s| self.apply_ref(s));
-            return;
+        let is_key = |s: &Seen| matches!(s.kind, Kind::Put | Kind::Delete);
+        for s in seen.iter().filter(|s| !is_key(s)) {
+            self.apply_ref(s);
         }
         let mut order: Vec<(u32, u64, u32)> = seen
             .iter()
             .enumerate()
+            .filter(|(_, s)| is_key(s))
             .map(|(i, s)| {
-                let (part, pre) = prefix(s);
-                (part, pre, i as u32)
+                let mut p = [0u8; 8];
+                let n = s.key.len().min(8);
+                p[..n].copy_from_slice(&s.key[..n]);
+                (s.partition, u64::from_be_bytes(p), i as u32)
             })
             .collect();
-        order.sort_unstable_by(|a, b| {
-            (a.0, a.1)
-                .cmp(&(b.0, b.1))
-                .then_with(|| seen[a.2 as usize].key.cmp(&seen[b.2 as usize].key))
-        });
-        for (_, _, i) in order {
-            self.apply_ref(&seen[i as usize]);
+        let key_of = |o: &(u32, u64, u32)| (o.0, &seen[o.2 as usize].key);
+        if !order.windows(2).all(|w| key_of(&w[0]) <= key_of(&w[1])) {
+            order.sort_unstable_by(|a, b| {
+                (a.0, a.1)
+                    .cmp(&(b.0, b.1))
+                    .then_with(|| seen[a.2 as usize].key.cmp(&seen[b.2 as usize].key))
+            });
+        }
+        for run in order.chunk_by(|a, b| a.0 == b.0) {
+            let items = run.iter().map(|o| {
+                let s = &seen[o.2 as usize];
+                self.max_seq = self.max_seq.max(s.entry.seq);
+                self.max_pid = self.max_pid.max(s.partition);
+                let mut e = s.entry;
+                if s.kind == Kind::Delete {
+                    e.len = TOMBSTONE;
+                }
+                (&s.key[..], e)
+            });
+            let items: Vec<(&[u8], Entry)> = items.collect();
+            let map = self.keys.entry(run[0].0).or_default();
+            map.insert_sorted(items, |old, new| old.seq >= new.seq);
         }
     }
 
