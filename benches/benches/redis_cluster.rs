@@ -35,6 +35,22 @@ fn raw_key(i: usize) -> Vec<u8> {
     k
 }
 
+/// The work a put must do, as one plain pipeline in the raw keys' slot: `EXISTS` of the
+/// marker, `SET`, `ZADD` to the index, `SPUBLISH` of the event (no script).
+fn indexed_put(k: &[u8], value: &[u8]) -> redis::Pipeline {
+    let mut pipe = redis::pipe();
+    pipe.exists(format!("{RAW_TAG}marker"))
+        .set(k, value)
+        .ignore()
+        .zadd(format!("{RAW_TAG}index"), k, 0)
+        .ignore()
+        .cmd("SPUBLISH")
+        .arg(format!("{RAW_TAG}events"))
+        .arg([k, value].concat())
+        .ignore();
+    pipe
+}
+
 /// A backend-redis handle with a loaded partition.
 async fn backend(config: RedisConfig, value: &Bytes) -> (Arc<RedisBackend>, Partition) {
     let backend = RedisBackend::open(config.namespace("bench"))
@@ -141,22 +157,11 @@ fn main() {
         })
     });
     group.bench_function("raw_indexed", |b| {
-        // The work a put must do, as one plain pipeline in the slot: EXISTS of the
-        // marker, SET, ZADD to the index, SPUBLISH of the event (no script).
         b.to_async(&rt).iter(|| {
             i += 7;
             let mut conn = raw.clone();
             let k = raw_key(i);
-            let mut pipe = redis::pipe();
-            pipe.exists(format!("{RAW_TAG}marker"))
-                .set(&k, &value[..])
-                .ignore()
-                .zadd(format!("{RAW_TAG}index"), &k, 0)
-                .ignore()
-                .cmd("SPUBLISH")
-                .arg(format!("{RAW_TAG}events"))
-                .arg([&k[..], &value[..]].concat())
-                .ignore();
+            let pipe = indexed_put(&k, &value);
             async move { pipe.query_async::<(bool,)>(&mut conn).await.unwrap() }
         })
     });
@@ -208,16 +213,7 @@ fn main() {
         let raw_indexed = |n: usize| {
             let mut conn = raw.clone();
             let k = raw_key(n);
-            let mut pipe = redis::pipe();
-            pipe.exists(format!("{RAW_TAG}marker"))
-                .set(&k, &value[..])
-                .ignore()
-                .zadd(format!("{RAW_TAG}index"), &k, 0)
-                .ignore()
-                .cmd("SPUBLISH")
-                .arg(format!("{RAW_TAG}events"))
-                .arg([&k[..], &value[..]].concat())
-                .ignore();
+            let pipe = indexed_put(&k, &value);
             async move {
                 pipe.query_async::<(bool,)>(&mut conn).await.unwrap();
             }
