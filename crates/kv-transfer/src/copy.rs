@@ -14,7 +14,7 @@ use crate::digest::{Digest, digest_live, digest_partition};
 use crate::dump::{mismatch, prepare};
 use crate::progress::{OnProgress, Phase, Progress};
 use crate::sink::Sink;
-use crate::source::entries;
+use crate::source::{entries, scan_context};
 use crate::{Result, TransferError, partitions};
 
 /// How to copy.
@@ -222,7 +222,7 @@ async fn copy_partition(
     let found = &mut warnings;
     // Owns `tx`, so the writer's `recv` ends when the reader does.
     let reader = async move {
-        let context = || format!("scan of partition {} in {}", p.name(), src.name());
+        let context = || scan_context(src, p);
         let range = match &after {
             Some(k) => ScanRange::all().start(k.clone()),
             None => ScanRange::all(),

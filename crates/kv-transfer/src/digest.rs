@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use backend_api::{Partition, ScanRange, StorageBackend};
 use futures_util::StreamExt;
 
+use crate::source::scan_context;
 use crate::{Result, TransferError};
 
 /// What a partition holds, in 48 bytes.
@@ -82,13 +83,7 @@ pub async fn digest_partition(
     partition: &Partition,
     mut tick: impl FnMut(u64),
 ) -> Result<Digest> {
-    let context = || {
-        format!(
-            "scan of partition {} in {}",
-            partition.name(),
-            backend.name()
-        )
-    };
+    let context = || scan_context(backend, partition);
     let mut stream = backend
         .scan(partition, ScanRange::all())
         .await
@@ -115,13 +110,7 @@ pub async fn digest_live(
     cutoff: SystemTime,
     mut tick: impl FnMut(u64),
 ) -> Result<Digest> {
-    let context = || {
-        format!(
-            "scan of partition {} in {}",
-            partition.name(),
-            backend.name()
-        )
-    };
+    let context = || scan_context(backend, partition);
     let mut stream =
         crate::source::entries(backend, partition, ScanRange::all(), &mut Vec::new()).await?;
     let mut digester = Digester::new();

@@ -11,7 +11,7 @@ use crate::digest::{Digest, digest_partition};
 use crate::progress::{OnProgress, Phase, Progress};
 use crate::reader::{Block, DumpReader};
 use crate::sink::Sink;
-use crate::source::{deadline_ms, deadline_time, entries};
+use crate::source::{deadline_ms, deadline_time, entries, scan_context};
 use crate::writer::{Compression, DEFAULT_BLOCK_BYTES, DumpWriter};
 use crate::{Result, TransferError, partitions};
 
@@ -89,7 +89,7 @@ pub async fn dump<W: Write + Send>(
     let (mut keys, mut bytes) = (0u64, 0u64);
     for p in &parts {
         w.begin_partition(p.name())?;
-        let context = || format!("scan of partition {} in {}", p.name(), src.name());
+        let context = || scan_context(src, p);
         let mut stream = entries(src, p, ScanRange::all(), &mut summary.warnings).await?;
         while let Some(item) = stream.next().await {
             let entry = item.map_err(TransferError::backend(context()))?;

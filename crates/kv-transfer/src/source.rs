@@ -17,7 +17,7 @@ pub(crate) async fn entries(
     range: ScanRange,
     warnings: &mut Vec<String>,
 ) -> Result<EntryStream> {
-    let context = || format!("scan of partition {} in {}", p.name(), src.name());
+    let context = || scan_context(src, p);
     match src.scan_entries(p, range.clone()).await {
         Ok(stream) => Ok(stream),
         Err(Error::Unsupported { .. }) => {
@@ -35,6 +35,15 @@ pub(crate) async fn entries(
         }
         Err(e) => Err(TransferError::backend(context())(e)),
     }
+}
+
+/// What a failed read of `partition` in `backend` was doing.
+pub(crate) fn scan_context(backend: &dyn StorageBackend, partition: &Partition) -> String {
+    format!(
+        "scan of partition {} in {}",
+        partition.name(),
+        backend.name()
+    )
 }
 
 /// The warning for a source that cannot report TTLs.
