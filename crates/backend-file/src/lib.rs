@@ -9,8 +9,11 @@
 //! thread, off the write path. A merge
 //! ([`compact`](backend_api::StorageBackend::compact), or automatic past
 //! [`FileConfig::merge_trigger`]) rewrites the live records into new files with hint
-//! files. The next open reads the hints instead of the values and scans only the active
-//! file. The byte layout is in `docs/file-format.md`.
+//! files. The next open reads the hints instead of the values and scans only the last
+//! active file; it appends to no file it found (writes start a new file), so a tail the
+//! OS dropped after a failed `fdatasync` can only ever be a torn tail. Rotation syncs
+//! the sealed file before the new one gets a record, so the writes a power cut keeps
+//! are a prefix of those made. The byte layout is in `docs/file-format.md`.
 //!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {

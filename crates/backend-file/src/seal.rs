@@ -25,6 +25,7 @@ use std::time::Duration;
 use backend_api::Result;
 
 use crate::files::data_name;
+use crate::format::FILE_HEADER_LEN;
 use crate::hint::{build_hint, install_hint};
 use crate::store::Store;
 use crate::writer::create_data_file;
@@ -61,11 +62,11 @@ fn run(store: &Weak<Store>, wake: &crate::store::background::Signal) {
 /// failure poisons the store.
 fn sync_sealed(store: &Store) {
     let files = store.writer.lock().unsynced.clone();
-    for (id, file) in files {
-        if store.commit.sync_file(&file).is_err() {
+    for u in files {
+        if store.commit.sync_file(&u.file).is_err() {
             return;
         }
-        store.writer.lock().unsynced.retain(|(i, _)| *i != id);
+        store.writer.lock().unsynced.retain(|s| s.id != u.id);
     }
 }
 
@@ -134,15 +135,17 @@ fn prepare_spare(store: &Store) {
 }
 
 /// Close's blocking part: waits for a hint being built and a running merge, makes
-/// everything written durable, writes the queued hints, removes an unused spare file,
-/// and releases the directory lock. The first sync error is returned (the store is
-/// closed either way).
+/// everything written durable, writes the queued hints, removes an unused spare file
+/// and (after a clean sync) an active file holding no records, so repeated open and
+/// close leave no growing number of empty files, and releases the directory lock. The
+/// first sync error is returned (the store is closed either way).
 pub(crate) fn close(store: &Store) -> Result<()> {
     let _h = store.bg.work_lock.lock();
     let _m = store.bg.merge_lock.lock();
-    let (files, last, spare) = {
+    let (files, last, spare, empty_active) = {
         let mut w = store.writer.lock();
-        (w.unsynced_files(), w.last_seq, w.spare.take())
+        let empty = (w.file.is_some() && w.offset == FILE_HEADER_LEN as u64).then_some(w.file_id);
+        (w.unsynced_files(), w.last_seq, w.spare.take(), empty)
     };
     let synced = store
         .commit
@@ -155,12 +158,18 @@ pub(crate) fn close(store: &Store) -> Result<()> {
         // for every sealed file.
         write_queued_hints(store, true);
     }
-    let unspared = match spare {
-        Some((id, _)) => store
-            .dir
-            .remove_if_exists(&data_name(id))
-            .and_then(|()| store.dir.sync()),
-        None => Ok(()),
+    let unused: Vec<u64> = spare
+        .map(|s| s.0)
+        .into_iter()
+        .chain(empty_active.filter(|_| synced.is_ok()))
+        .collect();
+    let unspared = if unused.is_empty() {
+        Ok(())
+    } else {
+        unused
+            .iter()
+            .try_for_each(|id| store.dir.remove_if_exists(&data_name(*id)))
+            .and_then(|()| store.dir.sync())
     };
     store.watch.close_all();
     {

@@ -29,8 +29,8 @@ pub struct Writer {
     /// Keydir entries of the write being appended, reused.
     pub entries: Vec<Entry>,
     /// Sealed files whose background `fdatasync` has not finished yet: a group-commit
-    /// leader syncs them too.
-    pub unsynced: Vec<(u64, Arc<Handle>)>,
+    /// leader syncs them too, and so does rotation before the next file's first record.
+    pub unsynced: Vec<Unsynced>,
     /// The next data file, created ahead of time by the background thread (header
     /// synced, in place, directory synced), so rotation need not wait for it.
     pub spare: Option<(u64, Arc<Handle>)>,
@@ -79,10 +79,22 @@ impl Writer {
     /// Every file that may hold records not yet synced: sealed files whose background
     /// sync has not finished, then the active file.
     pub fn unsynced_files(&self) -> Vec<Arc<Handle>> {
-        let mut files: Vec<Arc<Handle>> = self.unsynced.iter().map(|u| u.1.clone()).collect();
+        let mut files: Vec<Arc<Handle>> = self.unsynced.iter().map(|u| u.file.clone()).collect();
         files.extend(self.file.clone());
         files
     }
+}
+
+/// A sealed file whose background `fdatasync` has not finished yet.
+#[derive(Clone)]
+pub struct Unsynced {
+    /// Its id.
+    pub id: u64,
+    /// The file.
+    pub file: Arc<Handle>,
+    /// The sequence number of the last record written before it was sealed: once
+    /// group commit has synced that far, the file is durable.
+    pub last_seq: u64,
 }
 
 /// Creates data file `id` durably: header written and synced under a temporary name,

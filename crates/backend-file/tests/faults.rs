@@ -106,21 +106,14 @@ struct Seen {
     errors: Vec<&'static str>,
 }
 
-/// True for a failed `fdatasync` of a data file: after it, a reopen without power loss
-/// and then a power cut meet finding 3 (see below), so that variant skips the cut.
-fn data_sync(c: &CallRecord) -> bool {
-    c.kind == CallKind::SyncData && c.path.to_string_lossy().contains(".data")
-}
-
 /// Runs the workload with call `index` failing with `fault`, then (`process_restart`)
-/// a reopen, then a power cut, each checked against the model. `Ok(false)`: the power
-/// cut was skipped (finding 3).
+/// a reopen, then a power cut, each checked against the model.
 async fn faulted(
     dir: &std::path::Path,
     index: u64,
     fault: Fault,
     process_restart: bool,
-) -> Result<(Seen, bool), String> {
+) -> Result<Seen, String> {
     // The call sequence does not depend on the disk's seed; what survives the power
     // cut does: a different draw for every run.
     let disk = SimDisk::new(SEED ^ (index << 2 | u64::from(process_restart) << 1 | fault as u64));
@@ -142,18 +135,14 @@ async fn faulted(
             .await
             .map_err(|e| format!("step {i} ({s:?}): {e}"))?;
     }
-    let mut cut = true;
     if process_restart {
         run.step(&Step::Reopen)
             .await
             .map_err(|e| format!("reopen after the workload: {e}"))?;
-        cut = !disk.injected().iter().any(data_sync);
     }
-    if cut {
-        run.finish()
-            .await
-            .map_err(|e| format!("power cut after the workload: {e}"))?;
-    }
+    run.finish()
+        .await
+        .map_err(|e| format!("power cut after the workload: {e}"))?;
     for e in &run.errors {
         if !matches!(e, Error::Io { .. } | Error::Poisoned { .. }) {
             return Err(format!("an untyped answer to an I/O failure: {e:?}"));
@@ -163,7 +152,7 @@ async fn faulted(
         injected: disk.injected().into_iter().next(),
         errors: run.errors.iter().map(variant).collect(),
     };
-    Ok((seen, cut))
+    Ok(seen)
 }
 
 /// A call site: the kind of call and the kind of file (`data`, `hint`, `MERGE`, ...).
@@ -199,7 +188,6 @@ fn every_disk_call_failing_with_eio_or_enospc_answers_a_typed_error_and_loses_no
     let mut sites: BTreeMap<String, u64> = BTreeMap::new();
     let mut answers: BTreeMap<&'static str, u64> = BTreeMap::new();
     let (mut runs, mut struck) = (0u64, 0u64);
-    let mut skipped = 0u64;
     for index in 0..calls {
         for (fault, restart) in [
             (Fault::Eio, false),
@@ -207,13 +195,12 @@ fn every_disk_call_failing_with_eio_or_enospc_answers_a_typed_error_and_loses_no
             (Fault::Eio, true),
             (Fault::Enospc, true),
         ] {
-            let (seen, cut) = rt
+            let seen = rt
                 .block_on(faulted(&dir, index, fault, restart))
                 .unwrap_or_else(|e| {
                     panic!("call #{index} failing with {fault:?} (reopen first: {restart}): {e}")
                 });
             runs += 1;
-            skipped += u64::from(!cut);
             if let Some(c) = &seen.injected {
                 struck += 1;
                 *sites.entry(site(c)).or_default() += 1;
@@ -226,9 +213,7 @@ fn every_disk_call_failing_with_eio_or_enospc_answers_a_typed_error_and_loses_no
     println!(
         "faults: {runs} runs ({calls} disk calls x EIO, ENOSPC x power cut right after the \
          workload, or a reopen then a power cut), {struck} failures injected at {} call sites \
-         {sites:?}; answers {answers:?}; no loss, no wrong bytes; {skipped} power cuts after a \
-         reopen skipped because a data file's fdatasync had failed (finding 3, \
-         a_reopen_after_a_failed_fdatasync_*); {:.1} s",
+         {sites:?}; answers {answers:?}; no loss, no wrong bytes; {:.1} s",
         sites.len(),
         started.elapsed().as_secs_f64()
     );
@@ -310,13 +295,13 @@ fn a_failed_fdatasync_poisons_the_store_and_is_never_taken_for_success() {
     });
 }
 
-/// Finding 3 (reported to the lead, not fixed here: open's choice of active file is in
-/// the recovery F1 is rewriting).
+/// Finding 3, fixed: open never appends to a data file it found; writes start a new
+/// active file, so a dropped tail is only ever a torn tail.
 ///
 /// After a failed `fdatasync`, Linux may drop the dirty pages' error state: their bytes
 /// still read back but never reach the disk (this disk does the same). The store
-/// poisons itself and asks to be reopened; the reopen (same boot) reads the active file
-/// back, tail included, and appends to it. New writes are synced and acknowledged. At
+/// poisons itself and asks to be reopened; before the fix the reopen (same boot) read the
+/// active file back, tail included, and appended to it. New writes are synced and acknowledged. At
 /// the next power cut the dropped tail is a hole of zeros *before* those records:
 /// open fails with `Corruption` ("record header checksum mismatch" at the hole) and
 /// the writes acknowledged after the reopen are unreadable without repair mode.
@@ -324,7 +309,6 @@ fn a_failed_fdatasync_poisons_the_store_and_is_never_taken_for_success() {
 /// reopen. One fix: never append to a file found at open (start a new active file),
 /// so a dropped tail is only ever a torn tail.
 #[test]
-#[ignore = "finding 3: after a failed fdatasync, reopen (same boot) appends behind the dropped tail; the next power cut leaves a zero hole and open fails with Corruption"]
 fn a_reopen_after_a_failed_fdatasync_keeps_later_writes_through_a_power_cut() {
     println!(
         "finding 3: write, failed fdatasync, reopen without power loss, durable write, power \

@@ -10,9 +10,9 @@
 //! appears that was never written.
 //!
 //! `KV_CRASH_POINTS` sets how many crash points to explore (default 1000);
-//! `KV_CRASH_SEED` changes the case generator's seed (default fixed); `KV_REORDER=1`
-//! lets a newer file's unsynced writes survive an older file's lost ones (finding 2
-//! below; off by default so the run keeps looking for other bugs); `KV_TRACE=1` prints
+//! `KV_CRASH_SEED` changes the case generator's seed (default fixed); `KV_REORDER=0`
+//! stops a newer file's unsynced writes from surviving an older file's lost ones (on
+//! by default since finding 2 below was fixed); `KV_TRACE=1` prints
 //! every disk call of a failing case.
 
 mod sim_model;
@@ -144,10 +144,11 @@ fn zero_filled_torn_record_is_cut_as_a_torn_tail() {
     });
 }
 
-/// Finding 2 (reported to the lead, not fixed here).
+/// Finding 2, fixed: rotation now syncs the sealed file before the first record goes
+/// to the next file, so the writes a power cut keeps are a prefix across files.
 ///
-/// After a power cut the store does not keep a prefix of its unsynced writes: the
-/// unsynced tail of a file sealed by rotation can be lost while writes made after it,
+/// Before the fix, after a power cut the store did not keep a prefix of its unsynced
+/// writes: the unsynced tail of a file sealed by rotation can be lost while writes made after it,
 /// in the new active file, survive (the kernel writes the two files back
 /// independently; the sealer had not synced the old one yet). A write that depended on
 /// a lost one then survives without it. Found by the random run (generator seed 0x7,
@@ -159,7 +160,6 @@ fn zero_filled_torn_record_is_cut_as_a_torn_tail() {
 /// `fdatasync` of the sealed file, and the disk seeds below choose which unsynced
 /// writes survive. Expected: `k1` new implies `k0` absent (B2 all-or-nothing).
 #[test]
-#[ignore = "finding 2: a rotated file's lost unsynced tail while the next file's writes survive tears a batch whose delete wrote nothing"]
 fn a_batch_survives_whole_when_the_rotated_files_tail_is_lost() {
     use backend_api::{Operation, StorageBackend};
     use backend_file::io::sim::{CallKind, CrashOptions, SimDisk, Tear};

@@ -247,7 +247,10 @@ fn version_one_stores_open_and_unknown_versions_are_refused() {
     rt.block_on(reopen_and_check(dir.path(), quiet(dir.path()), &p, &model));
 
     // A range record inside a version-1 file cannot have been written by version 1.
+    // (The reopen sealed the newest file and wrote its hint; without the hint open
+    // scans the file, which is where the version is checked against the records.)
     let newest = files[1].clone();
+    std::fs::remove_file(newest.with_extension("hint")).unwrap();
     set_version(&newest, 1);
     match rt.block_on(FileBackend::open(quiet(dir.path()))) {
         Err(Error::Corruption { detail }) => {

@@ -12,9 +12,7 @@ use crate::error::{IoAt, corrupt, unsupported_version};
 use crate::files::{
     Dir, FileType, Handle, MANIFEST_NAME, TMP_SUFFIX, data_name, hint_name, parse_name,
 };
-use crate::format::{
-    FILE_FLAG_MERGED, FILE_HEADER_LEN, FILE_KIND_DATA, FileHeader, Limits, VERSION,
-};
+use crate::format::{FILE_HEADER_LEN, FILE_KIND_DATA, FileHeader, Limits};
 use crate::hint::read_hint;
 use crate::io::{OpenMode, VfsLock};
 use crate::keydir::{Entry, State};
@@ -72,10 +70,9 @@ pub struct RecoveryReport {
 pub struct Recovered {
     /// The keydir and the open data files.
     pub state: State,
-    /// The file to keep appending to: id, file, length.
-    pub active: Option<(u64, Arc<Handle>, u64)>,
-    /// Sealed data files without a hint (id, file, length): the background thread
-    /// writes theirs.
+    /// Data files without a hint (id, file, length), the newest included: every file
+    /// found is sealed (open never appends to one), and the background thread writes
+    /// their hints.
     pub unhinted: Vec<(u64, Arc<Handle>, u64)>,
     /// Next sequence number.
     pub next_seq: u64,
@@ -141,8 +138,8 @@ pub fn recover(cfg: &FileConfig, dir: &Dir, limits: &Limits) -> Result<Recovered
 
     let mut staging = Staging::new(limits.max_key_len);
     let mut state = State::default();
-    let mut last_header = None;
     let mut unhinted = Vec::new();
+    let mut emptied = false;
     for &id in &data_ids {
         let name = data_name(id);
         let file = dir.open(&name, OpenMode::ReadWrite)?;
@@ -210,13 +207,24 @@ pub fn recover(cfg: &FileConfig, dir: &Dir, limits: &Limits) -> Result<Recovered
             valid_len = scan.run(&header, len)?;
             if valid_len < len {
                 file.set_len(valid_len)?;
-                file.sync_data()?;
                 report.truncated.push(TruncatedTail {
                     file: name.clone(),
                     offset: valid_len,
                     bytes: len - valid_len,
                 });
             }
+            // What was read may be only in the OS (a process killed under
+            // `SyncPolicy::Never`): durable before any newer file gets a record, so a
+            // power cut keeps a prefix of the writes.
+            file.sync_data()?;
+        }
+        if valid_len == FILE_HEADER_LEN as u64 && !cfg.repair {
+            // No records (an unused spare or active file left by a crash): nothing to
+            // keep. Its sequence floor still counts for this open.
+            dir.remove_if_exists(&hint_name(id))?;
+            dir.remove_if_exists(&name)?;
+            emptied = true;
+            continue;
         }
         let file = Arc::new(file);
         if !sealed {
@@ -225,7 +233,9 @@ pub fn recover(cfg: &FileConfig, dir: &Dir, limits: &Limits) -> Result<Recovered
         state.files.insert(id, file);
         state.sizes.insert(id, valid_len);
         state.total_bytes += valid_len;
-        last_header = Some((header, sealed));
+    }
+    if emptied {
+        dir.sync()?;
     }
 
     let next_seq = staging.max_seq + 1;
@@ -239,27 +249,15 @@ pub fn recover(cfg: &FileConfig, dir: &Dir, limits: &Limits) -> Result<Recovered
         .map(|e| u64::from(e.len))
         .sum();
 
-    // Keep appending to the newest file if it is an ordinary one of this format version
-    // with room left and no hint (a hint means it was sealed: appending would make the
-    // hint stale; an older version must never receive records it cannot describe).
-    let active = match last_header {
-        Some((h, false))
-            if h.flags & FILE_FLAG_MERGED == 0
-                && h.version == VERSION
-                && report.dropped.is_empty() =>
-        {
-            let size = state.sizes[&h.file_id];
-            (size < cfg.max_file_size).then(|| (h.file_id, state.files[&h.file_id].clone(), size))
-        }
-        _ => None,
-    };
-    // Every other file without a hint gets one in the background (a repaired store is
-    // merged instead).
-    let active_id = active.as_ref().map(|a| a.0);
-    unhinted.retain(|u| Some(u.0) != active_id && report.dropped.is_empty());
+    // Open never appends to a file it found: after a failed `fdatasync` the OS may
+    // have dropped pages it still reads back, and records appended behind them would
+    // follow a hole after a power cut. Writes start a new file; every file found
+    // without a hint gets one in the background (a repaired store is merged instead).
+    if !report.dropped.is_empty() {
+        unhinted.clear();
+    }
     Ok(Recovered {
         state,
-        active,
         unhinted,
         next_seq,
         next_file_id,

@@ -5,7 +5,12 @@
 //! renamed into place, directory synced) when there is one, so the writer does no
 //! fsync, rename or directory sync; without a spare it creates the file itself. The
 //! sealed file's `fdatasync` and hint are the background thread's (a group-commit
-//! leader syncs it too until then, so durability never waits for that thread).
+//! leader syncs it too until then, so durability never waits for that thread), except
+//! that before the first record goes to the next file, every sealed file still holding
+//! unsynced records is synced here: the kernel writes files back independently, so
+//! without it a power cut could keep the new file's records and lose the older ones
+//! they follow, and the surviving writes would not be a prefix of those made. Under
+//! `SyncPolicy::Always` the sealed file is normally synced already (no call).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -21,7 +26,7 @@ use crate::format::{
 };
 use crate::keydir::{Entry, KeyDir, PartState, State, as_slice};
 use crate::plan::Op;
-use crate::writer::{Writer, create_data_file};
+use crate::writer::{Unsynced, Writer, create_data_file};
 
 impl Store {
     /// Seals the active file: the next write starts a new one. Its `fdatasync` and
@@ -29,7 +34,11 @@ impl Store {
     /// background thread.
     pub fn seal_active(&self, w: &mut Writer, hint: bool) {
         let Some(file) = w.file.take() else { return };
-        w.unsynced.push((w.file_id, file.clone()));
+        w.unsynced.push(Unsynced {
+            id: w.file_id,
+            file: file.clone(),
+            last_seq: w.last_seq,
+        });
         if hint {
             self.bg.hints.lock().push_back(Sealed {
                 id: w.file_id,
@@ -41,11 +50,12 @@ impl Store {
     }
 
     /// The active file, started if there is none: the spare if one is ready, else a
-    /// new file created here.
+    /// new file created here. Sealed files with unsynced records are synced first.
     fn ensure_active(&self, w: &mut Writer) -> Result<Arc<Handle>> {
         if let Some(f) = &w.file {
             return Ok(f.clone());
         }
+        self.sync_sealed_files(w)?;
         let (id, file) = match w.spare.take() {
             Some(spare) => spare,
             None => {
@@ -65,6 +75,21 @@ impl Store {
         w.file_id = id;
         w.offset = FILE_HEADER_LEN as u64;
         Ok(file)
+    }
+
+    /// Makes every sealed file durable before a record goes to a newer file, so the
+    /// writes a power cut keeps are always a prefix of those made. A file group commit
+    /// already synced (its last record is covered) costs nothing. A failure poisons
+    /// the store, like any failed `fdatasync`.
+    fn sync_sealed_files(&self, w: &mut Writer) -> Result<()> {
+        let synced = self.commit.synced();
+        for u in &w.unsynced {
+            if u.last_seq > synced {
+                self.commit.sync_file(&u.file)?;
+            }
+        }
+        w.unsynced.clear();
+        Ok(())
     }
 
     /// Appends `ops` as one write (`batch`: framed as one batch), updates the keydir

@@ -70,12 +70,9 @@ impl Store {
         let dir = Dir::new(&cfg.dir, cfg.vfs().clone());
         let limits = cfg.limits();
         let mut rec = recover(&cfg, &dir, &limits)?;
-        let mut writer = Writer::new(rec.next_seq, rec.next_file_id, rec.next_pid);
-        if let Some((id, file, offset)) = rec.active.take() {
-            writer.file = Some(file);
-            writer.file_id = id;
-            writer.offset = offset;
-        }
+        // No active file: the first write starts a new one (open never appends to a
+        // file it found).
+        let writer = Writer::new(rec.next_seq, rec.next_file_id, rec.next_pid);
         let bg = Background::default();
         for (id, file, len) in rec.unhinted.drain(..) {
             bg.hints.lock().push_back(Sealed { id, file, len });

@@ -400,12 +400,10 @@ fn without_reordering_only_the_write_at_the_cut_is_torn() {
         let (a, b) = (d.file(&p("a")).unwrap(), d.file(&p("b")).unwrap());
         // b's write is whole or absent unless the cut is at it; a later write is never
         // kept (even in part) while an earlier one is lost.
-        let ok = match (a.len(), b.len()) {
-            (0..10, 0) => true,
-            (10, 0..=10) => true,
-            (10..=20, 10) => true,
-            _ => false,
-        };
+        let ok = matches!(
+            (a.len(), b.len()),
+            (0..10, 0) | (10, 0..=10) | (10..=20, 10)
+        );
         assert!(ok, "seed {seed}: a {} b {}", a.len(), b.len());
     }
 }
