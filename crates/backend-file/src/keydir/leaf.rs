@@ -217,17 +217,23 @@ impl Leaf {
         }
     }
 
-    /// An empty leaf with room for `records` records of `bytes` bytes.
-    pub(super) fn with_capacity(records: usize, bytes: usize) -> Leaf {
-        Leaf {
-            ends: Vec::with_capacity(records),
-            buf: Vec::with_capacity(bytes),
-        }
+    /// Empties the leaf, keeping its allocation.
+    pub(super) fn clear(&mut self) {
+        self.buf.clear();
+        self.ends.clear();
     }
 
-    /// Bytes of the records.
-    pub(super) fn byte_len(&self) -> usize {
-        self.buf.len()
+    /// Makes this leaf hold records `span` of `from`, in the allocation it has (grown
+    /// if needed): rebuilding leaves in place keeps the heap from fragmenting.
+    pub(super) fn assign(&mut self, from: &Leaf, span: Range<usize>) {
+        self.clear();
+        let (a, b) = (from.start(span.start), from.start(span.end));
+        reserve(&mut self.buf, b - a);
+        self.buf.extend_from_slice(&from.buf[a..b]);
+        reserve(&mut self.ends, span.len());
+        let base = a as u32;
+        self.ends.extend(from.ends[span].iter().map(|e| e - base));
+        self.shrink();
     }
 
     /// Appends record `i` of `from` as it is (keys must stay in order).

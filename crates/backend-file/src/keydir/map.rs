@@ -153,6 +153,7 @@ impl KeyDir {
         keep_old: impl Fn(&Entry, &Entry) -> bool,
     ) {
         let mut items = items.into_iter().peekable();
+        let mut scratch = Leaf::default();
         while let Some(&(first, _)) = items.peek() {
             let fence: Box<[u8]> = self.fence_of(first).into();
             let next: Option<Box<[u8]>> = self
@@ -160,73 +161,66 @@ impl KeyDir {
                 .range::<[u8], _>((Bound::Excluded(&fence[..]), Bound::Unbounded))
                 .next()
                 .map(|(f, _)| f.clone());
-            let Some(old) = self.leaves.remove(&fence) else {
+            if next.is_none() {
+                // The last leaf: keys go in one by one, mostly by the append path, so
+                // a long run (a first file into an empty map) needs no big scratch.
+                for (k, e) in items {
+                    self.insert_unless(k, e, |old| keep_old(old, &e));
+                }
+                return;
+            }
+            let Some(old) = self.leaves.get_mut(&fence[..]) else {
                 return;
             };
-            // Pieces seven-eighths full, so later inserts find room.
-            let per = MAX_RECORDS * 7 / 8;
-            let rec_guess = if old.len() > 0 {
-                old.byte_len() / old.len()
-            } else {
-                32
-            };
-            let fresh = || Leaf::with_capacity(per + per / 8, (per + per / 8) * rec_guess);
-            let mut pieces: Vec<Leaf> = Vec::new();
-            let mut cur = fresh();
-            // Room for one more record in `cur`, starting a new piece if it is full.
-            let room = |cur: &mut Leaf, pieces: &mut Vec<Leaf>| {
-                if cur.len() >= per {
-                    pieces.push(std::mem::replace(cur, fresh()));
-                }
-            };
+            // Merge the leaf and the batch's keys below the next fence into `scratch`.
+            scratch.clear();
             let mut i = 0;
-            let mut added = 0;
             while let Some(&(k, e)) = items.peek() {
                 if next.as_deref().is_some_and(|n| k >= n) {
                     break;
                 }
                 items.next();
                 while i < old.len() && old.key(i) < k {
-                    room(&mut cur, &mut pieces);
-                    cur.push_from(&old, i);
+                    scratch.push_from(old, i);
                     i += 1;
                 }
-                let repeat = cur.len() > 0 && cur.key(cur.len() - 1) == k;
-                if repeat {
+                if scratch.len() > 0 && scratch.key(scratch.len() - 1) == k {
                     // A repeat within the batch: the same rule against the one just put.
-                    let l = cur.len() - 1;
-                    if !keep_old(&cur.entry(l), &e) {
-                        cur.put(l, true, k, &e);
+                    let l = scratch.len() - 1;
+                    if !keep_old(&scratch.entry(l), &e) {
+                        scratch.put(l, true, k, &e);
                     }
-                    continue;
-                }
-                room(&mut cur, &mut pieces);
-                if i < old.len() && old.key(i) == k {
+                } else if i < old.len() && old.key(i) == k {
                     if keep_old(&old.entry(i), &e) {
-                        cur.push_from(&old, i);
+                        scratch.push_from(old, i);
                     } else {
-                        cur.push(k, &e);
+                        scratch.push(k, &e);
                     }
                     i += 1;
                 } else {
-                    cur.push(k, &e);
-                    added += 1;
+                    scratch.push(k, &e);
+                    self.len += 1;
                 }
             }
             while i < old.len() {
-                room(&mut cur, &mut pieces);
-                cur.push_from(&old, i);
+                scratch.push_from(old, i);
                 i += 1;
             }
-            pieces.push(cur);
-            self.len += added;
-            let mut fence = Some(fence);
-            for piece in pieces {
-                if piece.len() == 0 && fence.is_none() {
-                    continue;
-                }
-                let f = fence.take().unwrap_or_else(|| piece.key(0).into());
-                self.leaves.insert(f, piece);
+            // The leaf keeps its allocation and the first piece; a batch too big for it
+            // goes on in new leaves seven-eighths full, so later inserts find room.
+            let per = if scratch.len() > MAX_RECORDS {
+                MAX_RECORDS * 7 / 8
+            } else {
+                MAX_RECORDS
+            };
+            old.assign(&scratch, 0..per.min(scratch.len()));
+            let mut at = per;
+            while at < scratch.len() {
+                let end = (at + per).min(scratch.len());
+                let mut piece = Leaf::default();
+                piece.assign(&scratch, at..end);
+                self.leaves.insert(piece.key(0).into(), piece);
+                at = end;
             }
         }
     }
