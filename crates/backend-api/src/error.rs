@@ -117,6 +117,9 @@ pub enum Error {
     InvalidConfig {
         /// What is wrong and what to change.
         detail: String,
+        /// The error behind it (a refused TLS handshake, a URL parser's), when there is one.
+        #[source]
+        source: Option<BoxError>,
     },
     /// Any other engine error, with its source kept.
     #[error("{backend} backend error: {source}")]

@@ -194,11 +194,13 @@ impl FileConfig {
         if self.max_record_size < min_record {
             return Err(Error::InvalidConfig {
                 detail: format!("max_record_size must be at least {min_record} bytes"),
+                source: None,
             });
         }
         if self.max_file_size < 4096 {
             return Err(Error::InvalidConfig {
                 detail: "max_file_size must be at least 4096 bytes".into(),
+                source: None,
             });
         }
         if let Some(r) = self.merge_trigger
@@ -206,11 +208,13 @@ impl FileConfig {
         {
             return Err(Error::InvalidConfig {
                 detail: format!("merge_trigger {r} must be between 0 and 1 (exclusive)"),
+                source: None,
             });
         }
         if let SyncPolicy::EveryMs(0) = self.sync {
             return Err(Error::InvalidConfig {
                 detail: "SyncPolicy::EveryMs(0): use SyncPolicy::Always".into(),
+                source: None,
             });
         }
         Ok(())

@@ -60,6 +60,7 @@ impl NamespaceLayer {
                 detail: format!(
                     "namespace {namespace:?}: use 1 to {MAX_NAMESPACE_LEN} characters of [A-Za-z0-9], not \"sys\""
                 ),
+                source: None,
             });
         }
         Ok(NamespaceLayer {

@@ -16,6 +16,7 @@ pub(crate) fn not_found(partition: &Partition) -> Error {
 pub(crate) fn invalid_config(detail: &str) -> Error {
     Error::InvalidConfig {
         detail: format!("{NAME} backend: {detail}"),
+        source: None,
     }
 }
 

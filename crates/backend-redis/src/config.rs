@@ -288,7 +288,10 @@ impl RedisConfig {
 }
 
 fn invalid(detail: String) -> Error {
-    Error::InvalidConfig { detail }
+    Error::InvalidConfig {
+        detail,
+        source: None,
+    }
 }
 
 #[cfg(test)]

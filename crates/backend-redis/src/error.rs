@@ -51,6 +51,7 @@ impl Server {
                     "{failure}: the server refused the credentials; check the user and \
                      password in the URL"
                 ),
+                source: Some(Box::new(failure)),
             },
             Class::Tls(tls) => Error::InvalidConfig {
                 detail: format!(
@@ -58,9 +59,11 @@ impl Server {
                      authority that signed the server's certificate), that the certificate \
                      names the URL's host, and tls_client_cert"
                 ),
+                source: Some(Box::new(failure)),
             },
             Class::Config => Error::InvalidConfig {
                 detail: format!("{failure}; check the URL"),
+                source: Some(Box::new(failure)),
             },
             Class::Timeout => timeout_error(operation, timeout),
             Class::Outage => Error::unavailable(failure.to_string(), Some(Box::new(failure))),

@@ -10,6 +10,7 @@ use crate::config::RedisConfig;
 pub(crate) fn client(config: &RedisConfig) -> Result<redis::Client> {
     let bad_url = |err: redis::RedisError| Error::InvalidConfig {
         detail: format!("redis URL: {err}; use redis[s]://[user][:password@]host[:port][/db]"),
+        source: Some(Box::new(err)),
     };
     if !config.is_tls() {
         return redis::Client::open(config.url.as_str()).map_err(bad_url);
@@ -24,6 +25,7 @@ pub(crate) fn client(config: &RedisConfig) -> Result<redis::Client> {
                 detail:
                     "tls_ca_cert holds no readable PEM certificate (-----BEGIN CERTIFICATE-----)"
                         .into(),
+                source: None,
             });
         }
     }
@@ -44,6 +46,7 @@ pub(crate) fn client(config: &RedisConfig) -> Result<redis::Client> {
     redis::Client::build_with_tls(config.url.as_str(), certificates).map_err(|err| {
         Error::InvalidConfig {
             detail: format!("TLS settings: {err}; tls_ca_cert and tls_client_cert take PEM text"),
+            source: Some(Box::new(err)),
         }
     })
 }

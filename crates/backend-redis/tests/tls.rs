@@ -198,7 +198,7 @@ async fn assert_refused(config: RedisConfig, why: &str) {
     let started = Instant::now();
     let err = RedisBackend::open(config).await.expect_err(why);
     assert!(
-        matches!(&err, Error::InvalidConfig { detail } if detail.contains("certificate")),
+        matches!(&err, Error::InvalidConfig { detail, .. } if detail.contains("certificate")),
         "{why}: {err:?}"
     );
     assert!(

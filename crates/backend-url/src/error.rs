@@ -96,6 +96,7 @@ impl From<OpenError> for backend_api::Error {
         match e {
             OpenError::Url(u) => backend_api::Error::InvalidConfig {
                 detail: u.to_string(),
+                source: Some(Box::new(u)),
             },
             OpenError::Backend { source, .. } => source,
         }

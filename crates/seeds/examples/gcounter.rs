@@ -41,6 +41,7 @@ async fn run(urls: &[String]) -> Result<()> {
                 .await
                 .map_err(|e| Error::InvalidConfig {
                     detail: e.to_string(),
+                    source: Some(Box::new(e)),
                 })?;
         stores.push(Arc::new(
             GroupStore::<GCounter>::open(backend, "grove").await?,
@@ -63,6 +64,7 @@ async fn run(urls: &[String]) -> Result<()> {
     for task in tasks {
         task.await.map_err(|e| Error::InvalidConfig {
             detail: format!("a task failed: {e}"),
+            source: Some(Box::new(e)),
         })??;
     }
     let total = stores[0].load(&group).await?.map_or(0, |c| c.value());

@@ -42,6 +42,7 @@ async fn run(dir: &Path, url: &str) -> Result<()> {
             .await
             .map_err(|e| Error::InvalidConfig {
                 detail: e.to_string(),
+                source: Some(Box::new(e)),
             })?;
     let objects = ContentStore::open(backend.clone(), "merkle").await?;
     let branches = LinkStore::open(backend.clone(), "merkle").await?;
