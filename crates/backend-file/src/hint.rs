@@ -8,9 +8,8 @@
 //! Merge writes a hint beside every output file; rotation has the sealer thread
 //! ([`build_hint`], [`install_hint`]) write one for every sealed file.
 
-use std::io;
-
 use backend_api::Result;
+use bytes::Bytes;
 
 use crate::error::IoAt;
 use crate::files::{Dir, Handle, hint_name, tmp_name};
@@ -19,7 +18,7 @@ use crate::format::{
     u32_at, u64_at,
 };
 use crate::io::OpenMode;
-use crate::reader::{Framing, PosReader, Records, Step};
+use crate::reader::{Framing, Records, Step};
 
 /// Bytes of a hint entry before its key.
 pub const HINT_ENTRY_LEN: usize = 40;
@@ -43,8 +42,8 @@ pub struct HintEntry {
     pub offset: u64,
     /// Length of the whole record.
     pub len: u32,
-    /// The key.
-    pub key: Vec<u8>,
+    /// The key (read from a hint: a slice of the one buffer holding the whole file).
+    pub key: Bytes,
 }
 
 /// Streams a hint file out, checksumming as it goes.
@@ -230,8 +229,10 @@ fn hint_records(
 /// Reads and verifies the hint for data file `data_id` of length `data_len`.
 ///
 /// `Ok(None)` means the hint is unusable (bad checksum, wrong file, out-of-range entry):
-/// the caller scans the data file instead. Memory is bounded by the entries themselves;
-/// no length read from the file is trusted before it is checked.
+/// the caller scans the data file instead. The file is read into one buffer of its
+/// length on disk, and every key is a slice of it: no allocation per key, so open
+/// leaves no scattered holes in the heap once the keydir has copied the keys. No length
+/// read from the file is trusted before it is checked.
 pub fn read_hint(
     dir: &Dir,
     data_id: u64,
@@ -244,31 +245,24 @@ pub fn read_hint(
         return Ok(None);
     }
     let body_len = len - HINT_TRAILER_LEN as u64;
-    let at = |r: io::Result<()>| r.at(file.path());
-    // Pass 1: checksum everything before the trailer's CRC, streaming.
-    let mut reader = PosReader::new(file.raw(), len);
-    let mut crc = 0u32;
-    let mut pos = 0;
-    let mut buf = vec![0u8; 64 << 10];
-    while pos < body_len {
-        let n = (body_len - pos).min(buf.len() as u64) as usize;
-        at(reader.read(pos, &mut buf[..n]))?;
-        crc = crc32c::crc32c_append(crc, &buf[..n]);
-        pos += n as u64;
-    }
-    let mut t = [0u8; HINT_TRAILER_LEN];
-    at(reader.read(body_len, &mut t))?;
-    if &t[20..24] != HINT_END || crc32c::crc32c_append(crc, &t[0..16]) != u32_at(&t, 16) {
+    let Ok(whole) = usize::try_from(len) else {
+        return Ok(None);
+    };
+    let mut buf = vec![0u8; whole];
+    file.read_exact_at(&mut buf, 0)?;
+    let buf = Bytes::from(buf);
+    let body_end = body_len as usize;
+    let t = &buf[body_end..];
+    let crc = crc32c::crc32c(&buf[..body_end]);
+    if &t[20..24] != HINT_END || crc32c::crc32c_append(crc, &t[0..16]) != u32_at(t, 16) {
         return Ok(None);
     }
-    let count = u64_at(&t, 0);
-    if u64_at(&t, 8) != data_len {
+    let count = u64_at(t, 0);
+    if u64_at(t, 8) != data_len {
         return Ok(None);
     }
     // Pass 2: parse, checking every field.
-    let mut h = [0u8; FILE_HEADER_LEN];
-    at(reader.read(0, &mut h))?;
-    match FileHeader::decode(&h) {
+    match FileHeader::decode(&buf[..FILE_HEADER_LEN]) {
         Ok(fh) if fh.kind == FILE_KIND_HINT && fh.file_id == data_id => {}
         _ => return Ok(None),
     }
@@ -282,15 +276,14 @@ pub fn read_hint(
         if body_len - pos < HINT_ENTRY_LEN as u64 {
             return Ok(None);
         }
-        let mut e = [0u8; HINT_ENTRY_LEN];
-        at(reader.read(pos, &mut e))?;
+        let e = &buf[pos as usize..pos as usize + HINT_ENTRY_LEN];
         pos += HINT_ENTRY_LEN as u64;
         let Some(kind) = Kind::from_byte(e[0]) else {
             return Ok(None);
         };
-        let key_len = u32_at(&e, 36) as usize;
-        let rec_len = u32_at(&e, 32);
-        let offset = u64_at(&e, 24);
+        let key_len = u32_at(e, 36) as usize;
+        let rec_len = u32_at(e, 32);
+        let offset = u64_at(e, 24);
         if key_len == 0
             || key_len > limits.max_key_field(kind)
             || (key_len as u64) > body_len - pos
@@ -303,17 +296,16 @@ pub fn read_hint(
         {
             return Ok(None);
         }
-        let mut key = vec![0u8; key_len];
-        at(reader.read(pos, &mut key))?;
+        let key = buf.slice(pos as usize..pos as usize + key_len);
         pos += key_len as u64;
         if limits.check_key_field(kind, &key).is_err() {
             return Ok(None);
         }
         entries.push(HintEntry {
             kind,
-            partition: u32_at(&e, 4),
-            seq: u64_at(&e, 8),
-            expiry: u64_at(&e, 16),
+            partition: u32_at(e, 4),
+            seq: u64_at(e, 8),
+            expiry: u64_at(e, 16),
             offset,
             len: rec_len,
             key,

@@ -184,7 +184,7 @@ pub fn recover(cfg: &FileConfig, dir: &Dir, limits: &Limits) -> Result<Recovered
                     .map(|e| Seen {
                         kind: e.kind,
                         partition: e.partition,
-                        key: Bytes::from(e.key),
+                        key: e.key,
                         entry: Entry {
                             file_id: id,
                             offset: e.offset,
