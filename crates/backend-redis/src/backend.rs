@@ -418,6 +418,7 @@ impl StorageBackend for RedisBackend {
                 keys.channel.clone(),
                 prefix,
                 self.config.watch_capacity,
+                &self.calls.server,
                 self.calls.deadline,
                 self.shutdown.subscribe(),
             )
@@ -428,6 +429,7 @@ impl StorageBackend for RedisBackend {
                 keys.channel.clone(),
                 prefix,
                 self.config.watch_capacity,
+                &self.calls.server,
                 self.calls.deadline,
                 self.shutdown.subscribe(),
             )

@@ -217,17 +217,6 @@ pub(crate) fn not_found(partition: &Partition) -> Error {
     Error::PartitionNotFound(partition.name().to_owned())
 }
 
-/// [`Server::map`] for a caller that does not know the server (the error then names
-/// none). Kept for `watch`, which should move to [`Server::map`].
-pub(crate) fn map(err: RedisError, operation: &'static str, timeout: Duration) -> Error {
-    Server("the server".into()).map(err, operation, timeout)
-}
-
-/// [`timeout_error`] under its old name, kept for `watch`.
-pub(crate) fn timeout(operation: &'static str, after: Duration) -> Error {
-    timeout_error(operation, after)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,6 +21,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::{PushInfo, PushKind, Value};
 use tokio::sync::mpsc;
 
+use crate::error::Server;
 use crate::watch::{self, Queue};
 
 /// How long to wait between two attempts to subscribe again after a gap.
@@ -33,11 +34,12 @@ pub(crate) async fn subscribe(
     channel: Vec<u8>,
     prefix: Bytes,
     capacity: usize,
+    server: &Server,
     deadline: Duration,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Result<WatchStream> {
     let (pushes, mut received) = mpsc::unbounded_channel::<PushInfo>();
-    let mut conn = watch::within(deadline, async {
+    let mut conn = watch::within(server, deadline, async {
         let client = builder
             .use_protocol(redis::ProtocolVersion::RESP3)
             .push_sender(pushes)

@@ -19,7 +19,7 @@ use backend_api::{Bytes, Error, Result, WatchEvent, WatchStream};
 use futures_util::StreamExt;
 use tokio::sync::{Notify, oneshot};
 
-use crate::error;
+use crate::error::{self, Server};
 use crate::event::{self, Decoded};
 
 /// Opens the subscription; returns once the server confirmed it.
@@ -28,10 +28,11 @@ pub(crate) async fn subscribe(
     channel: Vec<u8>,
     prefix: Bytes,
     capacity: usize,
+    server: &Server,
     deadline: Duration,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Result<WatchStream> {
-    let pubsub = within(deadline, async {
+    let pubsub = within(server, deadline, async {
         let mut pubsub = client.get_async_pubsub().await?;
         pubsub.subscribe(&channel).await?;
         Ok(pubsub)
@@ -67,16 +68,17 @@ pub(crate) async fn subscribe(
     Ok(stream(queue, guard))
 }
 
-/// Opens a watch's connection and subscription (`connect`) within `deadline`, mapping
-/// its error.
+/// Opens a watch's connection and subscription (`connect`) to `server` within
+/// `deadline`, mapping its error (which then names the server).
 pub(crate) async fn within<T>(
+    server: &Server,
     deadline: Duration,
     connect: impl std::future::Future<Output = redis::RedisResult<T>>,
 ) -> Result<T> {
     match tokio::time::timeout(deadline, connect).await {
         Ok(Ok(done)) => Ok(done),
-        Ok(Err(err)) => Err(error::map(err, "watch", deadline)),
-        Err(_) => Err(error::timeout("watch", deadline)),
+        Ok(Err(err)) => Err(server.map(err, "watch", deadline)),
+        Err(_) => Err(error::timeout_error("watch", deadline)),
     }
 }
 
