@@ -179,25 +179,43 @@ fn classify(err: &RedisError) -> Class {
     if err.is_io_error()
         || err.is_connection_refusal()
         || err.is_connection_dropped()
-        || matches!(
-            kind,
-            ErrorKind::ClusterConnectionNotFound
-                | ErrorKind::Server(
-                    ServerErrorKind::BusyLoading
-                        | ServerErrorKind::MasterDown
-                        | ServerErrorKind::TryAgain
-                        | ServerErrorKind::ClusterDown
-                        // A cluster's topology is changing (failover, resharding) and the
-                        // client's own redirections ran out: retry later.
-                        | ServerErrorKind::Moved
-                        | ServerErrorKind::Ask
-                        | ServerErrorKind::ReadOnly
-                )
-        )
+        || kind == ErrorKind::ClusterConnectionNotFound
+        || matches!(kind, ErrorKind::Server(kind) if topology_changing(Some(kind), ""))
+        || server_errors(err).any(|(kind, code)| topology_changing(kind, &code))
     {
         return Class::Outage;
     }
     Class::Other
+}
+
+/// Every server error in `err` as its kind (when the client knows the code) and code:
+/// one for a plain reply, one per failed command of a pipeline (whose own `kind()` is
+/// only its first failure's).
+fn server_errors(err: &RedisError) -> impl Iterator<Item = (Option<ServerErrorKind>, String)> {
+    let items = err
+        .clone()
+        .into_server_errors()
+        .unwrap_or_else(|| Arc::from([]));
+    (0..items.len()).map(move |i| (items[i].1.kind(), items[i].1.code().to_owned()))
+}
+
+/// Whether a server error says the server is not serving this call right now: loading,
+/// its master down, a cluster whose topology is changing (failover, resharding) after
+/// the client's own redirections ran out, or a blocked `WAIT` released because its
+/// master became a replica (`UNBLOCKED`; the write may or may not have been kept).
+fn topology_changing(kind: Option<ServerErrorKind>, code: &str) -> bool {
+    matches!(
+        kind,
+        Some(
+            ServerErrorKind::BusyLoading
+                | ServerErrorKind::MasterDown
+                | ServerErrorKind::TryAgain
+                | ServerErrorKind::ClusterDown
+                | ServerErrorKind::Moved
+                | ServerErrorKind::Ask
+                | ServerErrorKind::ReadOnly
+        )
+    ) || code == "UNBLOCKED"
 }
 
 /// The rustls error behind `err`, if the TLS layer refused the connection (an
@@ -233,6 +251,23 @@ mod tests {
         );
         let cluster = Server::of(&RedisConfig::cluster(["redis://a:1", "redis://u:p@b:2"]));
         assert_eq!(cluster.to_string(), "Redis Cluster (seeds a:1, b:2)");
+    }
+
+    /// Regression: a `WAIT` released by a graceful `CLUSTER FAILOVER` answered
+    /// `UNBLOCKED`, which was filed as a plain backend error instead of an outage.
+    #[test]
+    fn unblocked_by_a_role_change_is_an_outage() {
+        let reply = b"-UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)\r\n";
+        let err = redis::parse_redis_value(reply)
+            .unwrap()
+            .extract_error()
+            .unwrap_err();
+        let err = Server::of(&RedisConfig::new("redis://127.0.0.1:1/0")).map(
+            err,
+            "put",
+            Duration::from_secs(1),
+        );
+        assert!(matches!(err, Error::Unavailable { .. }), "{err:?}");
     }
 
     #[test]
