@@ -9,146 +9,30 @@
 //! the handle closed). It carries no fault switches: the deliberately broken backends
 //! are [`crate::mutants::Faulty`], a decorator that wraps any backend, this one
 //! included.
+//!
+//! Inside, `state` is the model (partitions, entries, watch channels, atomic apply);
+//! `stream` reads it lazily for scans and watches; this module validates each call in
+//! the contract's order and drives the model.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::ops::Bound;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Instant, SystemTime};
+mod state;
+mod stream;
+
+use std::sync::{Arc, MutexGuard};
+use std::time::Instant;
 
 use backend_api::{
-    BatchOutcome, Bytes, Capabilities, Check, EntryStream, Error, KeyRange, KvStream, Operation,
-    Partition, PutOptions, Result, ScanRange, Status, StorageBackend, WatchEvent, WatchStream,
-    async_trait,
+    BatchOutcome, Bytes, Capabilities, Check, EntryStream, KvStream, Operation, Partition,
+    PutOptions, Result, ScanRange, Status, StorageBackend, WatchStream, async_trait,
 };
 use futures_util::StreamExt;
-use tokio::sync::broadcast;
 
+use self::state::{Inner, State, not_found};
+use self::stream::{scan_stream, watch_stream};
 use crate::Harness;
 
-/// How many events a watcher may fall behind before it gets `Lagged`.
-const WATCH_CAPACITY: usize = 1024;
-/// Pairs a scan takes per lock.
-const SCAN_CHUNK: usize = 64;
 /// The reference's value limit (smaller than the default to keep the battery quick).
 const MAX_VALUE_LEN: usize = 1 << 20;
 const NAME: &str = "reference";
-
-#[derive(Clone)]
-struct Entry {
-    value: Bytes,
-    /// `None`: never expires (no TTL, or one too large to represent).
-    deadline: Option<Instant>,
-}
-
-impl Entry {
-    fn live(&self, now: Instant) -> bool {
-        self.deadline.is_none_or(|d| d > now)
-    }
-}
-
-type Map = BTreeMap<Bytes, Entry>;
-
-struct Part {
-    /// Unique per creation, so a scan never crosses into a re-created partition.
-    id: u64,
-    map: Map,
-    watch: broadcast::Sender<WatchEvent>,
-}
-
-impl Part {
-    fn live(&self, key: &[u8], now: Instant) -> Option<Bytes> {
-        self.map
-            .get(key)
-            .filter(|e| e.live(now))
-            .map(|e| e.value.clone())
-    }
-
-    /// Publishes `event` to the partition's watchers (never waits).
-    fn publish(&self, event: WatchEvent) {
-        let _ = self.watch.send(event);
-    }
-
-    /// Applies one validated write, publishing what it changed.
-    fn apply(&mut self, op: &Operation, now: Instant) {
-        match op {
-            Operation::Put {
-                key,
-                value,
-                options,
-                ..
-            } => {
-                // A TTL too large for `Instant` never expires in practice.
-                let deadline = options.ttl.and_then(|t| now.checked_add(t));
-                self.map.insert(
-                    key.clone(),
-                    Entry {
-                        value: value.clone(),
-                        deadline,
-                    },
-                );
-                self.publish(WatchEvent::Put {
-                    key: key.clone(),
-                    value: value.clone(),
-                });
-            }
-            Operation::Delete { key, .. } => {
-                let was_live = self.map.remove(key).is_some_and(|e| e.live(now));
-                if was_live {
-                    self.publish(WatchEvent::Delete { key: key.clone() });
-                }
-            }
-            Operation::DeleteRange { range, .. } => {
-                if range.is_empty() {
-                    return;
-                }
-                let removed = remove_range(&mut self.map, range);
-                if removed.values().any(|e| e.live(now)) {
-                    self.publish(WatchEvent::RangeDeleted {
-                        range: range.clone(),
-                    });
-                }
-            }
-            // A kind this reference does not know yet: validation already refused it.
-            _ => {}
-        }
-    }
-}
-
-/// Cuts the keys of `range` (not empty) out of `map` and returns them.
-fn remove_range(map: &mut Map, range: &KeyRange) -> Map {
-    let mut middle = match &range.start {
-        Some(start) => map.split_off(start),
-        None => std::mem::take(map),
-    };
-    if let Some(end) = &range.end {
-        let mut tail = middle.split_off(end);
-        map.append(&mut tail);
-    }
-    middle
-}
-
-#[derive(Default)]
-struct State {
-    parts: BTreeMap<Partition, Part>,
-}
-
-impl State {
-    fn part(&self, p: &Partition) -> Result<&Part> {
-        self.parts.get(p).ok_or_else(|| not_found(p))
-    }
-
-    /// `PartitionNotFound` for the first partition named that does not exist.
-    fn require<'a>(&self, mut named: impl Iterator<Item = &'a Partition>) -> Result<()> {
-        named.try_for_each(|p| self.part(p).map(drop))
-    }
-}
-
-struct Inner {
-    state: Mutex<State>,
-    closed: AtomicBool,
-    next_id: AtomicU64,
-}
 
 /// The reference backend. See the [module docs](self).
 #[derive(Clone)]
@@ -166,10 +50,6 @@ impl std::fmt::Debug for ReferenceBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReferenceBackend").finish_non_exhaustive()
     }
-}
-
-fn not_found(p: &Partition) -> Error {
-    Error::PartitionNotFound(p.name().to_owned())
 }
 
 fn caps() -> Capabilities {
@@ -190,31 +70,11 @@ fn caps() -> Capabilities {
     }
 }
 
-impl Inner {
-    /// `Closed` once closed; checked before any argument.
-    fn open(&self) -> Result<()> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed);
-        }
-        Ok(())
-    }
-
-    /// The state, or `Closed` (a close may have happened since [`Inner::open`]).
-    fn lock(&self) -> Result<MutexGuard<'_, State>> {
-        self.open()?;
-        Ok(self.state.lock().unwrap_or_else(|p| p.into_inner()))
-    }
-}
-
 impl ReferenceBackend {
     /// An empty backend.
     pub fn new() -> Self {
         ReferenceBackend {
-            inner: Arc::new(Inner {
-                state: Mutex::new(State::default()),
-                closed: AtomicBool::new(false),
-                next_id: AtomicU64::new(0),
-            }),
+            inner: Arc::new(Inner::new()),
         }
     }
 
@@ -242,138 +102,6 @@ impl ReferenceBackend {
         )?;
         Ok(st)
     }
-
-    /// Applies validated operations in order.
-    fn apply_all(st: &mut State, operations: &[Operation], now: Instant) {
-        for op in operations {
-            if let Some(part) = st.parts.get_mut(op.partition()) {
-                part.apply(op, now);
-            }
-        }
-    }
-}
-
-/// A lazy scan: refills a small buffer under the lock, resuming after the last key.
-struct Cursor {
-    inner: Arc<Inner>,
-    partition: Partition,
-    part_id: u64,
-    range: ScanRange,
-    lo: Bound<Bytes>,
-    hi: Bound<Bytes>,
-    left: usize,
-    buf: VecDeque<backend_api::Entry>,
-    exhausted: bool,
-}
-
-fn valid_range(lo: &Bound<Bytes>, hi: &Bound<Bytes>) -> bool {
-    match (lo, hi) {
-        (Bound::Included(a), Bound::Included(b)) => a <= b,
-        (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => a < b,
-        _ => true,
-    }
-}
-
-impl Cursor {
-    fn fill(&mut self) -> Result<()> {
-        let st = self.inner.lock()?;
-        let part = st
-            .parts
-            .get(&self.partition)
-            .filter(|p| p.id == self.part_id)
-            .ok_or_else(|| not_found(&self.partition))?;
-        if !valid_range(&self.lo, &self.hi) {
-            self.exhausted = true;
-            return Ok(());
-        }
-        let now = Instant::now();
-        let wall = SystemTime::now();
-        let range = part.map.range((self.lo.clone(), self.hi.clone()));
-        let live = |(k, e): (&Bytes, &Entry)| {
-            let expires_at = e
-                .deadline
-                .and_then(|d| wall.checked_add(d.saturating_duration_since(now)));
-            e.live(now)
-                .then(|| backend_api::Entry::new(k.clone(), e.value.clone(), expires_at))
-        };
-        let chunk: Vec<backend_api::Entry> = if self.range.reverse {
-            range.rev().filter_map(live).take(SCAN_CHUNK).collect()
-        } else {
-            range.filter_map(live).take(SCAN_CHUNK).collect()
-        };
-        drop(st);
-        if chunk.len() < SCAN_CHUNK {
-            self.exhausted = true;
-        }
-        if let Some(last) = chunk.last() {
-            if self.range.reverse {
-                self.hi = Bound::Excluded(last.key.clone());
-            } else {
-                self.lo = Bound::Excluded(last.key.clone());
-            }
-        }
-        let keys_only = self.range.keys_only;
-        self.buf.extend(chunk.into_iter().map(|mut entry| {
-            if keys_only {
-                entry.value = Bytes::new();
-            }
-            entry
-        }));
-        Ok(())
-    }
-}
-
-/// The cursor's entries, deadlines on the wall clock.
-fn scan_stream(cursor: Cursor) -> EntryStream {
-    futures_util::stream::unfold(cursor, |mut c| async move {
-        loop {
-            if c.left == 0 {
-                return None;
-            }
-            if let Some(item) = c.buf.pop_front() {
-                c.left -= 1;
-                return Some((Ok(item), c));
-            }
-            if c.exhausted {
-                return None;
-            }
-            if let Err(e) = c.fill() {
-                c.exhausted = true;
-                c.left = 0;
-                return Some((Err(e), c));
-            }
-        }
-    })
-    .boxed()
-}
-
-fn watch_stream(receiver: broadcast::Receiver<WatchEvent>, prefix: Bytes) -> WatchStream {
-    futures_util::stream::unfold(receiver, move |mut receiver| {
-        let prefix = prefix.clone();
-        async move {
-            loop {
-                match receiver.recv().await {
-                    Ok(e) => {
-                        let wanted = match &e {
-                            WatchEvent::Put { key, .. } | WatchEvent::Delete { key } => {
-                                key.starts_with(&prefix)
-                            }
-                            WatchEvent::RangeDeleted { range } => range.overlaps_prefix(&prefix),
-                            _ => true,
-                        };
-                        if wanted {
-                            return Some((Ok(e), receiver));
-                        }
-                    }
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        return Some((Ok(WatchEvent::Lagged(n)), receiver));
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                }
-            }
-        }
-    })
-    .boxed()
 }
 
 #[async_trait]
@@ -387,19 +115,7 @@ impl StorageBackend for ReferenceBackend {
     }
 
     async fn create_partition(&self, partition: &Partition) -> Result<()> {
-        let mut st = self.inner.lock()?;
-        if !st.parts.contains_key(partition) {
-            let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-            st.parts.insert(
-                partition.clone(),
-                Part {
-                    id,
-                    map: Map::new(),
-                    watch: broadcast::channel(WATCH_CAPACITY).0,
-                },
-            );
-        }
-        Ok(())
+        self.inner.create(partition)
     }
 
     async fn drop_partition(&self, partition: &Partition) -> Result<()> {
@@ -480,23 +196,12 @@ impl StorageBackend for ReferenceBackend {
         self.inner.open()?;
         caps().check_scan_range(&range)?;
         let part_id = self.inner.lock()?.part(partition)?.id;
-        let (lo, hi) = range.bounds();
-        Ok(scan_stream(Cursor {
-            inner: self.inner.clone(),
-            partition: partition.clone(),
-            part_id,
-            lo,
-            hi,
-            left: range.limit.unwrap_or(usize::MAX),
-            buf: VecDeque::new(),
-            exhausted: range.is_empty(),
-            range,
-        }))
+        Ok(scan_stream(self.inner.clone(), partition, part_id, range))
     }
 
     async fn batch(&self, operations: Vec<Operation>) -> Result<()> {
         let mut st = self.validated(&[], &operations)?;
-        Self::apply_all(&mut st, &operations, Instant::now());
+        st.apply_all(&operations, Instant::now());
         Ok(())
     }
 
@@ -513,7 +218,7 @@ impl StorageBackend for ReferenceBackend {
                 return Ok(BatchOutcome::CheckFailed { index, current });
             }
         }
-        Self::apply_all(&mut st, &operations, now);
+        st.apply_all(&operations, now);
         Ok(BatchOutcome::Applied)
     }
 
@@ -582,12 +287,9 @@ impl StorageBackend for ReferenceBackend {
     }
 
     async fn close(&self) -> Result<()> {
-        if self.inner.closed.swap(true, Ordering::AcqRel) {
-            return Ok(());
-        }
-        // Ends every watch stream; the data goes with the handle (not persistent).
-        let mut st = self.inner.state.lock().unwrap_or_else(|p| p.into_inner());
-        *st = State::default();
+        // Ends every watch stream; the data goes with the handle (not persistent). A
+        // second close is a no-op.
+        self.inner.close();
         Ok(())
     }
 }
