@@ -15,12 +15,15 @@ use std::time::{Duration, Instant};
 
 use backend_api::{Bytes, Operation, Partition, StorageBackend};
 use backend_redis::{RedisBackend, RedisConfig};
+use benches::raw_redis;
 use criterion::{Criterion, Throughput};
 use redis::aio::MultiplexedConnection;
 
 const KEYS: usize = 10_000;
 const GROUP: usize = 16;
 const VALUE_LEN: usize = 100;
+/// The raw side's names: `raw:<key>`, and the index, marker and channel of an indexed put.
+const RAW_NAMES: &str = "raw:";
 
 /// The server the bench runs against: `REDIS_BENCH_URL`'s, or one started by the
 /// workspace's launcher (test-support), killed when this drops.
@@ -59,7 +62,7 @@ fn key(i: usize) -> Bytes {
 }
 
 fn raw_key(i: usize) -> Vec<u8> {
-    let mut k = b"raw:".to_vec();
+    let mut k = RAW_NAMES.as_bytes().to_vec();
     k.extend_from_slice(&key(i));
     k
 }
@@ -72,6 +75,23 @@ struct Setup {
     value: Bytes,
 }
 
+/// A backend-redis handle on `server` with `partition` created, and a raw connection.
+async fn connect(server: &Server, partition: &Partition) -> (RedisBackend, MultiplexedConnection) {
+    let backend = RedisBackend::open(RedisConfig::new(&server.url).namespace("bench"))
+        .await
+        .expect("open backend-redis");
+    backend
+        .create_partition(partition)
+        .await
+        .expect("partition");
+    let client = redis::Client::open(server.url.as_str()).expect("url");
+    let raw = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("raw connection");
+    (backend, raw)
+}
+
 fn setup(server: &Server) -> Setup {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -81,29 +101,14 @@ fn setup(server: &Server) -> Setup {
     let partition = Partition::new("bench").expect("name");
     let value = Bytes::from(vec![b'v'; VALUE_LEN]);
     let (backend, raw) = rt.block_on(async {
-        let backend = RedisBackend::open(RedisConfig::new(&server.url).namespace("bench"))
-            .await
-            .expect("open backend-redis");
-        backend
-            .create_partition(&partition)
-            .await
-            .expect("partition");
-        let client = redis::Client::open(server.url.as_str()).expect("url");
-        let mut raw = client
-            .get_multiplexed_async_connection()
-            .await
-            .expect("raw connection");
+        let (backend, mut raw) = connect(server, &partition).await;
         for chunk in (0..KEYS).collect::<Vec<_>>().chunks(500) {
             let ops = chunk
                 .iter()
                 .map(|&i| Operation::put(&partition, key(i), value.clone()))
                 .collect();
             backend.batch(ops).await.expect("load backend");
-            let mut pipe = redis::pipe();
-            for &i in chunk {
-                pipe.set(raw_key(i), &value[..]).ignore();
-            }
-            pipe.query_async::<()>(&mut raw).await.expect("load raw");
+            raw_redis::set_each(&mut raw, chunk.iter().map(|&i| raw_key(i)), &value).await;
         }
         (Arc::new(backend), raw)
     });
@@ -124,14 +129,7 @@ fn benches(c: &mut Criterion, s: &Setup) {
             i += 7;
             let mut conn = s.raw.clone();
             let k = raw_key(i);
-            async move {
-                let v: Option<Bytes> = redis::cmd("GET")
-                    .arg(k)
-                    .query_async(&mut conn)
-                    .await
-                    .unwrap();
-                black_box(v)
-            }
+            async move { black_box(raw_redis::get(&mut conn, &k).await) }
         })
     });
     group.bench_function("adapter", |b| {
@@ -150,14 +148,7 @@ fn benches(c: &mut Criterion, s: &Setup) {
             let mut conn = s.raw.clone();
             let k = raw_key(i);
             let v = s.value.clone();
-            async move {
-                redis::cmd("SET")
-                    .arg(k)
-                    .arg(&v[..])
-                    .query_async::<()>(&mut conn)
-                    .await
-                    .unwrap()
-            }
+            async move { raw_redis::set(&mut conn, &k, &v).await }
         })
     });
     group.bench_function("raw_indexed", |b| {
@@ -167,15 +158,7 @@ fn benches(c: &mut Criterion, s: &Setup) {
             i += 7;
             let mut conn = s.raw.clone();
             let k = raw_key(i);
-            let mut pipe = redis::pipe();
-            pipe.exists("raw:marker")
-                .set(&k, &s.value[..])
-                .ignore()
-                .zadd("raw:index", &k, 0)
-                .ignore()
-                .publish("raw:events", [&k[..], &s.value[..]].concat())
-                .ignore();
-            async move { pipe.query_async::<(bool,)>(&mut conn).await.unwrap() }
+            async move { raw_redis::indexed_put(&mut conn, RAW_NAMES, false, &k, &s.value).await }
         })
     });
     group.bench_function("adapter", |b| {
@@ -192,12 +175,9 @@ fn benches(c: &mut Criterion, s: &Setup) {
     group.bench_function("raw_pipeline", |b| {
         b.to_async(&s.rt).iter(|| {
             i += 7;
-            let mut pipe = redis::pipe();
-            for j in 0..GROUP {
-                pipe.set(raw_key(i + j), &s.value[..]).ignore();
-            }
+            let keys = (0..GROUP).map(move |j| raw_key(i + j));
             let mut conn = s.raw.clone();
-            async move { pipe.query_async::<()>(&mut conn).await.unwrap() }
+            async move { raw_redis::set_each(&mut conn, keys, &s.value).await }
         })
     });
     group.bench_function("adapter", |b| {
@@ -216,14 +196,7 @@ fn benches(c: &mut Criterion, s: &Setup) {
             i += 7;
             let keys: Vec<Vec<u8>> = (0..GROUP).map(|j| raw_key(i + j)).collect();
             let mut conn = s.raw.clone();
-            async move {
-                let v: Vec<Option<Bytes>> = redis::cmd("MGET")
-                    .arg(keys)
-                    .query_async(&mut conn)
-                    .await
-                    .unwrap();
-                black_box(v)
-            }
+            async move { black_box(raw_redis::mget(&mut conn, &keys).await) }
         })
     });
     group.bench_function("adapter", |b| {
@@ -256,21 +229,7 @@ struct Flavor {
 impl Flavor {
     fn new(name: &'static str, server: &Server, rt: tokio::runtime::Runtime) -> Flavor {
         let partition = Partition::new("bench").expect("name");
-        let (backend, raw) = rt.block_on(async {
-            let backend = RedisBackend::open(RedisConfig::new(&server.url).namespace("bench"))
-                .await
-                .expect("open backend-redis");
-            backend
-                .create_partition(&partition)
-                .await
-                .expect("partition");
-            let client = redis::Client::open(server.url.as_str()).expect("url");
-            let raw = client
-                .get_multiplexed_async_connection()
-                .await
-                .expect("raw connection");
-            (backend, raw)
-        });
+        let (backend, raw) = rt.block_on(connect(server, &partition));
         Flavor {
             name,
             rt,
@@ -293,22 +252,10 @@ impl Flavor {
                     let k = raw_key(calls * 7);
                     let mut conn = self.raw.clone();
                     match slot {
-                        0 => redis::cmd("SET")
-                            .arg(&k)
-                            .arg(&self.value[..])
-                            .query_async::<()>(&mut conn)
-                            .await
-                            .unwrap(),
+                        0 => raw_redis::set(&mut conn, &k, &self.value).await,
                         1 => {
-                            let mut pipe = redis::pipe();
-                            pipe.exists("raw:marker")
-                                .set(&k, &self.value[..])
-                                .ignore()
-                                .zadd("raw:index", &k, 0)
-                                .ignore()
-                                .publish("raw:events", [&k[..], &self.value[..]].concat())
-                                .ignore();
-                            pipe.query_async::<(bool,)>(&mut conn).await.unwrap();
+                            raw_redis::indexed_put(&mut conn, RAW_NAMES, false, &k, &self.value)
+                                .await;
                         }
                         _ => self
                             .backend
@@ -335,19 +282,16 @@ impl Flavor {
                     let base = calls * GROUP;
                     match slot {
                         0 => {
-                            let mut pipe = redis::pipe();
-                            for j in 0..GROUP {
-                                pipe.set(raw_key(base + j), &self.value[..]).ignore();
-                            }
+                            let keys = (0..GROUP).map(|j| raw_key(base + j));
                             let mut conn = self.raw.clone();
-                            pipe.query_async::<()>(&mut conn).await.unwrap();
+                            raw_redis::set_each(&mut conn, keys, &self.value).await;
                         }
                         1 => {
                             // What the batch script writes, as plain pipelined commands:
                             // 16 SETs, one ZADD of the 16 keys, one PUBLISH of ~1.8 KB.
                             let mut pipe = redis::pipe();
                             let mut zadd = redis::cmd("ZADD");
-                            zadd.arg("raw:index");
+                            zadd.arg(format!("{RAW_NAMES}index"));
                             let mut event = Vec::new();
                             for j in 0..GROUP {
                                 let k = raw_key(base + j);
@@ -357,7 +301,7 @@ impl Flavor {
                                 event.extend_from_slice(&self.value);
                             }
                             pipe.add_command(zadd).ignore();
-                            pipe.publish("raw:events", event).ignore();
+                            pipe.publish(format!("{RAW_NAMES}events"), event).ignore();
                             let mut conn = self.raw.clone();
                             pipe.query_async::<()>(&mut conn).await.unwrap();
                         }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use backend_api::{Bytes, Operation, Partition, StorageBackend};
 use backend_redis::{RedisBackend, RedisConfig};
+use benches::raw_redis;
 use criterion::Criterion;
 use test_support::cluster::Cluster;
 
@@ -22,7 +23,8 @@ const VALUE_LEN: usize = 100;
 /// Paired rounds after the criterion groups, and calls per side per round.
 const ROUNDS: usize = 15;
 const CALLS: usize = 2000;
-/// The raw keys' hash tag: one slot, like the adapter's partition.
+/// The raw keys' prefix, a hash tag: one slot, like the adapter's partition (also the
+/// prefix of the index, marker and channel of [`raw_redis::indexed_put`]).
 const RAW_TAG: &str = "raw:{bench}:";
 
 fn key(i: usize) -> Bytes {
@@ -33,22 +35,6 @@ fn raw_key(i: usize) -> Vec<u8> {
     let mut k = RAW_TAG.as_bytes().to_vec();
     k.extend_from_slice(&key(i));
     k
-}
-
-/// The work a put must do, as one plain pipeline in the raw keys' slot: `EXISTS` of the
-/// marker, `SET`, `ZADD` to the index, `SPUBLISH` of the event (no script).
-fn indexed_put(k: &[u8], value: &[u8]) -> redis::Pipeline {
-    let mut pipe = redis::pipe();
-    pipe.exists(format!("{RAW_TAG}marker"))
-        .set(k, value)
-        .ignore()
-        .zadd(format!("{RAW_TAG}index"), k, 0)
-        .ignore()
-        .cmd("SPUBLISH")
-        .arg(format!("{RAW_TAG}events"))
-        .arg([k, value].concat())
-        .ignore();
-    pipe
 }
 
 /// A backend-redis handle with a loaded partition.
@@ -101,14 +87,12 @@ fn main() {
             .await
             .expect("raw cluster connection");
         for chunk in (0..KEYS).collect::<Vec<_>>().chunks(500) {
-            let mut pipe = redis::pipe();
-            for &i in chunk {
-                pipe.set(raw_key(i), &value[..]).ignore();
-            }
-            pipe.query_async::<()>(&mut raw).await.expect("load raw");
+            raw_redis::set_each(&mut raw, chunk.iter().map(|&i| raw_key(i)), &value).await;
         }
         (on_cluster, on_single, raw)
     });
+    // Borrowed by the raw sides' futures.
+    let value = &value;
     let mut c = Criterion::default().configure_from_args();
     let mut i = 0;
 
@@ -118,14 +102,7 @@ fn main() {
             i += 7;
             let mut conn = raw.clone();
             let k = raw_key(i);
-            async move {
-                let v: Option<Bytes> = redis::cmd("GET")
-                    .arg(k)
-                    .query_async(&mut conn)
-                    .await
-                    .unwrap();
-                black_box(v)
-            }
+            async move { black_box(raw_redis::get(&mut conn, &k).await) }
         })
     });
     for (name, (store, p)) in [("adapter", &on_cluster), ("adapter_one_server", &on_single)] {
@@ -146,14 +123,7 @@ fn main() {
             let mut conn = raw.clone();
             let k = raw_key(i);
             let v = value.clone();
-            async move {
-                redis::cmd("SET")
-                    .arg(k)
-                    .arg(&v[..])
-                    .query_async::<()>(&mut conn)
-                    .await
-                    .unwrap()
-            }
+            async move { raw_redis::set(&mut conn, &k, &v).await }
         })
     });
     group.bench_function("raw_indexed", |b| {
@@ -161,8 +131,7 @@ fn main() {
             i += 7;
             let mut conn = raw.clone();
             let k = raw_key(i);
-            let pipe = indexed_put(&k, &value);
-            async move { pipe.query_async::<(bool,)>(&mut conn).await.unwrap() }
+            async move { raw_redis::indexed_put(&mut conn, RAW_TAG, true, &k, value).await }
         })
     });
     for (name, (store, p)) in [("adapter", &on_cluster), ("adapter_one_server", &on_single)] {
@@ -191,31 +160,19 @@ fn main() {
         let raw_get = |n: usize| {
             let mut conn = raw.clone();
             async move {
-                let _: Option<Bytes> = redis::cmd("GET")
-                    .arg(raw_key(n))
-                    .query_async(&mut conn)
-                    .await
-                    .unwrap();
+                raw_redis::get(&mut conn, &raw_key(n)).await;
             }
         };
         let raw_set = |n: usize| {
             let mut conn = raw.clone();
             let v = value.clone();
-            async move {
-                redis::cmd("SET")
-                    .arg(raw_key(n))
-                    .arg(&v[..])
-                    .query_async::<()>(&mut conn)
-                    .await
-                    .unwrap()
-            }
+            async move { raw_redis::set(&mut conn, &raw_key(n), &v).await }
         };
         let raw_indexed = |n: usize| {
             let mut conn = raw.clone();
             let k = raw_key(n);
-            let pipe = indexed_put(&k, &value);
             async move {
-                pipe.query_async::<(bool,)>(&mut conn).await.unwrap();
+                raw_redis::indexed_put(&mut conn, RAW_TAG, true, &k, value).await;
             }
         };
         let (cluster_store, cluster_p) = &on_cluster;

@@ -3,9 +3,12 @@
 //! partition marker, no TTL, no watch events: the least work the same layout needs.
 //! Writes are pipelined (`MULTI`/`EXEC` for a batch), gets of many keys are one `MGET`,
 //! a scan is one `ZRANGEBYLEX` then one `MGET`, CAS is one Lua script.
+//!
+//! The plain calls ([`get`], [`mget`], [`set`], [`set_each`], [`indexed_put`]) are also
+//! the raw sides of the redis bench targets, on one server or a cluster alike.
 
 use bytes::Bytes;
-use redis::aio::MultiplexedConnection;
+use redis::aio::{ConnectionLike, MultiplexedConnection};
 
 use crate::subject::{Spec, Subject, consume};
 
@@ -53,6 +56,76 @@ while true do
   redis.call('ZREM', KEYS[1], unpack(keys))
 end
 ";
+
+/// `GET key`.
+pub async fn get(conn: &mut impl ConnectionLike, key: &[u8]) -> Option<Bytes> {
+    redis::cmd("GET")
+        .arg(key)
+        .query_async(conn)
+        .await
+        .expect("GET")
+}
+
+/// `MGET keys` (at least one key).
+pub async fn mget(conn: &mut impl ConnectionLike, keys: &[Vec<u8>]) -> Vec<Option<Bytes>> {
+    redis::cmd("MGET")
+        .arg(keys)
+        .query_async(conn)
+        .await
+        .expect("MGET")
+}
+
+/// `SET key value`.
+pub async fn set(conn: &mut impl ConnectionLike, key: &[u8], value: &[u8]) {
+    redis::cmd("SET")
+        .arg(key)
+        .arg(value)
+        .query_async::<()>(conn)
+        .await
+        .expect("SET")
+}
+
+/// `SET key value` for each key, as one pipeline (not a transaction).
+pub async fn set_each(
+    conn: &mut impl ConnectionLike,
+    keys: impl IntoIterator<Item = Vec<u8>>,
+    value: &[u8],
+) {
+    let mut pipe = redis::pipe();
+    for key in keys {
+        pipe.set(key, value).ignore();
+    }
+    pipe.query_async::<()>(conn).await.expect("pipeline of SET");
+}
+
+/// The work a put must do, as one plain pipeline (no script): `EXISTS` of the partition
+/// marker `{names}marker`, `SET`, `ZADD` to the index `{names}index`, then the event
+/// (key and value) published on `{names}events`, with `SPUBLISH` when `sharded` (a
+/// cluster: `names` then carries a hash tag, so all of it is in one slot). Returns
+/// whether the marker exists.
+pub async fn indexed_put(
+    conn: &mut impl ConnectionLike,
+    names: &str,
+    sharded: bool,
+    key: &[u8],
+    value: &[u8],
+) -> bool {
+    let mut pipe = redis::pipe();
+    pipe.exists(format!("{names}marker"))
+        .set(key, value)
+        .ignore()
+        .zadd(format!("{names}index"), key, 0)
+        .ignore()
+        .cmd(if sharded { "SPUBLISH" } else { "PUBLISH" })
+        .arg(format!("{names}events"))
+        .arg([key, value].concat())
+        .ignore();
+    let (exists,) = pipe
+        .query_async::<(bool,)>(conn)
+        .await
+        .expect("indexed put pipeline");
+    exists
+}
 
 /// A connection to the server named by [`Spec::redis_url`].
 pub struct RawRedis {
@@ -106,11 +179,7 @@ impl Subject for RawRedis {
 
     async fn get(&self, key: &[u8]) -> Option<Bytes> {
         let mut conn = self.conn.clone();
-        redis::cmd("GET")
-            .arg(value_key(key))
-            .query_async(&mut conn)
-            .await
-            .expect("GET")
+        get(&mut conn, &value_key(key)).await
     }
 
     async fn put(&self, key: &[u8], value: &[u8]) {
@@ -124,11 +193,7 @@ impl Subject for RawRedis {
     async fn get_many(&self, keys: &[Bytes]) -> usize {
         let mut conn = self.conn.clone();
         let names: Vec<Vec<u8>> = keys.iter().map(|k| value_key(k)).collect();
-        let values: Vec<Option<Bytes>> = redis::cmd("MGET")
-            .arg(names)
-            .query_async(&mut conn)
-            .await
-            .expect("MGET");
+        let values = mget(&mut conn, &names).await;
         values.iter().filter(|v| v.is_some()).count()
     }
 
@@ -150,11 +215,7 @@ impl Subject for RawRedis {
             return 0;
         }
         let names: Vec<Vec<u8>> = keys.iter().map(|k| value_key(k)).collect();
-        let values: Vec<Option<Bytes>> = redis::cmd("MGET")
-            .arg(names)
-            .query_async(&mut conn)
-            .await
-            .expect("MGET");
+        let values = mget(&mut conn, &names).await;
         consume(keys.into_iter().zip(values))
     }
 
