@@ -1,17 +1,18 @@
-//! The ideal append log: the least work a Bitcask-style store can do. One file, records
-//! in backend-file's own record format (its encoder: 40-byte header, CRC32C), appended through a 1 MiB
-//! user-space buffer, an ordered keydir (`RwLock<BTreeMap>`) of `(offset, length)`.
-//! A get is a keydir lookup, a `pread` and a CRC check; durable mode writes the record
-//! and `fdatasync`s before returning (one sync per write: no group commit). Opening an
-//! existing log reads it once, checking every CRC, to rebuild the keydir. No rotation,
-//! no merge, no hints, no TTL, no watch.
+//! The ideal append log: the least work a Bitcask-style store can do at backend-file's
+//! durability levels. One file, records in backend-file's own record format (its
+//! encoder: 40-byte header, CRC32C), an ordered keydir (`RwLock<BTreeMap>`) of
+//! `(offset, length)`. Every write is one `pwrite` before it returns, so like
+//! backend-file's default it survives a process kill (a user-space buffer would not);
+//! durable mode follows it with an `fdatasync` (one sync per write: no group commit).
+//! A get is a keydir lookup, a `pread` and a CRC check. Opening an existing log reads
+//! it once, checking every CRC, to rebuild the keydir. No rotation, no merge, no hints,
+//! no TTL, no watch.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::ops::Bound;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use backend_file::format::{Kind, RECORD_HEADER_LEN, RecordHeader, record_crc_ok};
 use bytes::Bytes;
@@ -21,6 +22,7 @@ use crate::subject::{Spec, Subject, consume};
 
 /// Record header bytes (backend-file's).
 pub const HEADER: usize = RECORD_HEADER_LEN;
+/// Read buffer of recovery.
 const BUFFER: usize = 1 << 20;
 /// Longest record the log reads back (a 16 MiB value and a 1 KiB key, plus header).
 const MAX_RECORD: usize = HEADER + 1024 + (16 << 20);
@@ -53,8 +55,9 @@ fn value_at(header: &RecordHeader) -> usize {
 }
 
 struct Writer {
+    /// Encoding buffer, reused.
     buf: Vec<u8>,
-    /// Logical end of the log (file plus buffer).
+    /// End of the log.
     end: u64,
     seq: u64,
 }
@@ -63,27 +66,26 @@ struct Writer {
 pub struct RawLog {
     file: File,
     writer: Mutex<Writer>,
-    /// Bytes already in the file (a reader of a record past it flushes first).
-    flushed: AtomicU64,
     keydir: RwLock<BTreeMap<Bytes, (u64, u32)>>,
     durable: bool,
 }
 
 impl RawLog {
-    /// Writes the buffer to the file (caller holds the writer lock).
-    fn flush_locked(&self, w: &mut Writer) {
-        if !w.buf.is_empty() {
-            let at = w.end - w.buf.len() as u64;
-            self.file.write_all_at(&w.buf, at).expect("pwrite");
-            w.buf.clear();
-            self.flushed.store(w.end, Ordering::Release);
+    /// Writes the encoded records in the buffer at the end of the log, then syncs when
+    /// durable (caller holds the writer lock).
+    fn write_locked(&self, w: &mut Writer) {
+        let at = w.end - w.buf.len() as u64;
+        self.file.write_all_at(&w.buf, at).expect("pwrite");
+        if self.durable {
+            self.file.sync_data().expect("fdatasync");
         }
     }
 
-    /// Appends records for `pairs` and indexes them; returns once they are in the
-    /// buffer (or on stable storage when durable).
+    /// Appends records for `pairs` as one write and indexes them; returns once they
+    /// are in the OS (or on stable storage when durable).
     fn append<'a>(&self, pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) {
         let mut w = self.writer.lock();
+        w.buf.clear();
         let mut placed = Vec::new();
         for (k, v) in pairs {
             w.seq += 1;
@@ -94,22 +96,13 @@ impl RawLog {
             placed.push((Bytes::copy_from_slice(k), (w.end, len as u32)));
             w.end += len as u64;
         }
-        if self.durable {
-            self.flush_locked(&mut w);
-            self.file.sync_data().expect("fdatasync");
-        } else if w.buf.len() >= BUFFER {
-            self.flush_locked(&mut w);
-        }
+        self.write_locked(&mut w);
         // Index under the writer lock, so the keydir follows log order.
         self.keydir.write().extend(placed);
     }
 
     /// Reads and checks the record at `(at, len)`; returns its value.
     fn read(&self, at: u64, len: u32) -> Bytes {
-        if at + u64::from(len) > self.flushed.load(Ordering::Acquire) {
-            let mut w = self.writer.lock();
-            self.flush_locked(&mut w);
-        }
         let mut rec = vec![0u8; len as usize];
         self.file.read_exact_at(&mut rec, at).expect("pread");
         let header = check(&rec).expect("record CRC");
@@ -167,11 +160,10 @@ impl Subject for RawLog {
         RawLog {
             file,
             writer: Mutex::new(Writer {
-                buf: Vec::with_capacity(BUFFER + (64 << 10)),
+                buf: Vec::with_capacity(4 << 10),
                 end,
                 seq,
             }),
-            flushed: AtomicU64::new(end),
             keydir: RwLock::new(keydir),
             durable: spec.durable,
         }
@@ -221,30 +213,20 @@ impl Subject for RawLog {
     }
 
     async fn cas(&self, key: &[u8], expected: Option<&[u8]>, new: &[u8]) -> bool {
-        // Compare and append under one writer lock (re-entrant work done inline).
+        // Compare and append under one writer lock.
         let mut w = self.writer.lock();
-        let current = self.lookup(key).map(|(at, len)| {
-            if at + u64::from(len) > self.flushed.load(Ordering::Acquire) {
-                self.flush_locked(&mut w);
-            }
-            let mut rec = vec![0u8; len as usize];
-            self.file.read_exact_at(&mut rec, at).expect("pread");
-            let header = check(&rec).expect("record CRC");
-            rec.split_off(value_at(&header))
-        });
+        let current = self.lookup(key).map(|(at, len)| self.read(at, len));
         if current.as_deref() != expected {
             return false;
         }
+        w.buf.clear();
         w.seq += 1;
-        let (seq, before) = (w.seq, w.buf.len());
+        let seq = w.seq;
         encode(&mut w.buf, seq, key, new);
-        let len = w.buf.len() - before;
+        let len = w.buf.len();
         let at = w.end;
         w.end += len as u64;
-        if self.durable {
-            self.flush_locked(&mut w);
-            self.file.sync_data().expect("fdatasync");
-        }
+        self.write_locked(&mut w);
         self.keydir
             .write()
             .insert(Bytes::copy_from_slice(key), (at, len as u32));
@@ -264,8 +246,7 @@ impl Subject for RawLog {
     }
 
     async fn close(&self) {
-        let mut w = self.writer.lock();
-        self.flush_locked(&mut w);
+        let _w = self.writer.lock();
         self.file.sync_data().expect("fdatasync");
     }
 }

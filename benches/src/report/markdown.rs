@@ -72,11 +72,12 @@ pub const EXTRA_WORK: [(&str, &str); 6] = [
     ),
     (
         "file",
-        "a partition id and TTL deadline in every record, the watch hub, a writer that \
-         must leave each acknowledged put in the OS (a write syscall per put) where \
-         `raw_log` fills a 1 MiB user-space buffer; the default `SyncPolicy::EveryMs(100)` \
-         background sync; `raw_log` has no rotation, merge or hints. Durable writes: \
-         backend-file group-commits concurrent writers, `raw_log` syncs once per put.",
+        "a partition id and TTL deadline in every record, a compact keydir (no allocation \
+         per key), the value cache, the watch hub, the default `SyncPolicy::EveryMs(100)` \
+         background sync; `raw_log` has no rotation, merge or hints. Both leave each \
+         acknowledged put in the OS (one `pwrite` per write: it survives a process kill). \
+         Durable writes: backend-file group-commits concurrent writers, `raw_log` syncs \
+         once per put.",
     ),
     (
         "rocks",

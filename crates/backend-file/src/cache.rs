@@ -19,6 +19,7 @@
 //! read that touches the disk always checks it.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use quick_cache::Weighter;
@@ -66,6 +67,9 @@ impl Weighter<Loc, Cached> for Weigh {
 pub struct ValueCache {
     /// `None` when the budget is 0: every call is a no-op.
     entries: Option<quick_cache::sync::Cache<Loc, Cached, Weigh>>,
+    /// False until the first insert (and again after `clear`): a write-only workload
+    /// then pays no cache lookup per overwrite.
+    filled: AtomicBool,
 }
 
 impl std::fmt::Debug for ValueCache {
@@ -89,7 +93,10 @@ impl ValueCache {
             let items = (budget / AVERAGE_CHARGE).clamp(16, 1 << 22) as usize;
             quick_cache::sync::Cache::with_weighter(items, budget, Weigh)
         });
-        ValueCache { entries }
+        ValueCache {
+            entries,
+            filled: AtomicBool::new(false),
+        }
     }
 
     /// The value of the record `e` points at, if cached.
@@ -100,6 +107,9 @@ impl ValueCache {
     /// Keeps `value`, read and checked from the record `e` points at.
     pub fn insert(&self, e: &Entry, value: Bytes) {
         if let Some(c) = &self.entries {
+            if !self.filled.load(Ordering::Relaxed) {
+                self.filled.store(true, Ordering::Relaxed);
+            }
             c.insert(
                 Loc::of(e),
                 Cached {
@@ -112,6 +122,9 @@ impl ValueCache {
 
     /// Drops the value of the record `e` points at (the key was overwritten or removed).
     pub fn forget(&self, e: &Entry) {
+        if !self.filled.load(Ordering::Relaxed) {
+            return;
+        }
         if let Some(c) = &self.entries {
             c.remove(&Loc::of(e));
         }

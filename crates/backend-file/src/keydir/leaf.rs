@@ -164,8 +164,10 @@ impl Leaf {
         if removed > lens.len() {
             self.ends.drain(at + lens.len()..at + removed);
         }
-        for e in &mut self.ends[at + lens.len()..] {
-            *e = (i64::from(*e) + delta) as u32;
+        if delta != 0 {
+            for e in &mut self.ends[at + lens.len()..] {
+                *e = (i64::from(*e) + delta) as u32;
+            }
         }
         start
     }
