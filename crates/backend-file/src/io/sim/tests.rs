@@ -33,6 +33,16 @@ const STRICT: CrashOptions = CrashOptions {
     zeroed_loss: false,
 };
 
+/// [`disk`] crashing as [`STRICT`] changed by `change`.
+fn strict_disk(
+    seed: u64,
+    change: impl FnOnce(&mut CrashOptions),
+) -> (SimDisk, std::sync::Arc<dyn Vfs>) {
+    let mut opts = STRICT;
+    change(&mut opts);
+    disk(seed, opts)
+}
+
 #[test]
 fn synced_bytes_survive_and_unsynced_ones_leave_a_prefix() {
     let mut kept_all = 0;
@@ -84,13 +94,7 @@ fn the_same_seed_keeps_the_same_bytes() {
 #[test]
 fn sector_tears_end_on_a_sector_boundary() {
     for seed in 0..200 {
-        let (d, fs) = disk(
-            seed,
-            CrashOptions {
-                tear: Tear::Sector(512),
-                ..STRICT
-            },
-        );
+        let (d, fs) = strict_disk(seed, |o| o.tear = Tear::Sector(512));
         let f = durable_file(&*fs, "a");
         f.write_all_at(&[1; 100], 0).unwrap();
         f.sync_data().unwrap();
@@ -107,13 +111,7 @@ fn sector_tears_end_on_a_sector_boundary() {
 #[test]
 fn whole_tears_keep_writes_whole() {
     for seed in 0..100 {
-        let (d, fs) = disk(
-            seed,
-            CrashOptions {
-                tear: Tear::Whole,
-                ..STRICT
-            },
-        );
+        let (d, fs) = strict_disk(seed, |o| o.tear = Tear::Whole);
         let f = durable_file(&*fs, "a");
         f.write_all_at(&[1; 50], 0).unwrap();
         f.write_all_at(&[2; 50], 50).unwrap();
@@ -154,13 +152,7 @@ fn names_are_durable_only_after_a_directory_sync() {
 fn a_prefix_of_unsynced_directory_operations_may_survive_in_order() {
     let mut seen = std::collections::BTreeSet::new();
     for seed in 0..100 {
-        let (d, fs) = disk(
-            seed,
-            CrashOptions {
-                dir_prefix: true,
-                ..STRICT
-            },
-        );
+        let (d, fs) = strict_disk(seed, |o| o.dir_prefix = true);
         fs.open(&p("a"), OpenMode::CreateTruncate).unwrap();
         fs.rename(&p("a"), &p("b")).unwrap();
         fs.remove_file(&p("b")).unwrap();
@@ -178,14 +170,10 @@ fn a_prefix_of_unsynced_directory_operations_may_survive_in_order() {
 #[test]
 fn without_reordering_a_later_write_survives_only_with_every_earlier_one() {
     for seed in 0..200 {
-        let (d, fs) = disk(
-            seed,
-            CrashOptions {
-                reorder: false,
-                tear: Tear::Whole,
-                ..STRICT
-            },
-        );
+        let (d, fs) = strict_disk(seed, |o| {
+            o.reorder = false;
+            o.tear = Tear::Whole;
+        });
         let a = durable_file(&*fs, "a");
         let b = durable_file(&*fs, "b");
         a.write_all_at(b"1", 0).unwrap();
@@ -202,14 +190,10 @@ fn without_reordering_a_later_write_survives_only_with_every_earlier_one() {
 fn zeroed_loss_reads_as_zeros_never_as_other_bytes() {
     let mut zeros = 0;
     for seed in 0..200 {
-        let (d, fs) = disk(
-            seed,
-            CrashOptions {
-                zeroed_loss: true,
-                tear: Tear::Whole,
-                ..STRICT
-            },
-        );
+        let (d, fs) = strict_disk(seed, |o| {
+            o.zeroed_loss = true;
+            o.tear = Tear::Whole;
+        });
         let f = durable_file(&*fs, "a");
         f.write_all_at(&[7; 10], 0).unwrap();
         d.restart();
@@ -366,13 +350,7 @@ fn reads_past_the_end_and_missing_files_are_errors() {
 fn without_reordering_the_write_at_the_cut_may_be_torn() {
     let mut lens = std::collections::BTreeSet::new();
     for seed in 0..200 {
-        let (d, fs) = disk(
-            seed,
-            CrashOptions {
-                reorder: false,
-                ..STRICT
-            },
-        );
+        let (d, fs) = strict_disk(seed, |o| o.reorder = false);
         let a = durable_file(&*fs, "a");
         a.write_all_at(&[1; 100], 0).unwrap();
         d.restart();
@@ -384,13 +362,7 @@ fn without_reordering_the_write_at_the_cut_may_be_torn() {
 #[test]
 fn without_reordering_only_the_write_at_the_cut_is_torn() {
     for seed in 0..300 {
-        let (d, fs) = disk(
-            seed,
-            CrashOptions {
-                reorder: false,
-                ..STRICT
-            },
-        );
+        let (d, fs) = strict_disk(seed, |o| o.reorder = false);
         let a = durable_file(&*fs, "a");
         let b = durable_file(&*fs, "b");
         a.write_all_at(&[1; 10], 0).unwrap();
