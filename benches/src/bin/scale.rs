@@ -7,7 +7,9 @@
 //! ```
 //!
 //! For each backend it prints the process RSS before opening, after writing (store still
-//! open) and after the reopen, the growth per key of each, and the open time. The write
+//! open) and after the reopen, the growth per key of each, the open time, and for a
+//! backend whose `status()` reports `keydir_bytes` (backend-file), the keydir's own
+//! bytes per key after writing and after the reopen. The write
 //! and the reopen run in two child processes (this program re-runs itself), so the reopen
 //! starts from a clean heap and the figures are the backend's alone.
 
@@ -71,7 +73,16 @@ fn keys(n: usize) -> impl Iterator<Item = Bytes> {
     })
 }
 
-/// Child: writes `n` keys, prints `rss_before rss_after_write seconds`.
+/// The keydir's bytes per key `s` reports in its status, or -1 when it reports none.
+async fn keydir_per_key(s: &dyn StorageBackend, n: usize) -> f64 {
+    let status = s.status().await.expect("status");
+    status
+        .get("keydir_bytes")
+        .and_then(|b| b.parse::<f64>().ok())
+        .map_or(-1.0, |b| b / n as f64)
+}
+
+/// Child: writes `n` keys, prints `rss_before rss_after_write seconds keydir_per_key`.
 async fn write(name: &str, dir: &Path, n: usize) {
     let before = rss();
     let p = Partition::new("scale").expect("partition name");
@@ -91,11 +102,12 @@ async fn write(name: &str, dir: &Path, n: usize) {
     }
     let took = start.elapsed().as_secs_f64();
     let after = rss();
+    let keydir = keydir_per_key(&*s, n).await;
     s.close().await.expect("close");
-    println!("{before} {after} {took}");
+    println!("{before} {after} {took} {keydir}");
 }
 
-/// Child: reopens, prints `rss_before rss_after_open open_seconds`.
+/// Child: reopens, prints `rss_before rss_after_open open_seconds keydir_per_key`.
 async fn reopen(name: &str, dir: &Path, n: usize) {
     let before = rss();
     let start = Instant::now();
@@ -105,8 +117,9 @@ async fn reopen(name: &str, dir: &Path, n: usize) {
     let p = Partition::new("scale").expect("partition name");
     let probe = keys(n).last().expect("at least one key");
     assert!(s.get(&p, &probe).await.expect("probe get").is_some());
+    let keydir = keydir_per_key(&*s, n).await;
     s.close().await.expect("close");
-    println!("{before} {after} {took}");
+    println!("{before} {after} {took} {keydir}");
 }
 
 fn child(mode: &str, name: &str, dir: &Path, n: usize) -> Vec<f64> {
@@ -167,17 +180,22 @@ fn main() {
          RSS in MB, growth per key in bytes"
     );
     println!(
-        "| backend | RSS before | after writing | per key | after reopen | per key | write s | open s |"
+        "| backend | RSS before | after writing | per key | after reopen | per key | write s | open s | keydir B/key after writing / reopen |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for name in &names {
         let dir = tmp.path().join(name);
         std::fs::create_dir_all(&dir).expect("store dir");
         let w = child("write", name, &dir, n);
         let o = child("open", name, &dir, n);
         let per = |a: f64, b: f64| (a - b) / n as f64;
+        let keydir = if w[3] < 0.0 {
+            "-".to_owned()
+        } else {
+            format!("{:.1} / {:.1}", w[3], o[3])
+        };
         println!(
-            "| {name} | {:.1} | {:.1} | {:.0} | {:.1} | {:.0} | {:.2} | {:.3} |",
+            "| {name} | {:.1} | {:.1} | {:.0} | {:.1} | {:.0} | {:.2} | {:.3} | {keydir} |",
             mb(w[0]),
             mb(w[1]),
             per(w[1], w[0]),

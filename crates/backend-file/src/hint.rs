@@ -9,7 +9,6 @@
 //! ([`build_hint`], [`install_hint`]) write one for every sealed file.
 
 use backend_api::Result;
-use bytes::Bytes;
 
 use crate::error::IoAt;
 use crate::files::{Dir, Handle, hint_name, tmp_name};
@@ -27,9 +26,10 @@ pub const HINT_TRAILER_LEN: usize = 24;
 /// Trailer magic.
 pub const HINT_END: &[u8; 4] = b"HEND";
 
-/// One record as a hint file describes it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HintEntry {
+/// One record as a hint file describes it; the key borrowed from the caller's record
+/// or from a [`Hint`]'s buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HintEntry<'k> {
     /// The record's kind.
     pub kind: Kind,
     /// Partition id.
@@ -42,8 +42,8 @@ pub struct HintEntry {
     pub offset: u64,
     /// Length of the whole record.
     pub len: u32,
-    /// The key (read from a hint: a slice of the one buffer holding the whole file).
-    pub key: Bytes,
+    /// The key.
+    pub key: &'k [u8],
 }
 
 /// Streams a hint file out, checksumming as it goes.
@@ -96,40 +96,17 @@ impl HintWriter {
     }
 
     /// Adds one entry.
-    pub fn add(&mut self, e: &HintEntry) -> Result<()> {
-        self.add_record(
-            e.kind,
-            e.partition,
-            e.seq,
-            e.expiry,
-            e.offset,
-            e.len,
-            &e.key,
-        )
-    }
-
-    /// Adds one entry from its fields.
-    #[allow(clippy::too_many_arguments)]
-    pub fn add_record(
-        &mut self,
-        kind: Kind,
-        partition: u32,
-        seq: u64,
-        expiry: u64,
-        offset: u64,
-        len: u32,
-        key: &[u8],
-    ) -> Result<()> {
+    pub fn add(&mut self, e: &HintEntry<'_>) -> Result<()> {
         let mut b = [0u8; HINT_ENTRY_LEN];
-        b[0] = kind as u8;
-        b[4..8].copy_from_slice(&partition.to_le_bytes());
-        b[8..16].copy_from_slice(&seq.to_le_bytes());
-        b[16..24].copy_from_slice(&expiry.to_le_bytes());
-        b[24..32].copy_from_slice(&offset.to_le_bytes());
-        b[32..36].copy_from_slice(&len.to_le_bytes());
-        b[36..40].copy_from_slice(&(key.len() as u32).to_le_bytes());
+        b[0] = e.kind as u8;
+        b[4..8].copy_from_slice(&e.partition.to_le_bytes());
+        b[8..16].copy_from_slice(&e.seq.to_le_bytes());
+        b[16..24].copy_from_slice(&e.expiry.to_le_bytes());
+        b[24..32].copy_from_slice(&e.offset.to_le_bytes());
+        b[32..36].copy_from_slice(&e.len.to_le_bytes());
+        b[36..40].copy_from_slice(&(e.key.len() as u32).to_le_bytes());
         self.write(&b)?;
-        self.write(key)?;
+        self.write(e.key)?;
         self.count += 1;
         Ok(())
     }
@@ -214,31 +191,55 @@ fn hint_records(
             return Ok(false);
         }
         let h = rec.header;
-        hint.add_record(
-            h.kind,
-            h.partition,
-            h.seq,
-            h.expiry,
-            rec.pos,
-            rec.len() as u32,
-            rec.key(),
-        )?;
+        hint.add(&HintEntry {
+            kind: h.kind,
+            partition: h.partition,
+            seq: h.seq,
+            expiry: h.expiry,
+            offset: rec.pos,
+            len: rec.len() as u32,
+            key: rec.key(),
+        })?;
+    }
+}
+
+/// A verified hint file, held as read: its bytes and where each entry starts. Entries
+/// are decoded on demand, their keys borrowed from the buffer, so reading a hint costs
+/// one allocation of its length plus 8 bytes per entry, and nothing per key.
+pub struct Hint {
+    buf: Vec<u8>,
+    starts: Vec<usize>,
+}
+
+impl Hint {
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// Entry `i` (every field was checked by [`read_hint`]).
+    pub fn entry(&self, i: usize) -> HintEntry<'_> {
+        let at = self.starts[i];
+        let e = &self.buf[at..at + HINT_ENTRY_LEN];
+        let key_len = u32_at(e, 36) as usize;
+        HintEntry {
+            kind: Kind::from_byte(e[0]).unwrap_or(Kind::Put),
+            partition: u32_at(e, 4),
+            seq: u64_at(e, 8),
+            expiry: u64_at(e, 16),
+            offset: u64_at(e, 24),
+            len: u32_at(e, 32),
+            key: &self.buf[at + HINT_ENTRY_LEN..at + HINT_ENTRY_LEN + key_len],
+        }
     }
 }
 
 /// Reads and verifies the hint for data file `data_id` of length `data_len`.
 ///
 /// `Ok(None)` means the hint is unusable (bad checksum, wrong file, out-of-range entry):
-/// the caller scans the data file instead. The file is read into one buffer of its
-/// length on disk, and every key is a slice of it: no allocation per key, so open
-/// leaves no scattered holes in the heap once the keydir has copied the keys. No length
-/// read from the file is trusted before it is checked.
-pub fn read_hint(
-    dir: &Dir,
-    data_id: u64,
-    data_len: u64,
-    limits: &Limits,
-) -> Result<Option<Vec<HintEntry>>> {
+/// the caller scans the data file instead. No length read from the file is trusted
+/// before it is checked.
+pub fn read_hint(dir: &Dir, data_id: u64, data_len: u64, limits: &Limits) -> Result<Option<Hint>> {
     let file = dir.open(&hint_name(data_id), OpenMode::Read)?;
     let len = file.len()?;
     if len < (FILE_HEADER_LEN + HINT_TRAILER_LEN) as u64 {
@@ -250,7 +251,6 @@ pub fn read_hint(
     };
     let mut buf = vec![0u8; whole];
     file.read_exact_at(&mut buf, 0)?;
-    let buf = Bytes::from(buf);
     let body_end = body_len as usize;
     let t = &buf[body_end..];
     let crc = crc32c::crc32c(&buf[..body_end]);
@@ -271,12 +271,13 @@ pub fn read_hint(
     if count > (body_len - pos) / (HINT_ENTRY_LEN as u64 + 1) + 1 {
         return Ok(None);
     }
-    let mut entries = Vec::with_capacity(count as usize);
+    let mut starts = Vec::with_capacity(count as usize);
     for _ in 0..count {
         if body_len - pos < HINT_ENTRY_LEN as u64 {
             return Ok(None);
         }
-        let e = &buf[pos as usize..pos as usize + HINT_ENTRY_LEN];
+        let start = pos as usize;
+        let e = &buf[start..start + HINT_ENTRY_LEN];
         pos += HINT_ENTRY_LEN as u64;
         let Some(kind) = Kind::from_byte(e[0]) else {
             return Ok(None);
@@ -296,23 +297,15 @@ pub fn read_hint(
         {
             return Ok(None);
         }
-        let key = buf.slice(pos as usize..pos as usize + key_len);
+        let key = &buf[pos as usize..pos as usize + key_len];
         pos += key_len as u64;
-        if limits.check_key_field(kind, &key).is_err() {
+        if limits.check_key_field(kind, key).is_err() {
             return Ok(None);
         }
-        entries.push(HintEntry {
-            kind,
-            partition: u32_at(e, 4),
-            seq: u64_at(e, 8),
-            expiry: u64_at(e, 16),
-            offset,
-            len: rec_len,
-            key,
-        });
+        starts.push(start);
     }
     if pos != body_len {
         return Ok(None);
     }
-    Ok(Some(entries))
+    Ok(Some(Hint { buf, starts }))
 }

@@ -108,6 +108,7 @@ mod config;
 mod error;
 mod files;
 pub mod format;
+mod heap;
 mod hint;
 pub mod io;
 mod keydir;

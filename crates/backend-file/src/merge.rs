@@ -101,7 +101,7 @@ impl Outputs<'_> {
             expiry: h.expiry,
             offset,
             len: len as u32,
-            key: Bytes::copy_from_slice(key),
+            key,
         })?;
         Ok(Entry {
             file_id: cur.id,

@@ -279,6 +279,12 @@ impl Leaf {
         }
     }
 
+    /// Moves the leaf into new allocations of exactly its length.
+    pub(super) fn shrink_to_fit(&mut self) {
+        self.buf = self.buf.as_slice().to_vec();
+        self.ends = self.ends.as_slice().to_vec();
+    }
+
     /// Heap bytes the leaf holds (capacity, not length).
     pub(super) fn heap_bytes(&self) -> usize {
         self.buf.capacity() + 4 * self.ends.capacity()

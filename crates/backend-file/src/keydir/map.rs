@@ -309,6 +309,13 @@ impl KeyDir {
         self.retain_range(Bound::Unbounded, Bound::Unbounded, keep);
     }
 
+    /// Moves every leaf into allocations of exactly its length: no spare capacity, and
+    /// (done once open's temporaries are freed) the leaves fill the holes they left
+    /// instead of pinning half-used pages. The room comes back as writes need it.
+    pub fn shrink_to_fit(&mut self) {
+        self.leaves.values_mut().for_each(Leaf::shrink_to_fit);
+    }
+
     /// Heap bytes the map holds: leaf buffers at capacity, fences, and the ordered map's
     /// nodes (estimated at two thirds full).
     pub fn heap_bytes(&self) -> usize {

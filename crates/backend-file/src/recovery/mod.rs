@@ -165,7 +165,7 @@ pub fn recover(cfg: &FileConfig, dir: &Dir, limits: &Limits) -> Result<Recovered
         let mut valid_len = len;
         let hint = if hint_ids.contains(&id) {
             match read_hint(dir, id, len, limits)? {
-                Some(entries) => Some(entries),
+                Some(hint) => Some(hint),
                 None => {
                     report.hints_rejected.push(hint_name(id));
                     dir.remove_if_exists(&hint_name(id))?;
@@ -176,25 +176,9 @@ pub fn recover(cfg: &FileConfig, dir: &Dir, limits: &Limits) -> Result<Recovered
             None
         };
         let sealed = hint.is_some();
-        if let Some(entries) = hint {
+        if let Some(hint) = hint {
             report.hints_loaded += 1;
-            staging.apply_all(
-                entries
-                    .into_iter()
-                    .map(|e| Seen {
-                        kind: e.kind,
-                        partition: e.partition,
-                        key: e.key,
-                        entry: Entry {
-                            file_id: id,
-                            offset: e.offset,
-                            len: e.len,
-                            seq: e.seq,
-                            expiry: e.expiry,
-                        },
-                    })
-                    .collect(),
-            );
+            staging.apply_hint(&hint, id);
         } else {
             report.files_scanned += 1;
             let mut scan = Scan {

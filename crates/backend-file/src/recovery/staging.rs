@@ -8,13 +8,14 @@ use backend_api::KeyRange;
 use bytes::Bytes;
 
 use crate::format::{Kind, decode_range};
+use crate::hint::Hint;
 use crate::keydir::{Entry, KeyDir, PartState, as_slice};
 
 /// The length a delete's entry is staged with: no record is that short, so it marks a
 /// tombstone until the end of recovery, in the same compact map as the puts.
 const TOMBSTONE: u32 = 0;
 
-/// One record as recovery sees it.
+/// One record as a scan of a data file sees it.
 pub(super) struct Seen {
     pub kind: Kind,
     pub partition: u32,
@@ -49,79 +50,89 @@ impl Staging {
     }
 
     /// Applies every record of one file's hint. Puts and deletes go into the keydir in
-    /// key order, each partition's as one sorted batch ([`KeyDir::insert_sorted`]: each
+    /// key order, each partition's as one sorted stream ([`KeyDir::insert_sorted`]: each
     /// leaf rebuilt once), instead of one at a time at random places; the order of
     /// application does not matter, the highest sequence number wins. Sorted on an
-    /// 8-byte prefix first, so the sort rarely follows a key's pointer.
-    pub fn apply_all(&mut self, seen: Vec<Seen>) {
-        let is_key = |s: &Seen| matches!(s.kind, Kind::Put | Kind::Delete);
-        for s in seen.iter().filter(|s| !is_key(s)) {
-            self.apply_ref(s);
+    /// 8-byte prefix first, so the sort rarely decodes a key. Besides the hint itself,
+    /// this holds 16 bytes per entry (the order) and nothing per key.
+    pub fn apply_hint(&mut self, hint: &Hint, file_id: u64) {
+        let seen = |i: usize| {
+            let h = hint.entry(i);
+            let entry = Entry {
+                file_id,
+                offset: h.offset,
+                len: h.len,
+                seq: h.seq,
+                expiry: h.expiry,
+            };
+            (h, entry)
+        };
+        let is_key = |kind: Kind| matches!(kind, Kind::Put | Kind::Delete);
+        let mut order: Vec<(u32, u64, u32)> = Vec::with_capacity(hint.len());
+        for i in 0..hint.len() {
+            let (h, entry) = seen(i);
+            if !is_key(h.kind) {
+                self.apply_record(h.kind, h.partition, h.key, entry);
+                continue;
+            }
+            self.max_seq = self.max_seq.max(h.seq);
+            self.max_pid = self.max_pid.max(h.partition);
+            let mut p = [0u8; 8];
+            let n = h.key.len().min(8);
+            p[..n].copy_from_slice(&h.key[..n]);
+            order.push((h.partition, u64::from_be_bytes(p), i as u32));
         }
-        let mut order: Vec<(u32, u64, u32)> = seen
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| is_key(s))
-            .map(|(i, s)| {
-                let mut p = [0u8; 8];
-                let n = s.key.len().min(8);
-                p[..n].copy_from_slice(&s.key[..n]);
-                (s.partition, u64::from_be_bytes(p), i as u32)
-            })
-            .collect();
-        let key_of = |o: &(u32, u64, u32)| (o.0, &seen[o.2 as usize].key);
+        let key_of = |o: &(u32, u64, u32)| (o.0, hint.entry(o.2 as usize).key);
         if !order.windows(2).all(|w| key_of(&w[0]) <= key_of(&w[1])) {
             order.sort_unstable_by(|a, b| {
                 (a.0, a.1)
                     .cmp(&(b.0, b.1))
-                    .then_with(|| seen[a.2 as usize].key.cmp(&seen[b.2 as usize].key))
+                    .then_with(|| key_of(a).cmp(&key_of(b)))
             });
         }
         for run in order.chunk_by(|a, b| a.0 == b.0) {
             let items = run.iter().map(|o| {
-                let s = &seen[o.2 as usize];
-                self.max_seq = self.max_seq.max(s.entry.seq);
-                self.max_pid = self.max_pid.max(s.partition);
-                let mut e = s.entry;
-                if s.kind == Kind::Delete {
+                let (h, mut e) = seen(o.2 as usize);
+                if h.kind == Kind::Delete {
                     e.len = TOMBSTONE;
                 }
-                (&s.key[..], e)
+                (h.key, e)
             });
-            let items: Vec<(&[u8], Entry)> = items.collect();
             let map = self.keys.entry(run[0].0).or_default();
             map.insert_sorted(items, |old, new| old.seq >= new.seq);
         }
     }
 
+    /// Applies one record read by a scan.
     pub fn apply(&mut self, s: Seen) {
-        self.apply_ref(&s);
+        self.apply_record(s.kind, s.partition, &s.key, s.entry);
     }
 
-    fn apply_ref(&mut self, s: &Seen) {
-        self.max_seq = self.max_seq.max(s.entry.seq);
-        self.max_pid = self.max_pid.max(s.partition);
-        match s.kind {
+    /// Applies one record of `kind` in `partition`, now at `entry`.
+    fn apply_record(&mut self, kind: Kind, partition: u32, key: &[u8], entry: Entry) {
+        self.max_seq = self.max_seq.max(entry.seq);
+        self.max_pid = self.max_pid.max(partition);
+        match kind {
             Kind::Put | Kind::Delete => {
-                let mut e = s.entry;
-                if s.kind == Kind::Delete {
+                let mut e = entry;
+                if kind == Kind::Delete {
                     e.len = TOMBSTONE;
                 }
-                let map = self.keys.entry(s.partition).or_default();
-                map.insert_unless(&s.key, e, |old| old.seq >= e.seq);
+                let map = self.keys.entry(partition).or_default();
+                map.insert_unless(key, e, |old| old.seq >= e.seq);
             }
             Kind::CreatePartition => {
-                let name = String::from_utf8_lossy(&s.key).into_owned();
-                self.creates.insert(s.partition, (name, s.entry.seq));
+                let name = String::from_utf8_lossy(key).into_owned();
+                self.creates.insert(partition, (name, entry.seq));
             }
             Kind::DropPartition => {
-                self.drops.insert(s.partition);
+                self.drops.insert(partition);
             }
             Kind::DeleteRange => {
                 // Checked when read (scan or hint); a record that fails is never here.
-                if let Ok(range) = decode_range(&s.key, self.max_key_len) {
-                    let ranges = self.ranges.entry(s.partition).or_default();
-                    ranges.push((range, s.entry.seq));
+                if let Ok(range) = decode_range(key, self.max_key_len) {
+                    let ranges = self.ranges.entry(partition).or_default();
+                    ranges.push((range, entry.seq));
                 }
             }
         }
@@ -145,6 +156,7 @@ impl Staging {
                 keys.retain_range(as_slice(&lo), as_slice(&hi), |_, e| e.seq >= seq);
             }
             keys.retain(|_, e| e.len != TOMBSTONE);
+            keys.shrink_to_fit();
             parts.insert(name, PartState::new(pid, create_seq, keys));
         }
         parts

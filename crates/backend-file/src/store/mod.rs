@@ -70,6 +70,8 @@ impl Store {
         let dir = Dir::new(&cfg.dir, cfg.vfs().clone());
         let limits = cfg.limits();
         let mut rec = recover(&cfg, &dir, &limits)?;
+        // Recovery's temporaries are gone: give their pages back.
+        crate::heap::release_free_memory();
         // No active file: the first write starts a new one (open never appends to a
         // file it found).
         let writer = Writer::new(rec.next_seq, rec.next_file_id, rec.next_pid);
