@@ -25,8 +25,9 @@ use std::time::{Duration, Instant};
 use backend_api::{Bytes, Partition, StorageBackend};
 use backend_file::format::{RECORD_HEADER_LEN, record_crc_ok};
 use backend_file::{FileBackend, FileConfig, SyncPolicy};
-use benches::Workload;
-use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
+use benches::{Target, Workload, bench_raw};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, SamplingMode, criterion_group, criterion_main};
 use parking_lot::RwLock;
 
 const KEYS: usize = 10_000;
@@ -41,6 +42,37 @@ fn multi_runtime() -> tokio::runtime::Runtime {
 
 fn config(dir: &std::path::Path, sync: SyncPolicy) -> FileConfig {
     FileConfig::new(dir).sync_policy(sync).merge_trigger(None)
+}
+
+/// A new store in `dir` with `sync`, holding the empty partition `p`.
+fn open_empty(
+    rt: &tokio::runtime::Runtime,
+    dir: &std::path::Path,
+    sync: SyncPolicy,
+    p: &Partition,
+) -> FileBackend {
+    rt.block_on(async {
+        let s = FileBackend::open(config(dir, sync)).await.unwrap();
+        s.create_partition(p).await.unwrap();
+        s
+    })
+}
+
+/// A group of slow operations: `samples` samples, flat sampling, measured for `measure`
+/// after a one-second warm-up.
+fn slow_group<'c>(
+    c: &'c mut Criterion,
+    name: &str,
+    samples: usize,
+    measure: Duration,
+) -> BenchmarkGroup<'c, WallTime> {
+    let mut group = c.benchmark_group(name);
+    group
+        .sample_size(samples)
+        .measurement_time(measure)
+        .warm_up_time(Duration::from_secs(1))
+        .sampling_mode(SamplingMode::Flat);
+    group
 }
 
 /// The record a raw append writes: backend-file's own put record (its encoder), alone
@@ -115,13 +147,8 @@ impl Loaded {
         let rt = multi_runtime();
         let p = Partition::new("bench").unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let store = rt.block_on(async {
-            let s = FileBackend::open(config(dir.path(), SyncPolicy::Never))
-                .await
-                .unwrap();
-            benches::load(&s, &p, &workload).await.unwrap();
-            s
-        });
+        let open = FileBackend::open(config(dir.path(), SyncPolicy::Never));
+        let store = benches::open_and_load(&rt, open, &p, &workload);
         let raw_dir = tempfile::tempdir().unwrap();
         let mut raw = RawLog::new(raw_dir.path());
         for (k, v) in workload.pairs() {
@@ -147,14 +174,11 @@ fn file_put_and_get(c: &mut Criterion) {
         mut raw,
         dirs,
     } = Loaded::new();
+    let target = Target::new(&rt, &store, &p, &workload);
 
     let mut group = c.benchmark_group("file_put");
-    let mut i = 0;
-    group.bench_function("raw_append_pwrite", |b| {
-        b.iter(|| {
-            i += 1;
-            raw.append(workload.random_key(i), workload.value())
-        })
+    bench_raw(&mut group, "raw_append_pwrite", &workload, |key| {
+        raw.append(key, workload.value())
     });
     {
         let mut out = std::io::BufWriter::with_capacity(
@@ -176,34 +200,14 @@ fn file_put_and_get(c: &mut Criterion) {
             })
         });
     }
-    let mut i = 0;
-    group.bench_function("file_put_never", |b| {
-        b.to_async(&rt).iter(|| {
-            i += 1;
-            let key = workload.random_key(i);
-            let (store, p, v) = (&store, &p, workload.value());
-            async move { store.put(p, key, v).await.unwrap() }
-        })
-    });
+    target.bench_put(&mut group, "file_put_never");
     group.finish();
 
     let mut group = c.benchmark_group("file_get");
-    let mut i = 0;
-    group.bench_function("raw_keydir_pread_crc", |b| {
-        b.iter(|| {
-            i += 1;
-            black_box(raw.get(workload.random_key(i)).unwrap())
-        })
+    bench_raw(&mut group, "raw_keydir_pread_crc", &workload, |key| {
+        black_box(raw.get(key).unwrap())
     });
-    let mut i = 0;
-    group.bench_function("file_get", |b| {
-        b.to_async(&rt).iter(|| {
-            i += 1;
-            let key = workload.random_key(i);
-            let (store, p) = (&store, &p);
-            async move { store.get(p, key).await.unwrap().unwrap() }
-        })
-    });
+    target.bench_get(&mut group, "file_get");
     group.finish();
     rt.block_on(store.close()).unwrap();
 }
@@ -213,48 +217,21 @@ fn durable(c: &mut Criterion) {
     let rt = multi_runtime();
     let p = Partition::new("bench").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(rt.block_on(async {
-        let s = FileBackend::open(config(dir.path(), SyncPolicy::Always))
-            .await
-            .unwrap();
-        s.create_partition(&p).await.unwrap();
-        s
-    }));
+    let store = Arc::new(open_empty(&rt, dir.path(), SyncPolicy::Always, &p));
     let raw_dir = tempfile::tempdir().unwrap();
     let mut raw = RawLog::new(raw_dir.path());
 
-    let mut group = c.benchmark_group("file_durable_put");
-    group
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(5))
-        .warm_up_time(Duration::from_secs(1))
-        .sampling_mode(SamplingMode::Flat);
-    let mut i = 0;
-    group.bench_function("raw_write_fdatasync", |b| {
-        b.iter(|| {
-            i += 1;
-            raw.append(workload.random_key(i), workload.value());
-            raw.file.sync_data().unwrap();
-        })
+    let mut group = slow_group(c, "file_durable_put", 10, Duration::from_secs(5));
+    bench_raw(&mut group, "raw_write_fdatasync", &workload, |key| {
+        raw.append(key, workload.value());
+        raw.file.sync_data().unwrap();
     });
-    let mut i = 0;
-    group.bench_function("file_put_always", |b| {
-        b.to_async(&rt).iter(|| {
-            i += 1;
-            let key = workload.random_key(i);
-            let (store, p, v) = (&store, &p, workload.value());
-            async move { store.put(p, key, v).await.unwrap() }
-        })
-    });
+    let target = Target::new(&rt, &*store, &p, &workload);
+    target.bench_put(&mut group, "file_put_always");
     group.finish();
 
     // Time per durable put with N concurrent writers.
-    let mut group = c.benchmark_group("file_group_commit");
-    group
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(8))
-        .warm_up_time(Duration::from_secs(1))
-        .sampling_mode(SamplingMode::Flat);
+    let mut group = slow_group(c, "file_group_commit", 10, Duration::from_secs(8));
     for writers in [1usize, 16] {
         group.bench_function(format!("{writers}_writers"), |b| {
             b.iter_custom(|iters| {
@@ -300,21 +277,14 @@ fn open_and_merge(c: &mut Criterion) {
     // Stores are built on first use, so a filter that skips these benches skips the
     // (long) loads too.
     let mut hinted: Option<tempfile::TempDir> = None;
-    let mut group = c.benchmark_group("file_open");
-    group
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(10))
-        .warm_up_time(Duration::from_secs(1))
-        .sampling_mode(SamplingMode::Flat);
+    let mut group = slow_group(c, "file_open", 10, Duration::from_secs(10));
     group.bench_function("open_1m_keys_from_hints", |b| {
         let dir = hinted.get_or_insert_with(|| {
             let dir = tempfile::tempdir().unwrap();
             let workload = Workload::new(1_000_000);
+            let open = FileBackend::open(config(dir.path(), SyncPolicy::Never));
+            let s = benches::open_and_load(&rt, open, &p, &workload);
             rt.block_on(async {
-                let s = FileBackend::open(config(dir.path(), SyncPolicy::Never))
-                    .await
-                    .unwrap();
-                benches::load(&s, &p, &workload).await.unwrap();
                 s.merge().await.unwrap();
                 s.close().await.unwrap();
             });
@@ -340,12 +310,7 @@ fn open_and_merge(c: &mut Criterion) {
     // Merge: 200k keys written three times; each iteration rewrites once more, then merges.
     let workload = Workload::new(200_000);
     let mut merged: Option<(tempfile::TempDir, FileBackend)> = None;
-    let mut group = c.benchmark_group("file_merge");
-    group
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(10))
-        .warm_up_time(Duration::from_secs(1))
-        .sampling_mode(SamplingMode::Flat);
+    let mut group = slow_group(c, "file_merge", 10, Duration::from_secs(10));
     let mut mbps = Vec::new();
     group.bench_function("merge_200k_live_of_600k", |b| {
         let (_, store) = merged.get_or_insert_with(|| {
@@ -397,23 +362,41 @@ fn median_ratio(mut ratios: Vec<f64>) -> Option<f64> {
     ratios.get(ratios.len() / 2).copied()
 }
 
-/// One A/B sample: `iters` raw operations and `iters` backend operations back to back,
-/// the raw ones first on even samples and last on odd ones (so neither side always
-/// follows the other's I/O). Records backend / raw and returns the backend's time.
-fn ab_sample(
+/// One A/B sample: `iters` calls of `raw` and `iters` awaited calls of `backend` (in
+/// one `block_on` on `rt`) back to back, the raw ones first on even samples and last on
+/// odd ones (so neither side always follows the other's I/O). Records backend / raw and
+/// returns the backend's time.
+fn ab_sample<F: Future<Output = ()>>(
+    rt: &tokio::runtime::Runtime,
     sample: &mut u64,
     iters: u64,
     ratios: &mut Vec<f64>,
-    mut raw: impl FnMut(u64) -> Duration,
-    mut backend: impl FnMut(u64) -> Duration,
+    mut raw: impl FnMut(),
+    mut backend: impl FnMut() -> F,
 ) -> Duration {
+    let mut time_raw = || {
+        let start = Instant::now();
+        for _ in 0..iters {
+            raw();
+        }
+        start.elapsed()
+    };
+    let mut time_backend = || {
+        let start = Instant::now();
+        rt.block_on(async {
+            for _ in 0..iters {
+                backend().await;
+            }
+        });
+        start.elapsed()
+    };
     *sample += 1;
     let (r, b) = if sample.is_multiple_of(2) {
-        let r = raw(iters);
-        (r, backend(iters))
+        let r = time_raw();
+        (r, time_backend())
     } else {
-        let b = backend(iters);
-        (raw(iters), b)
+        let b = time_backend();
+        (time_raw(), b)
     };
     ratios.push(b.as_secs_f64() / r.as_secs_f64());
     b
@@ -440,26 +423,18 @@ fn interleaved(c: &mut Criterion) {
     group.bench_function("put_never_vs_raw_append", |b| {
         b.iter_custom(|iters| {
             ab_sample(
+                &rt,
                 &mut sample,
                 iters,
                 &mut put_ratios,
-                |n| {
-                    let start = Instant::now();
-                    for _ in 0..n {
-                        i += 1;
-                        black_box(raw.append(w.random_key(i), w.value()));
-                    }
-                    start.elapsed()
+                || {
+                    i += 1;
+                    black_box(raw.append(w.random_key(i), w.value()));
                 },
-                |n| {
-                    let start = Instant::now();
-                    rt.block_on(async {
-                        for _ in 0..n {
-                            j += 1;
-                            store.put(p, w.random_key(j), w.value()).await.unwrap();
-                        }
-                    });
-                    start.elapsed()
+                || {
+                    j += 1;
+                    let store = &store;
+                    async move { store.put(p, w.random_key(j), w.value()).await.unwrap() }
                 },
             )
         })
@@ -468,26 +443,20 @@ fn interleaved(c: &mut Criterion) {
     group.bench_function("get_vs_raw_pread", |b| {
         b.iter_custom(|iters| {
             ab_sample(
+                &rt,
                 &mut sample,
                 iters,
                 &mut get_ratios,
-                |n| {
-                    let start = Instant::now();
-                    for _ in 0..n {
-                        i += 1;
-                        black_box(raw.get(w.random_key(i)).unwrap());
-                    }
-                    start.elapsed()
+                || {
+                    i += 1;
+                    black_box(raw.get(w.random_key(i)).unwrap());
                 },
-                |n| {
-                    let start = Instant::now();
-                    rt.block_on(async {
-                        for _ in 0..n {
-                            j += 1;
-                            black_box(store.get(p, w.random_key(j)).await.unwrap());
-                        }
-                    });
-                    start.elapsed()
+                || {
+                    j += 1;
+                    let store = &store;
+                    async move {
+                        black_box(store.get(p, w.random_key(j)).await.unwrap());
+                    }
                 },
             )
         })
@@ -496,46 +465,27 @@ fn interleaved(c: &mut Criterion) {
     rt.block_on(store.close()).unwrap();
 
     let durable_dir = tempfile::tempdir().unwrap();
-    let durable = rt.block_on(async {
-        let s = FileBackend::open(config(durable_dir.path(), SyncPolicy::Always))
-            .await
-            .unwrap();
-        s.create_partition(p).await.unwrap();
-        s
-    });
+    let durable = open_empty(&rt, durable_dir.path(), SyncPolicy::Always, p);
     let raw_dir = tempfile::tempdir().unwrap();
     let mut raw = RawLog::new(raw_dir.path());
-    let mut group = c.benchmark_group("file_ab_durable");
-    group
-        .sample_size(20)
-        .measurement_time(Duration::from_secs(6))
-        .warm_up_time(Duration::from_secs(1))
-        .sampling_mode(SamplingMode::Flat);
+    let mut group = slow_group(c, "file_ab_durable", 20, Duration::from_secs(6));
     let mut durable_ratios = Vec::new();
     group.bench_function("put_always_vs_raw_fdatasync", |b| {
         b.iter_custom(|iters| {
             ab_sample(
+                &rt,
                 &mut sample,
                 iters,
                 &mut durable_ratios,
-                |n| {
-                    let start = Instant::now();
-                    for _ in 0..n {
-                        i += 1;
-                        raw.append(w.random_key(i), w.value());
-                        raw.file.sync_data().unwrap();
-                    }
-                    start.elapsed()
+                || {
+                    i += 1;
+                    raw.append(w.random_key(i), w.value());
+                    raw.file.sync_data().unwrap();
                 },
-                |n| {
-                    let start = Instant::now();
-                    rt.block_on(async {
-                        for _ in 0..n {
-                            j += 1;
-                            durable.put(p, w.random_key(j), w.value()).await.unwrap();
-                        }
-                    });
-                    start.elapsed()
+                || {
+                    j += 1;
+                    let durable = &durable;
+                    async move { durable.put(p, w.random_key(j), w.value()).await.unwrap() }
                 },
             )
         })

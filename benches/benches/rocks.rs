@@ -27,10 +27,10 @@ use std::sync::Arc;
 
 use backend_api::{Bytes, Partition, StorageBackend};
 use backend_rocks::{RocksBackend, RocksConfig};
-use benches::{SCAN_LEN, Workload, runtime};
+use benches::{SCAN_LEN, Target, Workload, bench_raw, bench_raw_boxed, runtime};
 use criterion::{Criterion, criterion_group, criterion_main};
-use futures_util::future::BoxFuture;
 use rocksdb::{DB, ReadOptions, WriteBatch, WriteOptions};
+
 const KEYS: usize = 10_000;
 const BATCH: usize = 100;
 const CACHE: usize = 64 << 20;
@@ -39,22 +39,42 @@ fn raw_db(path: &std::path::Path) -> DB {
     DB::open_cf(&benches::raw_rocks::options(), path, ["bench"]).expect("open raw rocksdb")
 }
 
+/// Visits the pairs of a snapshot of the column family `cf` from `start` on, each key
+/// and value copied into `Bytes` (a raw iterator, as the adapter uses), until
+/// [`SCAN_LEN`] of them; asserts there were that many.
+fn raw_scan(
+    raw: &DB,
+    cf: &impl rocksdb::AsColumnFamilyRef,
+    start: Vec<u8>,
+    mut each: impl FnMut((Bytes, Bytes)),
+) {
+    let snapshot = raw.snapshot();
+    let mut opts = ReadOptions::default();
+    opts.set_iterate_lower_bound(start);
+    let mut iter = snapshot.raw_iterator_cf_opt(cf, opts);
+    iter.seek_to_first();
+    let mut n = 0;
+    while let Some((key, value)) = iter.item() {
+        each((Bytes::copy_from_slice(key), Bytes::copy_from_slice(value)));
+        n += 1;
+        if n == SCAN_LEN {
+            break;
+        }
+        iter.next();
+    }
+    iter.status().expect("scan");
+    assert_eq!(n, SCAN_LEN);
+}
+
 fn rocks_vs_raw(c: &mut Criterion) {
     let workload = Workload::new(KEYS);
     let rt = runtime();
     let partition = Partition::new("bench").expect("valid name");
 
     let adapter_dir = tempfile::tempdir().expect("temp dir");
-    let adapter: Arc<dyn StorageBackend> = rt.block_on(async {
-        let config = RocksConfig::new(adapter_dir.path()).block_cache_bytes(CACHE);
-        let db = RocksBackend::open(config)
-            .await
-            .expect("open rocks adapter");
-        benches::load(&db, &partition, &workload)
-            .await
-            .expect("load adapter");
-        Arc::new(db)
-    });
+    let config = RocksConfig::new(adapter_dir.path()).block_cache_bytes(CACHE);
+    let adapter = benches::open_and_load(&rt, RocksBackend::open(config), &partition, &workload);
+    let target = Target::new(&rt, &adapter, &partition, &workload);
 
     let raw_dir = tempfile::tempdir().expect("temp dir");
     let raw = Arc::new(raw_db(raw_dir.path()));
@@ -69,34 +89,17 @@ fn rocks_vs_raw(c: &mut Criterion) {
         raw.write_opt(batch, &write_opts).expect("load raw");
     }
 
+    let raw_get = |key: &[u8]| {
+        let value = raw
+            .get_pinned_cf_opt(&cf, key, &read_opts)
+            .expect("get")
+            .expect("present");
+        Bytes::copy_from_slice(&value)
+    };
     let mut group = c.benchmark_group("rocks_get");
-    let mut i = 0;
-    group.bench_function("raw_rocks", |b| {
-        b.iter(|| {
-            i += 1;
-            let value = raw
-                .get_pinned_cf_opt(&cf, workload.random_key(i), &read_opts)
-                .expect("get")
-                .expect("present");
-            Bytes::copy_from_slice(&value)
-        })
-    });
-    let mut i = 0;
-    group.bench_function("raw_rocks_async", |b| {
-        b.to_async(&rt).iter(|| {
-            i += 1;
-            let (raw, cf, read_opts, key) = (&raw, &cf, &read_opts, workload.random_key(i));
-            let fut: BoxFuture<'_, Bytes> = Box::pin(async move {
-                let value = raw
-                    .get_pinned_cf_opt(cf, key, read_opts)
-                    .expect("get")
-                    .expect("present");
-                Bytes::copy_from_slice(&value)
-            });
-            fut
-        })
-    });
-    benches::bench_get(&mut group, "adapter", &rt, &*adapter, &partition, &workload);
+    bench_raw(&mut group, "raw_rocks", &workload, raw_get);
+    bench_raw_boxed(&mut group, "raw_rocks_async", &rt, &workload, raw_get);
+    target.bench_get(&mut group, "adapter");
     group.finish();
 
     // Reads first, while both databases hold exactly what was loaded; writes after.
@@ -105,22 +108,9 @@ fn rocks_vs_raw(c: &mut Criterion) {
     group.bench_function("raw_rocks", |b| {
         b.iter(|| {
             i += 1;
-            let snapshot = raw.snapshot();
-            let mut opts = ReadOptions::default();
-            opts.set_iterate_lower_bound(workload.scan_start(i).to_vec());
-            let mut iter = snapshot.raw_iterator_cf_opt(&cf, opts);
-            iter.seek_to_first();
-            let mut n = 0;
-            while let Some((key, value)) = iter.item() {
-                black_box((Bytes::copy_from_slice(key), Bytes::copy_from_slice(value)));
-                n += 1;
-                if n == SCAN_LEN {
-                    break;
-                }
-                iter.next();
-            }
-            iter.status().expect("scan");
-            assert_eq!(n, SCAN_LEN);
+            raw_scan(&raw, &cf, workload.scan_start(i).to_vec(), |pair| {
+                black_box(pair);
+            });
         })
     });
     // The floor of any scan that keeps RocksDB's reads off the async threads: the same
@@ -133,54 +123,29 @@ fn rocks_vs_raw(c: &mut Criterion) {
             async move {
                 let pairs = tokio::task::spawn_blocking(move || {
                     let cf = raw.cf_handle("bench").expect("raw column family");
-                    let snapshot = raw.snapshot();
-                    let mut opts = ReadOptions::default();
-                    opts.set_iterate_lower_bound(start);
-                    let mut iter = snapshot.raw_iterator_cf_opt(&cf, opts);
-                    iter.seek_to_first();
                     let mut pairs = Vec::with_capacity(SCAN_LEN);
-                    while let Some((key, value)) = iter.item() {
-                        pairs.push((Bytes::copy_from_slice(key), Bytes::copy_from_slice(value)));
-                        if pairs.len() == SCAN_LEN {
-                            break;
-                        }
-                        iter.next();
-                    }
+                    raw_scan(&raw, &cf, start, |pair| pairs.push(pair));
                     pairs
                 })
                 .await
                 .expect("blocking scan");
-                assert_eq!(pairs.len(), SCAN_LEN);
                 for pair in pairs {
                     black_box(pair);
                 }
             }
         })
     });
-    benches::bench_scan(&mut group, "adapter", &rt, &*adapter, &partition, &workload);
+    target.bench_scan(&mut group, "adapter");
     group.finish();
 
+    let raw_put = |key: &[u8]| {
+        raw.put_cf_opt(&cf, key, workload.value(), &write_opts)
+            .expect("put")
+    };
     let mut group = c.benchmark_group("rocks_put");
-    let mut i = 0;
-    group.bench_function("raw_rocks", |b| {
-        b.iter(|| {
-            i += 1;
-            raw.put_cf_opt(&cf, workload.random_key(i), workload.value(), &write_opts)
-                .expect("put")
-        })
-    });
-    let mut i = 0;
-    group.bench_function("raw_rocks_async", |b| {
-        b.to_async(&rt).iter(|| {
-            i += 1;
-            let (raw, cf, write_opts) = (&raw, &cf, &write_opts);
-            let (key, value) = (workload.random_key(i), workload.value());
-            let fut: BoxFuture<'_, ()> =
-                Box::pin(async move { raw.put_cf_opt(cf, key, value, write_opts).expect("put") });
-            fut
-        })
-    });
-    benches::bench_put(&mut group, "adapter", &rt, &*adapter, &partition, &workload);
+    bench_raw(&mut group, "raw_rocks", &workload, raw_put);
+    bench_raw_boxed(&mut group, "raw_rocks_async", &rt, &workload, raw_put);
+    target.bench_put(&mut group, "adapter");
     group.finish();
 
     {
@@ -196,16 +161,9 @@ fn rocks_vs_raw(c: &mut Criterion) {
                 raw.write_opt(batch, &write_opts).expect("write batch")
             })
         });
-        benches::bench_batch_puts(
-            &mut group,
-            "adapter",
-            &rt,
-            &*adapter,
-            &partition,
-            &workload,
-            BATCH,
-            |_| Bytes::copy_from_slice(workload.value()),
-        );
+        target.bench_batch_puts(&mut group, "adapter", BATCH, |_| {
+            Bytes::copy_from_slice(workload.value())
+        });
         group.finish();
     }
 

@@ -22,11 +22,10 @@
 //!   forwards that same future).
 
 use std::hint::black_box;
-use std::sync::Arc;
 
 use backend_api::{Bytes, Partition, StorageBackend};
 use backend_sled::{SledBackend, SledConfig};
-use benches::{SCAN_LEN, Workload, runtime};
+use benches::{SCAN_LEN, Target, Workload, bench_raw, bench_raw_boxed, runtime};
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
@@ -41,15 +40,9 @@ fn sled_vs_raw(c: &mut Criterion) {
     let partition = Partition::new("bench").expect("valid name");
 
     let adapter_dir = tempfile::tempdir().expect("temp dir");
-    let adapter: Arc<dyn StorageBackend> = rt.block_on(async {
-        let db = SledBackend::open(SledConfig::new(adapter_dir.path()).cache_capacity(CACHE))
-            .await
-            .expect("open sled adapter");
-        benches::load(&db, &partition, &workload)
-            .await
-            .expect("load adapter");
-        Arc::new(db)
-    });
+    let config = SledConfig::new(adapter_dir.path()).cache_capacity(CACHE);
+    let adapter = benches::open_and_load(&rt, SledBackend::open(config), &partition, &workload);
+    let target = Target::new(&rt, &adapter, &partition, &workload);
 
     // The raw engine: same sled settings, one tree, plain values (no header).
     let raw_dir = tempfile::tempdir().expect("temp dir");
@@ -68,28 +61,11 @@ fn sled_vs_raw(c: &mut Criterion) {
         raw.apply_batch(batch).expect("load raw");
     }
 
+    let raw_get = |key: &[u8]| Bytes::from_owner(raw.get(key).expect("get").expect("present"));
     let mut group = c.benchmark_group("sled_get");
-    let mut i = 0;
-    group.bench_function("raw_sled", |b| {
-        b.iter(|| {
-            i += 1;
-            let value = raw.get(workload.random_key(i)).expect("get");
-            Bytes::from_owner(value.expect("present"))
-        })
-    });
-    let mut i = 0;
-    group.bench_function("raw_sled_async", |b| {
-        b.to_async(&rt).iter(|| {
-            i += 1;
-            let (raw, key) = (&raw, workload.random_key(i));
-            let fut: BoxFuture<'_, Bytes> =
-                Box::pin(
-                    async move { Bytes::from_owner(raw.get(key).expect("get").expect("present")) },
-                );
-            fut
-        })
-    });
-    benches::bench_get(&mut group, "adapter", &rt, &*adapter, &partition, &workload);
+    bench_raw(&mut group, "raw_sled", &workload, raw_get);
+    bench_raw_boxed(&mut group, "raw_sled_async", &rt, &workload, raw_get);
+    target.bench_get(&mut group, "adapter");
     group.finish();
 
     // Reads first, while both stores hold exactly what was loaded; writes after.
@@ -140,19 +116,14 @@ fn sled_vs_raw(c: &mut Criterion) {
             }
         })
     });
-    benches::bench_scan(&mut group, "adapter", &rt, &*adapter, &partition, &workload);
+    target.bench_scan(&mut group, "adapter");
     group.finish();
 
     let mut group = c.benchmark_group("sled_put");
-    let mut i = 0;
-    group.bench_function("raw_sled", |b| {
-        b.iter(|| {
-            i += 1;
-            raw.insert(workload.random_key(i), workload.value())
-                .expect("insert")
-        })
+    bench_raw(&mut group, "raw_sled", &workload, |key| {
+        raw.insert(key, workload.value()).expect("insert")
     });
-    benches::bench_put(&mut group, "adapter", &rt, &*adapter, &partition, &workload);
+    target.bench_put(&mut group, "adapter");
     group.finish();
 
     let mut group = c.benchmark_group("sled_put_fresh");
@@ -202,22 +173,13 @@ fn sled_vs_raw(c: &mut Criterion) {
                 raw.apply_batch(batch).expect("apply_batch")
             })
         });
-        benches::bench_batch_puts(
-            &mut group,
-            "adapter",
-            &rt,
-            &*adapter,
-            &partition,
-            &workload,
-            BATCH,
-            |i| {
-                if fresh {
-                    Bytes::copy_from_slice(&fresh_value(&workload, i))
-                } else {
-                    Bytes::copy_from_slice(workload.value())
-                }
-            },
-        );
+        target.bench_batch_puts(&mut group, "adapter", BATCH, |i| {
+            if fresh {
+                Bytes::copy_from_slice(&fresh_value(&workload, i))
+            } else {
+                Bytes::copy_from_slice(workload.value())
+            }
+        });
         group.finish();
     }
 

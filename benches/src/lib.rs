@@ -2,18 +2,22 @@
 //!
 //! Every bench uses the same workload: [`KEY_LEN`]-byte keys, [`VALUE_LEN`]-byte values,
 //! keys visited in a fixed pseudo-random order, scans of [`SCAN_LEN`] keys. A backend is
-//! measured through the `StorageBackend` trait with [`bench_get`], [`bench_put`] and
-//! [`bench_scan`]; the raw structures in [`raw`] do the same work directly, so one
-//! criterion group per operation shows the ratio. Adding a backend means opening it and
-//! calling the three functions with its name.
+//! opened and loaded with [`open_and_load`] and measured through the `StorageBackend`
+//! trait with the methods of [`Target`] ([`Target::bench_get`], [`Target::bench_put`],
+//! [`Target::bench_scan`], [`Target::bench_batch_puts`]); the raw engines do the same
+//! work directly ([`bench_raw`], [`bench_raw_boxed`] visit the keys in the same order),
+//! so one criterion group per operation shows the ratio. Adding a backend means opening
+//! it and calling the methods with its name.
 #![deny(unsafe_code)]
 
+use std::future::Future;
 use std::hint::black_box;
 
 use backend_api::{Bytes, KvStream, Operation, Partition, Result, ScanRange, StorageBackend};
 use criterion::BenchmarkGroup;
 use criterion::measurement::WallTime;
 use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
 
 pub mod raw;
 
@@ -144,6 +148,22 @@ pub async fn load(
     Ok(())
 }
 
+/// Opens a backend on `rt` with `open`, then [`load`]s `workload` into `partition`.
+pub fn open_and_load<B: StorageBackend>(
+    rt: &tokio::runtime::Runtime,
+    open: impl Future<Output = Result<B>>,
+    partition: &Partition,
+    workload: &Workload,
+) -> B {
+    rt.block_on(async {
+        let backend = open.await.expect("open adapter");
+        load(&backend, partition, workload)
+            .await
+            .expect("load adapter");
+        backend
+    })
+}
+
 /// Reads a scan to the end, returning how many pairs it gave.
 pub async fn drain(mut stream: KvStream) -> Result<usize> {
     let mut count = 0;
@@ -152,6 +172,44 @@ pub async fn drain(mut stream: KvStream) -> Result<usize> {
         count += 1;
     }
     Ok(count)
+}
+
+/// Benchmarks `op` on a random present key of `workload` per iteration, as `id`
+/// (the keys in the order [`Target`]'s benches visit them).
+pub fn bench_raw<'w, T>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: &str,
+    workload: &'w Workload,
+    mut op: impl FnMut(&'w [u8]) -> T,
+) {
+    let mut i = 0;
+    group.bench_function(id, |b| {
+        b.iter(|| {
+            i += 1;
+            op(workload.random_key(i))
+        })
+    });
+}
+
+/// [`bench_raw`] with each call inside one boxed future on `rt`: the floor any
+/// `#[async_trait]` backend pays around the same raw engine call.
+pub fn bench_raw_boxed<'w, T: Send>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: &str,
+    rt: &tokio::runtime::Runtime,
+    workload: &'w Workload,
+    op: impl Fn(&'w [u8]) -> T + Sync,
+) {
+    let op = &op;
+    let mut i = 0;
+    group.bench_function(id, |b| {
+        b.to_async(rt).iter(|| {
+            i += 1;
+            let key = workload.random_key(i);
+            let fut: BoxFuture<'_, T> = Box::pin(async move { op(key) });
+            fut
+        })
+    });
 }
 
 /// Benchmarks `op` on a random present key of `workload` per iteration, as `id`.
@@ -174,89 +232,102 @@ fn bench_each_key<'w, F, Fut>(
     });
 }
 
-/// Benchmarks `get` of a random present key, as `id` in `group`.
-pub fn bench_get(
-    group: &mut BenchmarkGroup<'_, WallTime>,
-    id: &str,
-    rt: &tokio::runtime::Runtime,
-    backend: &dyn StorageBackend,
-    partition: &Partition,
-    workload: &Workload,
-) {
-    bench_each_key(group, id, rt, workload, |key| async move {
-        let value = backend.get(partition, key).await.expect("get");
-        black_box(value.expect("present"));
-    });
+/// A backend holding `workload` in `partition`, driven on `rt`: what its benches
+/// measure, each as one function `id` of a criterion group.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    /// The runtime the calls run on.
+    pub rt: &'a tokio::runtime::Runtime,
+    /// The backend, called through the trait object.
+    pub backend: &'a dyn StorageBackend,
+    /// The partition holding the workload.
+    pub partition: &'a Partition,
+    /// The keys and value loaded.
+    pub workload: &'a Workload,
 }
 
-/// Benchmarks `put` overwriting a random present key, as `id` in `group`.
-pub fn bench_put(
-    group: &mut BenchmarkGroup<'_, WallTime>,
-    id: &str,
-    rt: &tokio::runtime::Runtime,
-    backend: &dyn StorageBackend,
-    partition: &Partition,
-    workload: &Workload,
-) {
-    bench_each_key(group, id, rt, workload, |key| async move {
-        let value = workload.value();
-        backend.put(partition, key, value).await.expect("put");
-    });
-}
+impl<'a> Target<'a> {
+    /// `backend`, holding `workload` in `partition`, driven on `rt`.
+    pub fn new(
+        rt: &'a tokio::runtime::Runtime,
+        backend: &'a dyn StorageBackend,
+        partition: &'a Partition,
+        workload: &'a Workload,
+    ) -> Self {
+        Target {
+            rt,
+            backend,
+            partition,
+            workload,
+        }
+    }
 
-/// Benchmarks a batch of `size` puts to random present keys, as `id`; `value(i)` is
-/// the value of the `i`-th put of the run. The `Vec<Operation>` is built outside the
-/// timed part (`iter_batched`), as a raw engine's keys and values already exist.
-#[allow(clippy::too_many_arguments)]
-pub fn bench_batch_puts(
-    group: &mut BenchmarkGroup<'_, WallTime>,
-    id: &str,
-    rt: &tokio::runtime::Runtime,
-    backend: &dyn StorageBackend,
-    partition: &Partition,
-    workload: &Workload,
-    size: usize,
-    mut value: impl FnMut(usize) -> Bytes,
-) {
-    let mut i = 0;
-    group.bench_function(id, |b| {
-        b.to_async(rt).iter_batched(
-            || {
-                (0..size)
-                    .map(|_| {
-                        i += 1;
-                        let key = Bytes::copy_from_slice(workload.random_key(i));
-                        Operation::put(partition, key, value(i))
-                    })
-                    .collect::<Vec<_>>()
-            },
-            |ops| async move { backend.batch(ops).await.expect("batch") },
-            criterion::BatchSize::SmallInput,
-        )
-    });
-}
+    /// Benchmarks `get` of a random present key, as `id` in `group`.
+    pub fn bench_get(&self, group: &mut BenchmarkGroup<'_, WallTime>, id: &str) {
+        bench_each_key(group, id, self.rt, self.workload, |key| async move {
+            let value = self.backend.get(self.partition, key).await.expect("get");
+            black_box(value.expect("present"));
+        });
+    }
 
-/// Benchmarks a forward scan of [`SCAN_LEN`] pairs from a random start, as `id`.
-pub fn bench_scan(
-    group: &mut BenchmarkGroup<'_, WallTime>,
-    id: &str,
-    rt: &tokio::runtime::Runtime,
-    backend: &dyn StorageBackend,
-    partition: &Partition,
-    workload: &Workload,
-) {
-    let mut i = 0;
-    group.bench_function(id, |b| {
-        b.to_async(rt).iter(|| {
-            i += 1;
-            let range = ScanRange::all()
-                .start(Bytes::copy_from_slice(workload.scan_start(i)))
-                .limit(SCAN_LEN);
-            async move {
-                let stream = backend.scan(partition, range).await.expect("scan");
-                let n = drain(stream).await.expect("scan items");
-                assert_eq!(n, SCAN_LEN);
-            }
-        })
-    });
+    /// Benchmarks `put` overwriting a random present key, as `id` in `group`.
+    pub fn bench_put(&self, group: &mut BenchmarkGroup<'_, WallTime>, id: &str) {
+        bench_each_key(group, id, self.rt, self.workload, |key| async move {
+            let value = self.workload.value();
+            self.backend
+                .put(self.partition, key, value)
+                .await
+                .expect("put");
+        });
+    }
+
+    /// Benchmarks a batch of `size` puts to random present keys, as `id`; `value(i)` is
+    /// the value of the `i`-th put of the run. The `Vec<Operation>` is built outside the
+    /// timed part (`iter_batched`), as a raw engine's keys and values already exist.
+    pub fn bench_batch_puts(
+        &self,
+        group: &mut BenchmarkGroup<'_, WallTime>,
+        id: &str,
+        size: usize,
+        mut value: impl FnMut(usize) -> Bytes,
+    ) {
+        let mut i = 0;
+        group.bench_function(id, |b| {
+            b.to_async(self.rt).iter_batched(
+                || {
+                    (0..size)
+                        .map(|_| {
+                            i += 1;
+                            let key = Bytes::copy_from_slice(self.workload.random_key(i));
+                            Operation::put(self.partition, key, value(i))
+                        })
+                        .collect::<Vec<_>>()
+                },
+                |ops| async move { self.backend.batch(ops).await.expect("batch") },
+                criterion::BatchSize::SmallInput,
+            )
+        });
+    }
+
+    /// Benchmarks a forward scan of [`SCAN_LEN`] pairs from a random start, as `id`.
+    pub fn bench_scan(&self, group: &mut BenchmarkGroup<'_, WallTime>, id: &str) {
+        let mut i = 0;
+        group.bench_function(id, |b| {
+            b.to_async(self.rt).iter(|| {
+                i += 1;
+                let range = ScanRange::all()
+                    .start(Bytes::copy_from_slice(self.workload.scan_start(i)))
+                    .limit(SCAN_LEN);
+                async move {
+                    let stream = self
+                        .backend
+                        .scan(self.partition, range)
+                        .await
+                        .expect("scan");
+                    let n = drain(stream).await.expect("scan items");
+                    assert_eq!(n, SCAN_LEN);
+                }
+            })
+        });
+    }
 }
