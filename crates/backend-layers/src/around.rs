@@ -121,6 +121,38 @@ pub(crate) fn batch_bytes(ops: &[Operation]) -> u64 {
         .sum()
 }
 
+/// Methods that hand the layer the inner call unchanged, as one [`Around::call`] each:
+/// `fn name(p) -> T = Op;` for a method whose only argument is the partition,
+/// `fn name() -> T = Op;` for one without arguments. Each expands to a method shaped
+/// like `get` below (same lifetimes and bounds), for use in `Layered`'s impl only.
+macro_rules! forward {
+    ($(fn $method:ident(p) -> $t:ty = $op:ident;)+) => {$(
+        fn $method<'s, 'p, 'f>(&'s self, p: &'p Partition) -> BoxFut<'f, $t>
+        where
+            's: 'f,
+            'p: 'f,
+            Self: 'f,
+        {
+            let inner = &self.inner;
+            let call = self.info(Op::$op).on(p);
+            self.around
+                .call(call, Attempt::new(p, move |p| inner.$method(p)))
+        }
+    )+};
+    ($(fn $method:ident() -> $t:ty = $op:ident;)+) => {$(
+        fn $method<'s, 'f>(&'s self) -> BoxFut<'f, $t>
+        where
+            's: 'f,
+            Self: 'f,
+        {
+            let inner = &self.inner;
+            let call = self.info(Op::$op);
+            self.around
+                .call(call, Attempt::new((), move |()| inner.$method()))
+        }
+    )+};
+}
+
 // The lifetime parameters and bounds mirror `#[async_trait]`'s expansion of the trait,
 // as backend-api's own `Arc`/`Box` forwarding does; each method hands the layer the
 // inner call to make, so no future is boxed twice by the mechanism itself.
@@ -134,51 +166,14 @@ impl<A: Around> StorageBackend for Layered<A> {
         self.inner.capabilities()
     }
 
-    fn create_partition<'s, 'p, 'f>(&'s self, p: &'p Partition) -> BoxFut<'f, ()>
-    where
-        's: 'f,
-        'p: 'f,
-        Self: 'f,
-    {
-        let inner = &self.inner;
-        let call = self.info(Op::CreatePartition).on(p);
-        self.around
-            .call(call, Attempt::new(p, move |p| inner.create_partition(p)))
+    forward! {
+        fn create_partition(p) -> () = CreatePartition;
+        fn drop_partition(p) -> () = DropPartition;
+        fn partition_exists(p) -> bool = PartitionExists;
     }
 
-    fn drop_partition<'s, 'p, 'f>(&'s self, p: &'p Partition) -> BoxFut<'f, ()>
-    where
-        's: 'f,
-        'p: 'f,
-        Self: 'f,
-    {
-        let inner = &self.inner;
-        let call = self.info(Op::DropPartition).on(p);
-        self.around
-            .call(call, Attempt::new(p, move |p| inner.drop_partition(p)))
-    }
-
-    fn partition_exists<'s, 'p, 'f>(&'s self, p: &'p Partition) -> BoxFut<'f, bool>
-    where
-        's: 'f,
-        'p: 'f,
-        Self: 'f,
-    {
-        let inner = &self.inner;
-        let call = self.info(Op::PartitionExists).on(p);
-        self.around
-            .call(call, Attempt::new(p, move |p| inner.partition_exists(p)))
-    }
-
-    fn list_partitions<'s, 'f>(&'s self) -> BoxFut<'f, Vec<Partition>>
-    where
-        's: 'f,
-        Self: 'f,
-    {
-        let inner = &self.inner;
-        let call = self.info(Op::ListPartitions);
-        self.around
-            .call(call, Attempt::new((), move |()| inner.list_partitions()))
+    forward! {
+        fn list_partitions() -> Vec<Partition> = ListPartitions;
     }
 
     fn get<'s, 'p, 'k, 'f>(&'s self, p: &'p Partition, k: &'k [u8]) -> BoxFut<'f, Option<Bytes>>
@@ -399,84 +394,16 @@ impl<A: Around> StorageBackend for Layered<A> {
         )
     }
 
-    fn partition_size<'s, 'p, 'f>(&'s self, p: &'p Partition) -> BoxFut<'f, u64>
-    where
-        's: 'f,
-        'p: 'f,
-        Self: 'f,
-    {
-        let inner = &self.inner;
-        let call = self.info(Op::PartitionSize).on(p);
-        self.around
-            .call(call, Attempt::new(p, move |p| inner.partition_size(p)))
+    forward! {
+        fn partition_size(p) -> u64 = PartitionSize;
+        fn len(p) -> u64 = Len;
+        fn is_empty(p) -> bool = IsEmpty;
+        fn compact(p) -> () = Compact;
     }
 
-    fn len<'s, 'p, 'f>(&'s self, p: &'p Partition) -> BoxFut<'f, u64>
-    where
-        's: 'f,
-        'p: 'f,
-        Self: 'f,
-    {
-        let inner = &self.inner;
-        let call = self.info(Op::Len).on(p);
-        self.around
-            .call(call, Attempt::new(p, move |p| inner.len(p)))
-    }
-
-    fn is_empty<'s, 'p, 'f>(&'s self, p: &'p Partition) -> BoxFut<'f, bool>
-    where
-        's: 'f,
-        'p: 'f,
-        Self: 'f,
-    {
-        let inner = &self.inner;
-        let call = self.info(Op::IsEmpty).on(p);
-        self.around
-            .call(call, Attempt::new(p, move |p| inner.is_empty(p)))
-    }
-
-    fn compact<'s, 'p, 'f>(&'s self, p: &'p Partition) -> BoxFut<'f, ()>
-    where
-        's: 'f,
-        'p: 'f,
-        Self: 'f,
-    {
-        let inner = &self.inner;
-        let call = self.info(Op::Compact).on(p);
-        self.around
-            .call(call, Attempt::new(p, move |p| inner.compact(p)))
-    }
-
-    fn flush<'s, 'f>(&'s self) -> BoxFut<'f, ()>
-    where
-        's: 'f,
-        Self: 'f,
-    {
-        let inner = &self.inner;
-        let call = self.info(Op::Flush);
-        self.around
-            .call(call, Attempt::new((), move |()| inner.flush()))
-    }
-
-    fn status<'s, 'f>(&'s self) -> BoxFut<'f, Status>
-    where
-        's: 'f,
-        Self: 'f,
-    {
-        let inner = &self.inner;
-        let call = self.info(Op::Status);
-        self.around
-            .call(call, Attempt::new((), move |()| inner.status()))
-    }
-
-    fn close<'s, 'f>(&'s self) -> BoxFut<'f, ()>
-    where
-        's: 'f,
-        Self: 'f,
-    {
-        let inner = &self.inner;
-        let call = self.info(Op::Close);
-        self.around
-            .call(call, Attempt::new((), move |()| inner.close()))
+    forward! {
+        fn flush() -> () = Flush;
+        fn status() -> Status = Status;
+        fn close() -> () = Close;
     }
 }
