@@ -18,8 +18,9 @@ mod sim_model;
 use std::time::{Duration, Instant};
 
 use backend_file::SyncPolicy;
-use sim_model::run::{Run, Stats};
+use sim_model::run::Run;
 use sim_model::runtime;
+use sim_model::stats::Stats;
 use sim_model::steps::{BatchOp, Step, Ttl};
 
 fn put(p: usize, k: usize, pad: usize) -> Step {

@@ -20,7 +20,8 @@ use std::time::Instant;
 use backend_api::{Error, StorageBackend};
 use backend_file::io::sim::{CallKind, CallRecord, Fault, SimDisk};
 use backend_file::{FileBackend, SyncPolicy};
-use sim_model::run::{Run, partition};
+use sim_model::readback::partition;
+use sim_model::run::Run;
 use sim_model::runtime;
 use sim_model::steps::{BatchOp, Expect, Step, Ttl};
 

@@ -21,7 +21,8 @@ use std::cell::RefCell;
 use std::time::Instant;
 
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-use sim_model::run::{Run, Stats};
+use sim_model::run::Run;
+use sim_model::stats::Stats;
 use sim_model::steps::case;
 use sim_model::{env_u64, runtime};
 
@@ -111,7 +112,7 @@ fn zero_filled_torn_record_is_cut_as_a_torn_tail() {
             .merge_trigger(None)
     };
     rt.block_on(async {
-        let p = sim_model::run::partition(0);
+        let p = sim_model::readback::partition(0);
         let store = FileBackend::open(config()).await.unwrap();
         store.create_partition(&p).await.unwrap();
         store.put(&p, b"synced", b"kept").await.unwrap();
@@ -172,7 +173,7 @@ fn a_batch_survives_whole_when_the_rotated_files_tail_is_lost() {
     let rt = runtime();
     let real = tempfile::tempdir().unwrap();
     let dir = real.path().join("store");
-    let p = sim_model::run::partition(0);
+    let p = sim_model::readback::partition(0);
     // Runs the scenario on `disk`; returns the index of the call that syncs the sealed
     // file after the batch was written.
     let scenario = |disk: &SimDisk| {

@@ -1,11 +1,14 @@
 //! Model-based testing on the simulated disk ([`backend_file::io::sim::SimDisk`]): a
 //! reference model of what the store may hold after a power cut ([`model`]), the
-//! operations a case runs ([`steps`]), and the driver that runs them on a store and
-//! checks it after every cut and reopen ([`run`]).
+//! operations a case runs ([`steps`]), the driver that runs them on a store and checks
+//! it after every cut and reopen ([`run`]), reading a store back whole ([`readback`])
+//! and what a run explored ([`stats`]).
 #![allow(dead_code)]
 
 pub mod model;
+pub mod readback;
 pub mod run;
+pub mod stats;
 pub mod steps;
 
 /// A multi-threaded runtime (group commit waits with `block_in_place`).

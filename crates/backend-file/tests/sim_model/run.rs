@@ -4,50 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use backend_api::{
-    CasOutcome, Error, KeyRange, Operation, Partition, PutOptions, ScanRange, StorageBackend,
-};
+use backend_api::{CasOutcome, Error, KeyRange, Operation, PutOptions, StorageBackend};
 use backend_file::io::sim::{CrashOptions, Rng, SimDisk};
 use backend_file::{FileBackend, FileConfig, SyncPolicy};
-use futures_util::StreamExt;
 
-use super::model::{KEYS, Model, Observed, PARTS, key, part_name};
+use super::model::{KEYS, Model, key};
+use super::readback::{observe, partition};
+use super::stats::Stats;
 use super::steps::{BatchOp, Case, Expect, Step, Ttl};
-
-/// What a run explored.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Stats {
-    /// Power cuts after which the store was reopened and checked.
-    pub crash_points: u64,
-    /// Cuts that struck while a store was recovering (reopened again after).
-    pub cuts_in_recovery: u64,
-    /// Steps run.
-    pub steps: u64,
-    /// Writes whose outcome a cut or a failure left unknown.
-    pub in_flight: u64,
-    /// Torn tails recovery cut back.
-    pub torn_tails: u64,
-    /// Interrupted merges recovery finished.
-    pub merges_finished: u64,
-    /// Hint files recovery rejected.
-    pub hints_rejected: u64,
-    /// Clean reopens checked for exact contents.
-    pub clean_reopens: u64,
-}
-
-impl Stats {
-    /// Adds `o` to these.
-    pub fn add(&mut self, o: &Stats) {
-        self.crash_points += o.crash_points;
-        self.cuts_in_recovery += o.cuts_in_recovery;
-        self.steps += o.steps;
-        self.in_flight += o.in_flight;
-        self.torn_tails += o.torn_tails;
-        self.merges_finished += o.merges_finished;
-        self.hints_rejected += o.hints_rejected;
-        self.clean_reopens += o.clean_reopens;
-    }
-}
 
 /// How a call ended.
 pub enum Outcome<T> {
@@ -509,42 +473,4 @@ pub fn crash_options(rng: &mut Rng) -> CrashOptions {
     let mut o = CrashOptions::random(rng);
     o.reorder &= std::env::var("KV_REORDER").map_or(true, |v| v != "0");
     o
-}
-
-/// Partition `p`.
-pub fn partition(p: usize) -> Partition {
-    Partition::new(part_name(p)).expect("a valid name")
-}
-
-/// Everything the store holds, by scan; every key also read by `get`, which must agree.
-pub async fn observe(store: &FileBackend) -> Result<Observed, String> {
-    let mut seen = Vec::new();
-    for p in 0..PARTS {
-        let part = partition(p);
-        if !store
-            .partition_exists(&part)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            seen.push(None);
-            continue;
-        }
-        let mut pairs = std::collections::BTreeMap::new();
-        let mut s = store
-            .scan(&part, ScanRange::all())
-            .await
-            .map_err(|e| e.to_string())?;
-        while let Some(item) = s.next().await {
-            let (k, v) = item.map_err(|e| e.to_string())?;
-            pairs.insert(k.to_vec(), v.to_vec());
-        }
-        for k in 0..KEYS {
-            let got = store.get(&part, &key(k)).await.map_err(|e| e.to_string())?;
-            if got.as_deref() != pairs.get(&key(k)).map(Vec::as_slice) {
-                return Err(format!("{}/k{k}: get and scan disagree", part_name(p)));
-            }
-        }
-        seen.push(Some(pairs));
-    }
-    Ok(seen)
 }
