@@ -25,8 +25,9 @@ pub enum SyncPolicy {
     /// A background thread syncs every `n` milliseconds: a power loss loses at most the
     /// last `n` ms of acknowledged writes.
     EveryMs(u64),
-    /// Only `flush()`, `close()` and merge sync; a file sealed by rotation is synced by
-    /// a background thread soon after.
+    /// Only `flush()`, `close()` and merge wait for a sync; a file sealed by rotation
+    /// is synced by a background thread soon after, which also syncs the active file
+    /// every few MiB appended (so rotation finds little left to sync). No write waits.
     Never,
 }
 

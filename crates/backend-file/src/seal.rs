@@ -13,7 +13,9 @@
 //!
 //! Once the active file is half full the thread also creates the next data file (header
 //! written and synced, renamed into place, directory synced), so the writer that
-//! rotates only switches to it. The spare is created with the writer lock released;
+//! rotates only switches to it. And every few MiB appended it syncs the active file
+//! ahead of time, so the sync rotation makes before the next file's first record
+//! (see `store::append`) finds little to write. The spare is created with the writer lock released;
 //! close removes an unused one.
 //!
 //! Lock order: hint lock, then merge lock, then the writer lock, then the keydir.
@@ -53,6 +55,7 @@ fn run(store: &Weak<Store>, wake: &crate::store::background::Signal) {
             return;
         }
         sync_sealed(&store);
+        sync_ahead(&store);
         write_queued_hints(&store, false);
         prepare_spare(&store);
     }
@@ -67,6 +70,22 @@ fn sync_sealed(store: &Store) {
             return;
         }
         store.writer.lock().unsynced.retain(|s| s.id != u.id);
+    }
+}
+
+/// Syncs the active file if the writer asked (it has grown by a sync-ahead step), so
+/// the sync its rotation needs finds little left to write. Nothing is marked durable
+/// by it (group commit keeps its own count); a failure poisons the store like any
+/// failed `fdatasync`.
+fn sync_ahead(store: &Store) {
+    if !store.bg.sync_ahead_wanted.swap(false, Ordering::AcqRel) {
+        return;
+    }
+    let active = store.writer.lock().file.clone();
+    if let Some(file) = active
+        && store.commit.sync_file(&file).is_ok()
+    {
+        store.bg.syncs_ahead.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -16,6 +16,8 @@ pub struct Writer {
     pub file_id: u64,
     /// Where the next record goes.
     pub offset: u64,
+    /// Offset at which the writer last asked for the active file to be synced ahead.
+    pub ahead_mark: u64,
     /// Sequence number of the next record.
     pub next_seq: u64,
     /// Id of the next file created (active or merge output).
@@ -43,6 +45,7 @@ impl Writer {
             file: None,
             file_id: 0,
             offset: 0,
+            ahead_mark: 0,
             next_seq,
             next_file_id,
             next_pid,

@@ -62,6 +62,11 @@ pub struct Background {
     pub last_merge: Mutex<Option<MergeStats>>,
     /// The writer wants a spare data file prepared.
     pub spare_wanted: AtomicBool,
+    /// The writer has appended a sync-ahead step since it last asked for the active
+    /// file to be synced.
+    pub sync_ahead_wanted: AtomicBool,
+    /// Syncs of the active file made ahead of rotation.
+    pub syncs_ahead: AtomicU64,
     /// Wakes the background thread.
     pub wake: Arc<Signal>,
 }
@@ -70,6 +75,15 @@ impl Background {
     /// Asks for a spare data file (once until it is made).
     pub fn want_spare(&self) {
         if !self.spare_wanted.swap(true, Ordering::AcqRel) {
+            self.wake.notify();
+        }
+    }
+}
+
+impl Background {
+    /// Asks for the active file to be synced ahead of its rotation.
+    pub fn want_sync_ahead(&self) {
+        if !self.sync_ahead_wanted.swap(true, Ordering::AcqRel) {
             self.wake.notify();
         }
     }

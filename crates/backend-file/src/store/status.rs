@@ -38,6 +38,10 @@ impl Store {
             put("next_seq", w.next_seq.to_string());
         }
         put("fsyncs", self.commit.syncs().to_string());
+        put(
+            "syncs_ahead",
+            self.bg.syncs_ahead.load(Ordering::Relaxed).to_string(),
+        );
         put("poisoned", self.commit.is_poisoned().to_string());
         put("merges", self.bg.merges.load(Ordering::Relaxed).to_string());
         match &*self.bg.last_merge.lock() {
