@@ -191,6 +191,11 @@ pub fn markdown(results: &Results, dir: &Path, note: Option<&str>) -> String {
          marked **bold** and listed at the end.\n"
     );
     let _ = writeln!(md, "![ops/s per workload, log scale](benchmarks.svg)\n");
+    let _ = writeln!(
+        md,
+        "RAM per key and open time at 1M and 10M keys (file, sled, rocks): \
+         [scale.md](scale.md).\n"
+    );
 
     for workload in WORKLOADS {
         let w = workload.id;
