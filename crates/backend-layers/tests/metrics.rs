@@ -128,7 +128,7 @@ fn partition_label_is_opt_in() {
 
 #[test]
 fn scan_items_and_watch_lag_are_recorded() {
-    let config = MemConfig::default().with_watch_capacity(4);
+    let config = MemConfig::default().watch_capacity(4);
     let seen = run(MetricsLayer::new(), config, async |s, p| {
         for i in 0..10u8 {
             s.put(&p, &[b'k', i], b"v").await.unwrap();

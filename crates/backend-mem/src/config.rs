@@ -9,7 +9,7 @@ use crate::error::invalid_config;
 
 /// Bytes accounted per entry on top of its key and value: the map node share, the two
 /// `Bytes` handles, the deadline and the write sequence number. An estimate, fixed so
-/// that `partition_size`, `status()` and the memory cap ([`MemConfig::max_memory`])
+/// that `partition_size`, `status()` and the memory cap ([`MemConfig::max_memory`](field@MemConfig::max_memory))
 /// agree exactly.
 pub const ENTRY_OVERHEAD: u64 = 96;
 
@@ -26,7 +26,7 @@ pub(crate) fn entry_cost(key_len: usize, value_len: usize) -> u64 {
 ///
 /// ```
 /// use backend_mem::MemConfig;
-/// let config = MemConfig::new().with_max_memory(64 << 20);
+/// let config = MemConfig::new().max_memory(64 << 20);
 /// assert_eq!(config.max_memory, Some(64 << 20));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,32 +64,32 @@ impl MemConfig {
         }
     }
 
-    /// Caps the store at `bytes` accounted bytes (see [`MemConfig::max_memory`]).
-    pub fn with_max_memory(mut self, bytes: u64) -> Self {
+    /// Caps the store at `bytes` accounted bytes (see [`MemConfig::max_memory`](field@MemConfig::max_memory)).
+    pub fn max_memory(mut self, bytes: u64) -> Self {
         self.max_memory = Some(bytes);
         self
     }
 
-    /// Sets [`MemConfig::sweep_interval`].
-    pub fn with_sweep_interval(mut self, interval: Duration) -> Self {
+    /// Sets [`MemConfig::sweep_interval`](field@MemConfig::sweep_interval).
+    pub fn sweep_interval(mut self, interval: Duration) -> Self {
         self.sweep_interval = interval;
         self
     }
 
-    /// Sets [`MemConfig::sweep_budget`].
-    pub fn with_sweep_budget(mut self, entries: usize) -> Self {
+    /// Sets [`MemConfig::sweep_budget`](field@MemConfig::sweep_budget).
+    pub fn sweep_budget(mut self, entries: usize) -> Self {
         self.sweep_budget = entries;
         self
     }
 
-    /// Sets [`MemConfig::scan_chunk`].
-    pub fn with_scan_chunk(mut self, pairs: usize) -> Self {
+    /// Sets [`MemConfig::scan_chunk`](field@MemConfig::scan_chunk).
+    pub fn scan_chunk(mut self, pairs: usize) -> Self {
         self.scan_chunk = pairs;
         self
     }
 
-    /// Sets [`MemConfig::watch_capacity`].
-    pub fn with_watch_capacity(mut self, events: usize) -> Self {
+    /// Sets [`MemConfig::watch_capacity`](field@MemConfig::watch_capacity).
+    pub fn watch_capacity(mut self, events: usize) -> Self {
         self.watch_capacity = events;
         self
     }

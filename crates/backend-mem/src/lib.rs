@@ -5,7 +5,7 @@
 //! use backend_mem::{MemBackend, MemConfig};
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
-//! let db = MemBackend::open(MemConfig::default().with_max_memory(1 << 20)).await?;
+//! let db = MemBackend::open(MemConfig::default().max_memory(1 << 20)).await?;
 //! let users = Partition::new("users")?;
 //! db.create_partition(&users).await?;
 //! db.put(&users, b"alice", b"admin").await?;
@@ -44,7 +44,7 @@
 //! Each entry counts `key.len() + value.len() + `[`ENTRY_OVERHEAD`] (96) bytes. The sum
 //! per partition is `partition_size` (expired entries count until the sweeper reclaims
 //! them), the store-wide sum is `status()["bytes"]` and is what
-//! [`MemConfig::max_memory`] caps. When a write takes the store over the cap, the
+//! [`MemConfig::max_memory`](field@MemConfig::max_memory) caps. When a write takes the store over the cap, the
 //! oldest-written entries of the whole store (any partition; an overwrite makes an
 //! entry young again) are evicted until it fits, before the write returns, like Riak's
 //! memory backend `max_memory`. `status()` reports `partitions`, `entries`, `live_keys`,

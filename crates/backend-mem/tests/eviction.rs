@@ -107,7 +107,7 @@ fn run(cap: u64, ops: Vec<Op>) {
         .build()
         .unwrap();
     rt.block_on(async {
-        let db = MemBackend::open(MemConfig::new().with_max_memory(cap))
+        let db = MemBackend::open(MemConfig::new().max_memory(cap))
             .await
             .unwrap();
         let parts = [Partition::new("a").unwrap(), Partition::new("b").unwrap()];
@@ -230,7 +230,7 @@ fn overwrite_makes_an_entry_young_again() {
 #[tokio::test]
 async fn an_entry_larger_than_the_cap_is_refused_and_nothing_is_evicted() {
     let cap = 2 * cost(10);
-    let db = MemBackend::open(MemConfig::new().with_max_memory(cap))
+    let db = MemBackend::open(MemConfig::new().max_memory(cap))
         .await
         .unwrap();
     let p = Partition::new("p").unwrap();
@@ -247,7 +247,7 @@ async fn an_entry_larger_than_the_cap_is_refused_and_nothing_is_evicted() {
 
 #[tokio::test]
 async fn a_cap_too_small_for_any_entry_is_a_config_error() {
-    let err = MemBackend::open(MemConfig::new().with_max_memory(ENTRY_OVERHEAD))
+    let err = MemBackend::open(MemConfig::new().max_memory(ENTRY_OVERHEAD))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::InvalidConfig { .. }), "{err}");

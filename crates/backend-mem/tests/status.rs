@@ -124,8 +124,8 @@ proptest! {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
             let config = MemConfig::new()
-                .with_scan_chunk(chunk)
-                .with_sweep_interval(Duration::from_secs(3600));
+                .scan_chunk(chunk)
+                .sweep_interval(Duration::from_secs(3600));
             let db = MemBackend::open(config).await.unwrap();
             let p = Partition::new("p").unwrap();
             db.create_partition(&p).await.unwrap();

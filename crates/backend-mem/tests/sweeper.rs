@@ -21,7 +21,7 @@ async fn eventually(limit: Duration, mut cond: impl AsyncFnMut() -> bool) -> boo
 
 /// A sweeper that never ticks during the test, so only explicit sweeps reclaim.
 fn manual() -> MemConfig {
-    MemConfig::new().with_sweep_interval(Duration::from_secs(3600))
+    MemConfig::new().sweep_interval(Duration::from_secs(3600))
 }
 
 async fn setup(config: MemConfig) -> (MemBackend, Partition) {
@@ -79,7 +79,7 @@ async fn expired_keys_are_invisible_before_they_are_swept() {
 
 #[tokio::test]
 async fn a_sweep_does_bounded_work() {
-    let (db, p) = setup(manual().with_sweep_budget(100)).await;
+    let (db, p) = setup(manual().sweep_budget(100)).await;
     for i in 0..1000u32 {
         db.put_with(
             &p,
@@ -122,7 +122,7 @@ async fn a_rewrite_without_ttl_is_not_swept() {
 
 #[tokio::test]
 async fn the_background_sweeper_reclaims_expired_keys() {
-    let config = MemConfig::new().with_sweep_interval(Duration::from_millis(10));
+    let config = MemConfig::new().sweep_interval(Duration::from_millis(10));
     let (db, p) = setup(config).await;
     for i in 0..500u32 {
         db.put_with(
@@ -153,7 +153,7 @@ fn alive_tasks() -> usize {
 
 #[tokio::test(flavor = "current_thread")]
 async fn the_sweeper_stops_when_the_backend_is_dropped() {
-    let config = MemConfig::new().with_sweep_interval(Duration::from_millis(5));
+    let config = MemConfig::new().sweep_interval(Duration::from_millis(5));
     let db = MemBackend::open(config).await.unwrap();
     assert_eq!(alive_tasks(), 1, "open starts one sweeper task");
     drop(db);
@@ -165,7 +165,7 @@ async fn the_sweeper_stops_when_the_backend_is_dropped() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn the_sweeper_stops_when_the_backend_is_closed() {
-    let config = MemConfig::new().with_sweep_interval(Duration::from_millis(5));
+    let config = MemConfig::new().sweep_interval(Duration::from_millis(5));
     let db = MemBackend::open(config).await.unwrap();
     assert_eq!(alive_tasks(), 1, "open starts one sweeper task");
     db.close().await.unwrap();

@@ -201,7 +201,7 @@ proptest! {
 
     #[test]
     fn mem_configs_round_trip(cap in prop::option::of(1000u64..u64::MAX / 2), ms in 1u64..10_000_000, budget in 1usize..1_000_000, chunk in 1usize..100_000) {
-        let mut c = backend_mem::MemConfig::new().with_sweep_interval(Duration::from_millis(ms)).with_sweep_budget(budget).with_scan_chunk(chunk);
+        let mut c = backend_mem::MemConfig::new().sweep_interval(Duration::from_millis(ms)).sweep_budget(budget).scan_chunk(chunk);
         c.max_memory = cap;
         let url = BackendConfig::Mem(c.clone()).to_url().unwrap();
         let BackendConfig::Mem(back) = BackendConfig::from_url(&url).unwrap() else { panic!("{url}") };
