@@ -74,16 +74,17 @@ pub struct Background {
 impl Background {
     /// Asks for a spare data file (once until it is made).
     pub fn want_spare(&self) {
-        if !self.spare_wanted.swap(true, Ordering::AcqRel) {
-            self.wake.notify();
-        }
+        self.ask(&self.spare_wanted);
     }
-}
 
-impl Background {
     /// Asks for the active file to be synced ahead of its rotation.
     pub fn want_sync_ahead(&self) {
-        if !self.sync_ahead_wanted.swap(true, Ordering::AcqRel) {
+        self.ask(&self.sync_ahead_wanted);
+    }
+
+    /// Raises `flag` and wakes the thread, unless the flag was already up.
+    fn ask(&self, flag: &AtomicBool) {
+        if !flag.swap(true, Ordering::AcqRel) {
             self.wake.notify();
         }
     }
