@@ -180,30 +180,28 @@ fn classify(err: &RedisError) -> Class {
         || err.is_connection_refusal()
         || err.is_connection_dropped()
         || kind == ErrorKind::ClusterConnectionNotFound
-        || matches!(kind, ErrorKind::Server(kind) if topology_changing(Some(kind), ""))
-        || server_errors(err).any(|(kind, code)| topology_changing(kind, &code))
+        // An error the client built with a server kind carries no reply code.
+        || matches!(kind, ErrorKind::Server(kind) if not_serving(Some(kind), ""))
+        || any_reply_not_serving(err)
     {
         return Class::Outage;
     }
     Class::Other
 }
 
-/// Every server error in `err` as its kind (when the client knows the code) and code:
-/// one for a plain reply, one per failed command of a pipeline (whose own `kind()` is
-/// only its first failure's).
-fn server_errors(err: &RedisError) -> impl Iterator<Item = (Option<ServerErrorKind>, String)> {
-    let items = err
-        .clone()
+/// Whether any server error in `err` says the server is not serving: the reply itself,
+/// or any failed command of a pipeline (whose own `kind()` is only its first failure's).
+fn any_reply_not_serving(err: &RedisError) -> bool {
+    err.clone()
         .into_server_errors()
-        .unwrap_or_else(|| Arc::from([]));
-    (0..items.len()).map(move |i| (items[i].1.kind(), items[i].1.code().to_owned()))
+        .is_some_and(|items| items.iter().any(|(_, e)| not_serving(e.kind(), e.code())))
 }
 
 /// Whether a server error says the server is not serving this call right now: loading,
 /// its master down, a cluster whose topology is changing (failover, resharding) after
 /// the client's own redirections ran out, or a blocked `WAIT` released because its
 /// master became a replica (`UNBLOCKED`; the write may or may not have been kept).
-fn topology_changing(kind: Option<ServerErrorKind>, code: &str) -> bool {
+fn not_serving(kind: Option<ServerErrorKind>, code: &str) -> bool {
     matches!(
         kind,
         Some(
